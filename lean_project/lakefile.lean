@@ -1,0 +1,19 @@
+import Lake
+open Lake DSL
+
+/-!
+The Lake project llemma-prove runs Lean in (`llemma-prove setup lean` builds it).
+
+Pinned to the Lean version of the default miniF2F statement set (yangky11/miniF2F-lean4, Lean v4.24.0):
+Mathlib at tag v4.24.0 (commit f897ebcf72cd16f89ab4577d0c826cd14afaafc7, locked in lake-manifest.json)
+and the Lean REPL at its matching tag v4.24.0. The REPL binary is built at
+`.lake/packages/REPL/.lake/build/bin/repl` and started directly with this project's `lake env`.
+-/
+
+package llemmaProveLean where
+
+require mathlib from git
+  "https://github.com/leanprover-community/mathlib4" @ "v4.24.0"
+
+require REPL from git
+  "https://github.com/leanprover-community/repl" @ "v4.24.0"

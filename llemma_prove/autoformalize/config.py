@@ -1,0 +1,89 @@
+"""Settings of an autoformalization run and the parts it runs on."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..interfaces import LanguageModel, Proposer, Prover
+from ..search import SearchConfig
+from ..types import DecodingMethod, Language, SamplingParams
+from .prompts import PromptSet
+from .protocols import SketchProver
+from .target import Target
+
+
+class Mode(str, enum.Enum):
+    STATEMENT = "statement"
+    DSP = "dsp"
+
+
+@dataclass(frozen=True)
+class AutoformalizeConfig:
+    """Everything that decides a run's results (stored in the run directory's config)."""
+
+    target: Language
+    mode: Mode
+    candidates: int = 1  # statement mode: candidates per problem
+    sketches: int = 1  # DSP: sketches per problem (1 = greedy, the paper's setting)
+    temperature: float = 0.8  # used when more than one sample is drawn
+    statement_tokens: int = 256
+    draft_tokens: int = 512
+    sketch_tokens: int = 1024
+    check_equivalence: bool = True
+    hole_search: bool = True  # Lean: best-first search on holes that the tactic list leaves open
+    hole_search_expansions: int = 8
+    hole_search_candidates: int = 8
+    hole_search_time_s: float = 60.0
+    hammer_timeout_s: float = 60.0
+    max_examples: int | None = None
+    prompt_source: str = "default"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.candidates < 1:
+            raise ValueError(f"--candidates must be at least 1, got {self.candidates}")
+        if self.sketches < 1:
+            raise ValueError(f"--sketches must be at least 1, got {self.sketches}")
+
+    def sampling(self, n: int, max_new_tokens: int, stop: tuple[str, ...]) -> SamplingParams:
+        """Greedy for one sample (the paper's setting), sampling at `temperature` for more."""
+        if n == 1:
+            return SamplingParams(n=1, method=DecodingMethod.GREEDY, temperature=0.0,
+                                  max_new_tokens=max_new_tokens, stop=stop, seed=self.seed)
+        return SamplingParams(n=n, method=DecodingMethod.SAMPLE, temperature=self.temperature,
+                              max_new_tokens=max_new_tokens, stop=stop, seed=self.seed)
+
+    def hole_search_config(self) -> SearchConfig:
+        sampling = SamplingParams(n=self.hole_search_candidates, method=DecodingMethod.BEAM, max_new_tokens=128,
+                                  stop=("---",))
+        return SearchConfig.improved(max_expansions=self.hole_search_expansions, sampling=sampling,
+                                     time_limit_s=self.hole_search_time_s)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["target"] = self.target.value
+        data["mode"] = self.mode.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "AutoformalizeConfig":
+        data = dict(data)
+        data["target"] = Language(data["target"])
+        data["mode"] = Mode(data["mode"])
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class Parts:
+    """The live objects a run uses. `sketcher` is needed for DSP, `proposer` for Lean hole search."""
+
+    model: LanguageModel
+    prover: Prover
+    target: Target
+    prompts: PromptSet
+    sketcher: SketchProver | None = None
+    proposer: Proposer | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

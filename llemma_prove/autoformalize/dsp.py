@@ -1,0 +1,263 @@
+"""Draft, Sketch, Prove: informal proof, formal sketch with holes, holes closed by automation.
+
+One problem goes: statement (the reference, or the best autoformalized candidate) → informal proof
+(given, or drafted by the model) → `sketches` formal sketches (one greedy sketch reproduces the paper)
+→ for each sketch, each hole in order: the target's tactic list, then Sledgehammer where the session
+has it (Isabelle), then a short best-first search on the hole's goal (Lean) → the filled-in proof goes
+through the prover's final check (`verify_sketch`). The first sketch whose assembled proof is accepted wins. Only an accepted
+final check makes a problem proved.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+from ..errors import ProverError, ProposerError
+from ..interfaces import ProverSession
+from ..search import best_first_search
+from ..types import GoalState, OutcomeKind, StepOutcome, Theorem, Verdict, Verification
+from .config import AutoformalizeConfig, Parts
+from .holes import Sketch, parse_sketch
+from .problems import InformalProblem
+from .prompts import cut, draft_prompt, sketch_prompt
+from .protocols import HammerSession, SketchSession
+from .selection import examples_for
+from .statement import StatementOutcome, autoformalize_statement
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HoleResult:
+    index: int
+    line: int
+    goal: str | None
+    closed: bool
+    method: str | None = None  # "tactic" | "hammer" | "search"
+    steps: tuple[str, ...] = ()
+    attempts: int = 0
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["steps"] = list(self.steps)
+        return data
+
+
+@dataclass(frozen=True)
+class SketchResult:
+    index: int
+    sketch: str  # the model's proof text, holes included
+    draft: str | None
+    holes: tuple[HoleResult, ...]
+    assembled: str | None  # full text: statement head + filled proof (None if a hole stayed open)
+    verification: Verification | None
+    reason: str = ""
+
+    @property
+    def proved(self) -> bool:
+        return self.verification is not None and self.verification.accepted
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "sketch": self.sketch,
+            "draft": self.draft,
+            "holes": [h.to_json() for h in self.holes],
+            "holes_total": len(self.holes),
+            "holes_closed": sum(h.closed for h in self.holes),
+            "assembled": self.assembled,
+            "verification": self.verification.to_json() if self.verification else None,
+            "proved": self.proved,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class DspOutcome:
+    statement: str | None
+    statement_source: str  # "reference" | "autoformalized" | "none"
+    drafted: bool
+    sketches: tuple[SketchResult, ...]
+    statement_outcome: StatementOutcome | None = None
+    elapsed_s: float = 0.0
+    reason: str = ""
+    prompt_examples: tuple[str, ...] = field(default=())
+
+    @property
+    def proved(self) -> bool:
+        return any(s.proved for s in self.sketches)
+
+    @property
+    def proof_text(self) -> str | None:
+        for sketch in self.sketches:
+            if sketch.proved:
+                return sketch.verification.checked_text or sketch.assembled  # type: ignore[union-attr]
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "statement": self.statement,
+            "statement_source": self.statement_source,
+            "drafted": self.drafted,
+            "proved": self.proved,
+            "proof_text": self.proof_text,
+            "sketches": [s.to_json() for s in self.sketches],
+            "statement_mode": self.statement_outcome.to_json() if self.statement_outcome else None,
+            "prompt_examples": list(self.prompt_examples),
+            "elapsed_s": round(self.elapsed_s, 4),
+            "reason": self.reason,
+        }
+
+
+class _HoleAsRoot:
+    """A sketch session seen as a ProverSession whose root is one hole's goal (for best-first search)."""
+
+    def __init__(self, session: SketchSession, theorem: Theorem, state: GoalState) -> None:
+        self.session = session
+        self.theorem = theorem
+        self._state = state
+
+    async def initial_state(self) -> GoalState:
+        return self._state
+
+    async def step(self, state: GoalState, tactic: str) -> StepOutcome:
+        return await self.session.step(state, tactic)
+
+    async def close(self) -> None:  # the sketch session is closed by its owner
+        return None
+
+
+async def close_hole(
+    session: SketchSession, theorem: Theorem, index: int, state: GoalState, line: int,
+    config: AutoformalizeConfig, parts: Parts,
+) -> HoleResult:
+    """Tactic list, then hammer (if the session has one), then best-first search (if a proposer is set)."""
+    attempts = 0
+    last = ""
+    for tactic in parts.target.hole_tactics:
+        attempts += 1
+        outcome = await session.step(state, tactic)
+        if outcome.kind is OutcomeKind.PROVED:
+            return HoleResult(index, line, state.text, True, "tactic", (tactic,), attempts)
+        last = outcome.message
+    if isinstance(session, HammerSession):
+        attempts += 1
+        found = await session.hammer(state, config.hammer_timeout_s)
+        if found.text:
+            return HoleResult(index, line, state.text, True, "hammer", (found.text,), attempts, found.message)
+        last = found.message or last
+    if config.hole_search and parts.proposer is not None:
+        hole_theorem = Theorem(
+            name=f"{theorem.name}_hole{index}", statement=theorem.statement, header=theorem.header,
+            split=theorem.split, language=theorem.language,
+        )
+        root: ProverSession = _HoleAsRoot(session, hole_theorem, state)  # type: ignore[assignment]
+        try:
+            result = await best_first_search(hole_theorem, root, parts.proposer, config.hole_search_config())
+        except (ProverError, ProposerError) as exc:
+            last = f"search failed: {exc}"
+        else:
+            attempts += result.steps
+            if result.proof is not None:
+                return HoleResult(index, line, state.text, True, "search", result.proof.tactics, attempts)
+            last = f"search ended: {result.status.value}" + (f" ({result.error})" if result.error else "")
+    return HoleResult(index, line, state.text, False, None, (), attempts, last[:300])
+
+
+async def prove_sketch(
+    theorem: Theorem, head: str, sketch: Sketch, draft: str | None, sketch_index: int,
+    config: AutoformalizeConfig, parts: Parts,
+) -> SketchResult:
+    """Close every hole of one sketch, assemble it and run the final check."""
+    assert parts.sketcher is not None
+    target = parts.target
+    holes: list[HoleResult] = []
+    fills: list[str] = []
+    try:
+        session = await parts.sketcher.open_sketch(theorem, sketch)
+    except ProverError as exc:
+        return SketchResult(sketch_index, sketch.text, draft, (), None, None, f"could not open the sketch: {exc}")
+    try:
+        for hole in sketch.holes:
+            goal = await session.hole_goal(hole.index, tuple(fills))
+            if not goal.ok or goal.state is None:
+                holes.append(HoleResult(hole.index, hole.line, None, False, message=goal.error[:300]))
+                return SketchResult(sketch_index, sketch.text, draft, tuple(holes), None, None,
+                                    f"the sketch does not check up to hole {hole.index}: {goal.error[:300]}")
+            result = await close_hole(session, theorem, hole.index, goal.state, hole.line, config, parts)
+            holes.append(result)
+            if not result.closed:
+                return SketchResult(sketch_index, sketch.text, draft, tuple(holes), None, None,
+                                    f"hole {hole.index} (line {hole.line}) stayed open")
+            fills.append(target.fill_text(hole, result.steps))
+    except ProverError as exc:
+        return SketchResult(sketch_index, sketch.text, draft, tuple(holes), None, None, f"prover failed: {exc}")
+    finally:
+        try:
+            await session.close()
+        except ProverError as exc:
+            log.warning("closing the sketch session of %s failed: %s", theorem.name, exc)
+    body = sketch.fill(fills)
+    assembled = target.full_text(head, body)
+    leftover = parse_sketch(body, target.language).holes
+    if leftover:  # a replacement that itself holds a hole keyword can never count
+        return SketchResult(sketch_index, sketch.text, draft, tuple(holes), assembled,
+                            Verification(Verdict.REJECTED, "holes remain after filling", assembled), "holes remain")
+    try:
+        verification = await parts.sketcher.verify_sketch(theorem, body)
+    except ProverError as exc:
+        verification = Verification(Verdict.UNCHECKED, f"final check could not run: {exc}", assembled)
+    reason = "" if verification.accepted else f"final check: {verification.verdict.value}: {verification.reason[:300]}"
+    return SketchResult(sketch_index, sketch.text, draft, tuple(holes), assembled, verification, reason)
+
+
+async def draft_proofs(problem: InformalProblem, count: int, config: AutoformalizeConfig, parts: Parts) -> list[str]:
+    examples = examples_for(problem, parts.prompts, config.max_examples)
+    prompt = draft_prompt(parts.prompts, examples, problem.informal_statement)
+    stops = parts.prompts.format.draft_stop
+    (completions,) = await parts.model.generate([prompt], config.sampling(count, config.draft_tokens, stops))
+    return [cut(c.text, stops).strip() for c in completions]
+
+
+async def draft_sketch_prove(problem: InformalProblem, config: AutoformalizeConfig, parts: Parts) -> DspOutcome:
+    start = time.monotonic()
+    target = parts.target
+    statement_outcome = None
+    statement = problem.formal_statement
+    source = "reference"
+    if statement is None:
+        statement_outcome = await autoformalize_statement(problem, config, parts)
+        best = statement_outcome.best()
+        if best is None or not best.well_formed:
+            return DspOutcome(None, "none", False, (), statement_outcome, time.monotonic() - start,
+                              "no well-formed statement to prove")
+        statement, source = best.text, "autoformalized"
+    theorem = target.theorem(problem.name, statement, problem.header, problem.split)
+    drafted = problem.informal_proof is None
+    drafts = await draft_proofs(problem, config.sketches, config, parts) if drafted else [problem.informal_proof or ""]
+    examples = examples_for(problem, parts.prompts, config.max_examples)
+    head = target.statement_head(statement)
+    stops = parts.prompts.format.sketch_stop
+    # One prompt per distinct draft; the samples are spread over them.
+    prompts = [sketch_prompt(parts.prompts, examples, problem.informal_statement, d, head) for d in drafts]
+    if len(prompts) == 1:
+        batches = await parts.model.generate(prompts, config.sampling(config.sketches, config.sketch_tokens, stops))
+        pairs = [(drafts[0], c.text) for c in batches[0]]
+    else:
+        batches = await parts.model.generate(prompts, config.sampling(1, config.sketch_tokens, stops))
+        pairs = [(d, b[0].text) for d, b in zip(drafts, batches) if b]
+    results: list[SketchResult] = []
+    for index, (draft, text) in enumerate(pairs):
+        body = cut(text, stops).rstrip()
+        sketch = parse_sketch(body, target.language)
+        result = await prove_sketch(theorem, head, sketch, draft if drafted else None, index, config, parts)
+        results.append(result)
+        if result.proved:
+            break
+    reason = "" if any(r.proved for r in results) else (results[-1].reason if results else "the model wrote no sketch")
+    return DspOutcome(statement, source, drafted, tuple(results), statement_outcome, time.monotonic() - start,
+                      reason, tuple(e.name for e in examples))

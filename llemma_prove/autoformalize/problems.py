@@ -1,0 +1,146 @@
+"""Informal problems: the input of autoformalization, from a user's JSONL file or from miniF2F.
+
+A line of the input file is a JSON object with `name` and `informal_statement` (required),
+`informal_proof`, `formal_statement` (a reference statement), `header` and `split` (optional). Every
+problem with a line is a `DataError` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import DataError
+from ..types import Language, problem_family
+
+OPTIONAL_FIELDS = ("informal_proof", "formal_statement", "header", "split", "source")
+
+
+@dataclass(frozen=True)
+class InformalProblem:
+    name: str
+    informal_statement: str
+    informal_proof: str | None = None
+    formal_statement: str | None = None  # the reference statement, when one exists
+    header: str = ""  # Lean: imports and options; Isabelle: `theory ... imports ... begin`
+    split: str = ""
+    source: str = ""
+
+    @property
+    def family(self) -> str:
+        return problem_family(self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def normalise_informal(text: str) -> str:
+    """Case- and space-insensitive form of an informal statement, for leak checks."""
+    return " ".join(text.lower().split())
+
+
+def parse_problem(data: Any, where: str) -> InformalProblem:
+    if not isinstance(data, dict):
+        raise DataError(f"{where}: expected a JSON object, found {type(data).__name__}")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise DataError(f"{where}: field 'name' is missing or not a non-empty string")
+    if not re.fullmatch(r"[A-Za-z0-9_'.\-]+", name):
+        raise DataError(f"{where}: name {name!r} may hold only letters, digits, _ ' . -")
+    statement = data.get("informal_statement")
+    if not isinstance(statement, str) or not statement.strip():
+        raise DataError(f"{where}: field 'informal_statement' is missing or empty (problem {name})")
+    values: dict[str, Any] = {}
+    for key in OPTIONAL_FIELDS:
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise DataError(f"{where}: field {key!r} must be a string (problem {name})")
+        values[key] = value
+    for key in ("informal_proof", "formal_statement"):
+        if key in values and not values[key].strip():
+            del values[key]
+    return InformalProblem(name=name, informal_statement=statement, **values)
+
+
+def load_problems(path: str | os.PathLike[str]) -> list[InformalProblem]:
+    """Problems of a JSONL file, in file order; blank lines are skipped, duplicate names refused."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataError(f"input file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"input file {path} cannot be read: {exc}") from None
+    problems: list[InformalProblem] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        problem = parse_problem(data, where)
+        if problem.name in seen:
+            raise DataError(f"{where}: problem {problem.name} already appears on line {seen[problem.name]}")
+        seen[problem.name] = lineno
+        problems.append(problem)
+    if not problems:
+        raise DataError(f"input file {path} holds no problems")
+    return problems
+
+
+def minif2f_problems_from_rows(rows: list[Mapping[str, Any]], language: Language, origin: str) -> list[InformalProblem]:
+    """miniF2F rows in the shape of the project's data files (Lean: header + formal_statement; Isabelle:
+    theory + statement) as informal problems whose reference statement is the benchmark's."""
+    problems = []
+    for lineno, row in enumerate(rows, 1):
+        where = f"{origin}:{lineno}"
+        if language is Language.LEAN4:
+            reference = row.get("formal_statement")
+            header = row.get("header", "")
+        else:
+            reference = row.get("statement")
+            header = _isabelle_header(str(row.get("theory", "")))
+        data = {
+            "name": row.get("name"),
+            "informal_statement": row.get("informal_statement"),
+            "informal_proof": row.get("informal_proof"),
+            "formal_statement": reference,
+            "header": header,
+            "split": row.get("split", ""),
+            "source": row.get("source"),
+        }
+        problems.append(parse_problem(data, where))
+    return problems
+
+
+def _isabelle_header(theory: str) -> str:
+    match = re.search(r"\btheory\b.*?\bbegin\b", theory, re.S)
+    return match.group(0) if match else ""
+
+
+def load_minif2f_file(path: str | os.PathLike[str], language: Language, split: str) -> list[InformalProblem]:
+    """A miniF2F statements file (`{split}.jsonl` of the Lean 4 or Isabelle set) as informal problems."""
+    path = Path(path)
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataError(f"miniF2F file {path} does not exist") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+    problems = minif2f_problems_from_rows(rows, language, str(path))
+    return [p if p.split else InformalProblem(**{**p.to_json(), "split": split}) for p in problems if p.split in ("", split)]

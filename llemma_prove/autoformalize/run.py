@@ -1,0 +1,102 @@
+"""Run autoformalization over many problems: leak rules, resume, one crash-safe line per problem, report."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import ProposerError, ProverError
+from .config import AutoformalizeConfig, Mode, Parts
+from .dsp import draft_sketch_prove
+from .problems import InformalProblem
+from .report import summarise, to_markdown
+from .selection import Selection, select
+from .statement import autoformalize_statement
+from .store import AutoformalizeStore, ProblemRecord, RunMeta
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    markdown: str
+    ran: tuple[str, ...]
+    skipped: tuple[str, ...]  # finished in an earlier run (resume)
+    selection: Selection
+
+
+def statement_verdict(outcome: Any) -> str:
+    if outcome.equivalent_any:
+        return "equivalent"
+    return "well-formed" if outcome.well_formed_any else "ill-formed"
+
+
+async def run_problem(problem: InformalProblem, config: AutoformalizeConfig, parts: Parts) -> ProblemRecord:
+    """One problem, start to end; prover and model failures become an `error` record."""
+    start = time.monotonic()
+    try:
+        if config.mode is Mode.STATEMENT:
+            outcome = await autoformalize_statement(problem, config, parts)
+            return ProblemRecord.make(problem.name, problem.split, config, statement_verdict(outcome),
+                                      elapsed_s=round(time.monotonic() - start, 4), statement=outcome.to_json())
+        dsp = await draft_sketch_prove(problem, config, parts)
+        return ProblemRecord.make(problem.name, problem.split, config, "proved" if dsp.proved else "not-proved",
+                                  elapsed_s=round(time.monotonic() - start, 4), dsp=dsp.to_json(),
+                                  error=dsp.reason if not dsp.proved else "")
+    except (ProverError, ProposerError) as exc:
+        log.warning("%s: %s", problem.name, exc)
+        return ProblemRecord.make(problem.name, problem.split, config, "error",
+                                  elapsed_s=round(time.monotonic() - start, 4), error=str(exc)[:500])
+
+
+async def run_autoformalize(
+    problems: Sequence[InformalProblem],
+    config: AutoformalizeConfig,
+    parts: Parts,
+    run_dir: Path,
+    evaluated_split: str = "",
+    concurrency: int = 1,
+    resume: bool = True,
+    extra: dict[str, Any] | None = None,
+    on_record: Callable[[ProblemRecord], None] | None = None,
+) -> RunResult:
+    """Evaluate `problems` into `run_dir`; problems with a result there already are skipped."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    selection = select(problems, parts.prompts, evaluated_split)
+    parts = replace(parts, prompts=selection.prompts)
+    meta_extra = dict(extra or {})
+    meta_extra["excluded"] = [{"name": e.name, "reason": e.reason} for e in selection.excluded]
+    meta_extra["dropped_examples"] = list(selection.dropped_examples)
+    meta_extra["prompt_source"] = selection.prompts.source
+    with AutoformalizeStore.open(Path(run_dir), RunMeta(config, meta_extra), resume=resume) as store:
+        done = store.finished()
+        todo = [p for p in selection.problems if p.name not in done]
+        skipped = tuple(p.name for p in selection.problems if p.name in done)
+        if skipped:
+            log.info("resuming: %d problems already finished, %d to go", len(skipped), len(todo))
+        semaphore = asyncio.Semaphore(concurrency)
+        lock = asyncio.Lock()
+
+        async def one(problem: InformalProblem) -> None:
+            async with semaphore:
+                record = await run_problem(problem, config, parts)
+            async with lock:
+                store.append(record)
+            if on_record is not None:
+                on_record(record)
+
+        await asyncio.gather(*(one(p) for p in todo))
+        wanted = {p.name for p in selection.problems}
+        records = [r for r in store.records() if r.name in wanted]
+        summary = summarise(config, records, total=len(selection.problems),
+                            excluded=meta_extra["excluded"], extra={k: v for k, v in meta_extra.items() if k != "excluded"})
+        markdown = to_markdown(summary)
+        store.write_summary(summary, markdown)
+    return RunResult(Path(run_dir), summary, markdown, tuple(p.name for p in todo), skipped, selection)

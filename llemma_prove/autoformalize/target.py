@@ -1,0 +1,52 @@
+"""What the pipelines need to know about a target language, as one protocol with two implementations."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from ..types import Language, Theorem
+from .holes import Hole
+
+
+class Target(Protocol):
+    language: Language
+    hole_tactics: tuple[str, ...]
+    equivalence_tactics: tuple[str, ...]
+
+    def statement_stub(self, name: str) -> str:
+        """The start of a formal statement the model is asked to continue (`theorem name`)."""
+        ...
+
+    def clean_statement(self, text: str) -> str:
+        """The model's statement text cut to a checkable statement (Lean: ending `:= by sorry`)."""
+        ...
+
+    def statement_head(self, statement: str) -> str:
+        """The statement without its proof: the text a proof sketch continues."""
+        ...
+
+    def normalise(self, statement: str) -> str:
+        """Normal form for exact-match comparison (name, proof, labels and spacing removed)."""
+        ...
+
+    def theorem(self, name: str, statement: str, header: str = "", split: str = "") -> Theorem: ...
+
+    def equivalence_statements(self, name: str, candidate: str, reference: str) -> tuple[str, str] | None:
+        """Statements of `candidate → reference` and `reference → candidate`, or None if unparsable."""
+        ...
+
+    def fill_text(self, hole: Hole, steps: Sequence[str]) -> str:
+        """Text that replaces `hole` once `steps` closed its goal."""
+        ...
+
+    def full_text(self, statement_head: str, body: str) -> str: ...
+
+
+def target_for(language: Language) -> Target:
+    if language is Language.LEAN4:
+        from .lean import LeanTarget
+
+        return LeanTarget()
+    from .isabelle import IsabelleTarget
+
+    return IsabelleTarget()

@@ -1,0 +1,331 @@
+"""`llemma-prove autoformalize`: statement autoformalization or Draft-Sketch-Prove, Lean 4 or Isabelle.
+
+Order: validate the options -> load the problems (a JSONL file, or miniF2F's informal statements with
+`--minif2f`) -> load the prompt -> build and start the prover (a missing Lean/Isabelle stops here,
+before a model is loaded) -> build the model -> run into the run directory -> print the summary.
+
+Testing seam: when `LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES` names `module:function`, that function is
+called as `function(problems, args)` and returns `(model, prover, sketcher, proposer)`; it replaces the
+real model and prover only. The test suite uses it to run this command against test doubles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import importlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import typer
+
+from ..errors import DataError, ProverUnavailable, UserError
+from ..types import Language
+
+log = logging.getLogger(__name__)
+
+TEST_DOUBLES_ENV = "LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES"
+DEFAULT_MODEL = "EleutherAI/llemma_7b"
+
+
+class TargetChoice(str, enum.Enum):
+    lean4 = "lean4"
+    isabelle = "isabelle"
+
+
+class ModeChoice(str, enum.Enum):
+    statement = "statement"
+    dsp = "dsp"
+
+
+class SplitChoice(str, enum.Enum):
+    valid = "valid"
+    test = "test"
+
+
+class BackendChoice(str, enum.Enum):
+    hf = "hf"
+    vllm = "vllm"
+    openai = "openai"
+
+
+@dataclass(frozen=True)
+class AutoformalizeArgs:
+    input: Path | None = None
+    target: str = "lean4"
+    mode: str = "statement"
+    minif2f: bool = False
+    split: str | None = None
+    data: Path | None = None
+    limit: int | None = None
+    names: tuple[str, ...] = ()
+    prompt: Path | None = None
+    candidates: int = 1
+    sketches: int = 1
+    temperature: float = 0.8
+    seed: int | None = None
+    equivalence: bool = True
+    hole_search: bool = True
+    max_examples: int | None = None
+    model: str = DEFAULT_MODEL
+    model_backend: str = "hf"
+    endpoint: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    lean_project: Path | None = None
+    workers: int | None = None
+    concurrency: int = 1
+    output_dir: Path = Path("runs")
+    run_dir: Path | None = None
+    resume: bool = True
+
+
+def validate(args: AutoformalizeArgs) -> None:
+    if args.minif2f == (args.input is not None):
+        raise UserError("give either an INPUT file of informal problems or --minif2f, not both and not neither")
+    if args.minif2f and args.split is None:
+        raise UserError("--minif2f needs --split valid or --split test")
+    if args.input is not None and args.data is not None:
+        raise UserError("--data applies to --minif2f only")
+    if args.candidates < 1:
+        raise UserError(f"--candidates must be at least 1, got {args.candidates}")
+    if args.sketches < 1:
+        raise UserError(f"--sketches must be at least 1, got {args.sketches}")
+    if not args.temperature > 0:
+        raise UserError(f"--temperature must be positive, got {args.temperature:g}")
+    if args.concurrency < 1:
+        raise UserError(f"--concurrency must be at least 1, got {args.concurrency}")
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    if args.model_backend == "openai" and not args.endpoint:
+        raise UserError("--model-backend openai needs --endpoint URL")
+    if args.model_backend != "openai" and args.endpoint:
+        raise UserError("--endpoint applies to --model-backend openai only")
+    if args.target != "lean4" and args.lean_project is not None:
+        raise UserError("--lean-project applies to --target lean4 only")
+    if args.prompt is not None and not args.prompt.exists():
+        raise UserError(f"prompt file {args.prompt} not found")
+
+
+# -- problems -----------------------------------------------------------------------------------------
+
+
+def _problem_from_theorem(theorem: Any) -> Any:
+    from ..autoformalize.problems import InformalProblem
+
+    return InformalProblem(
+        name=theorem.name,
+        informal_statement=theorem.informal_statement or "",
+        informal_proof=theorem.informal_proof or None,
+        formal_statement=theorem.statement,
+        header=theorem.header,
+        split=theorem.split,
+        source=theorem.source or "",
+    )
+
+
+async def load_minif2f_problems(args: AutoformalizeArgs) -> list[Any]:
+    """miniF2F problems of the split: the informal statement and proof, the benchmark statement as reference."""
+    from ..autoformalize.problems import load_minif2f_file
+
+    language = Language(args.target)
+    if args.data is not None:
+        problems = load_minif2f_file(args.data, language, args.split or "")
+    elif language is Language.LEAN4:
+        from ..data import minif2f
+
+        collection = await minif2f.load_statement_set(minif2f.DEFAULT_STATEMENT_SET)
+        theorems = minif2f.select_theorems(collection, args.split, (), None)
+        problems = [_problem_from_theorem(t) for t in theorems]
+    else:
+        try:
+            module = importlib.import_module("llemma_prove.data.isabelle_minif2f")
+        except ImportError as exc:
+            raise ProverUnavailable(f"the Isabelle miniF2F statements are not available in this build ({exc})") from None
+        collection = module.load_isabelle_minif2f(data_file=None)
+        theorems = [t for t in getattr(collection, "theorems", collection) if t.split == args.split]
+        problems = [_problem_from_theorem(t) for t in theorems]
+    missing = [p.name for p in problems if not p.informal_statement.strip()]
+    if missing:
+        log.warning("%d problems have no informal statement and are skipped: %s", len(missing), ", ".join(missing[:5]))
+    return [p for p in problems if p.informal_statement.strip()]
+
+
+def select_problems(problems: Sequence[Any], names: Sequence[str], limit: int | None) -> list[Any]:
+    if names:
+        known = {p.name for p in problems}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise DataError(f"unknown problem name(s): {', '.join(unknown[:5])}")
+        wanted = set(names)
+        problems = [p for p in problems if p.name in wanted]
+    return list(problems[:limit] if limit else problems)
+
+
+# -- parts ----------------------------------------------------------------------------------------------
+
+
+def build_prover(args: AutoformalizeArgs, problems: Sequence[Any]) -> Any:
+    from .minif2f import Minif2fArgs, build_prover as build_search_prover, prover_spec
+
+    kind = "lean" if args.target == "lean4" else "isabelle"
+    m_args = Minif2fArgs(prover=kind, lean_project=args.lean_project, workers=args.workers)
+    theorems = [_theorem_for_header(p, args) for p in problems]
+    return build_search_prover(m_args, theorems, prover_spec(m_args))
+
+
+def _theorem_for_header(problem: Any, args: AutoformalizeArgs) -> Any:
+    from ..autoformalize.target import target_for
+
+    return target_for(Language(args.target)).theorem(problem.name, problem.formal_statement or "", problem.header)
+
+
+def build_sketcher(args: AutoformalizeArgs, prover: Any) -> Any:
+    module_name = "llemma_prove.provers.lean.sketch" if args.target == "lean4" else "llemma_prove.provers.isabelle.sketch"
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ProverUnavailable(f"DSP mode needs the sketch adapter {module_name}, which cannot be imported ({exc})") from None
+    return module.sketch_prover(prover)
+
+
+def build_model(args: AutoformalizeArgs) -> Any:
+    from .. import proposers
+
+    options: dict[str, Any] = {"model_id": args.model}
+    for key in ("endpoint", "device", "dtype"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    return proposers.build_language_model(args.model_backend, **options)
+
+
+def _doubles(problems: Sequence[Any], args: AutoformalizeArgs) -> tuple[Any, Any, Any, Any] | None:
+    target = os.environ.get(TEST_DOUBLES_ENV)
+    if not target:
+        return None
+    module_name, _, function = target.partition(":")
+    log.warning("using test doubles from %s instead of a real model and prover", target)
+    return getattr(importlib.import_module(module_name), function)(problems, args)
+
+
+def default_run_dir(args: AutoformalizeArgs) -> Path:
+    source = f"minif2f-{args.split}" if args.minif2f else re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(args.input or "input").stem)
+    model = re.sub(r"[^A-Za-z0-9_.\-]", "_", args.model.rstrip("/").split("/")[-1])
+    return args.output_dir / f"autoformalize-{args.mode}-{args.target}-{source}-{model}"
+
+
+async def _close(thing: Any) -> None:
+    close = getattr(thing, "close", None)
+    if close is None:
+        return
+    try:
+        await close()
+    except Exception:
+        log.exception("closing %r failed", thing)
+
+
+async def run_command(args: AutoformalizeArgs, console: Any = None) -> dict[str, Any]:
+    """The whole command; returns the run's summary."""
+    from ..autoformalize.config import AutoformalizeConfig, Mode, Parts
+    from ..autoformalize.problems import load_problems
+    from ..autoformalize.prompts import default_prompts, load_prompts
+    from ..autoformalize.run import run_autoformalize
+    from ..autoformalize.target import target_for
+
+    validate(args)
+    language = Language(args.target)
+    problems = await load_minif2f_problems(args) if args.minif2f else load_problems(args.input)  # type: ignore[arg-type]
+    problems = select_problems(problems, args.names, args.limit)
+    prompts = load_prompts(args.prompt, language) if args.prompt else default_prompts(language)
+    config = AutoformalizeConfig(
+        target=language, mode=Mode(args.mode), candidates=args.candidates, sketches=args.sketches,
+        temperature=args.temperature, seed=args.seed, check_equivalence=args.equivalence,
+        hole_search=args.hole_search, max_examples=args.max_examples, prompt_source=prompts.source,
+    )
+    run_dir = args.run_dir or default_run_dir(args)
+    doubles = _doubles(problems, args)
+    if doubles is not None:
+        model, prover, sketcher, proposer = doubles
+    else:
+        model = sketcher = proposer = None
+        prover = build_prover(args, problems)
+    try:
+        await prover.start()
+        if doubles is None:
+            if config.mode is Mode.DSP:
+                sketcher = build_sketcher(args, prover)
+            model = await asyncio.to_thread(build_model, args)
+            if config.mode is Mode.DSP and language is Language.LEAN4 and args.hole_search:
+                from .. import proposers
+
+                proposer = proposers.build_tactic_proposer(model)
+        parts = Parts(model=model, prover=prover, target=target_for(language), prompts=prompts,
+                      sketcher=sketcher, proposer=proposer)
+        extra = {"model": args.model, "model_backend": args.model_backend,
+                 "input": str(args.input) if args.input else f"minif2f:{args.split}"}
+        result = await run_autoformalize(problems, config, parts, run_dir, evaluated_split=args.split or "",
+                                         concurrency=args.concurrency, resume=args.resume, extra=extra)
+    finally:
+        if model is not None:
+            await _close(model)
+        await _close(prover)
+    if console is not None:
+        console.print(result.markdown)
+        console.print(f"results: {run_dir}")
+    return result.summary
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("autoformalize")
+    def autoformalize_command(
+        input: Optional[Path] = typer.Argument(None, help="JSONL of informal problems (name, informal_statement, "
+                                                          "optional informal_proof, formal_statement)."),
+        target: TargetChoice = typer.Option(TargetChoice.lean4, "--target", help="Formal language."),
+        mode: ModeChoice = typer.Option(ModeChoice.statement, "--mode", help="statement: autoformalize statements; "
+                                                                             "dsp: Draft, Sketch, Prove."),
+        minif2f: bool = typer.Option(False, "--minif2f", help="Use miniF2F's informal statements and proofs."),
+        split: Optional[SplitChoice] = typer.Option(None, "--split", help="miniF2F split (with --minif2f)."),
+        data: Optional[Path] = typer.Option(None, "--data", help="Local miniF2F JSONL (with --minif2f) instead of the pinned set."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N problems."),
+        name: list[str] = typer.Option([], "--name", help="Only this problem (repeatable)."),
+        prompt: Optional[Path] = typer.Option(None, "--prompt", help="Prompt file or folder: the project's format, DSP's "
+                                                                     "paper_prompt_examples, or Llemma's llemma_isabelle_informal2formal.json."),
+        candidates: int = typer.Option(1, "--candidates", help="Statement candidates per problem (1 = greedy)."),
+        sketches: int = typer.Option(1, "--sketches", help="DSP sketches per problem (1 = greedy, the paper's setting)."),
+        temperature: float = typer.Option(0.8, "--temperature", help="Sampling temperature when more than one sample is drawn."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed for sampling."),
+        equivalence: bool = typer.Option(True, "--equivalence/--no-equivalence", help="Try to prove candidates equivalent to the reference."),
+        hole_search: bool = typer.Option(True, "--hole-search/--no-hole-search", help="Lean: best-first search on holes the tactic list leaves open."),
+        max_examples: Optional[int] = typer.Option(None, "--max-examples", help="At most this many few-shot examples."),
+        model: str = typer.Option(DEFAULT_MODEL, "--model", help="Model id (Hugging Face) or server model name."),
+        model_backend: BackendChoice = typer.Option(BackendChoice.hf, "--model-backend", help="hf, vllm or openai."),
+        endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server."),
+        device: Optional[str] = typer.Option(None, "--device", help="Device for local models."),
+        dtype: Optional[str] = typer.Option(None, "--dtype", help="Weights dtype for local models."),
+        lean_project: Optional[Path] = typer.Option(None, "--lean-project", help="Lake project with Mathlib and the REPL."),
+        workers: Optional[int] = typer.Option(None, "--workers", help="Prover processes."),
+        concurrency: int = typer.Option(1, "--concurrency", help="Problems worked on at once."),
+        output_dir: Path = typer.Option(Path("runs"), "--output-dir", help="Parent folder of run directories."),
+        run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Exact run directory."),
+        resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip problems already finished in the run directory."),
+    ) -> None:
+        """Autoformalize informal problems: formal statements, or Draft-Sketch-Prove proofs."""
+        from rich.console import Console
+
+        args = AutoformalizeArgs(
+            input=input, target=target.value, mode=mode.value, minif2f=minif2f,
+            split=split.value if split else None, data=data, limit=limit, names=tuple(name), prompt=prompt,
+            candidates=candidates, sketches=sketches, temperature=temperature, seed=seed, equivalence=equivalence,
+            hole_search=hole_search, max_examples=max_examples, model=model, model_backend=model_backend.value,
+            endpoint=endpoint, device=device, dtype=dtype, lean_project=lean_project, workers=workers,
+            concurrency=concurrency, output_dir=output_dir, run_dir=run_dir, resume=resume,
+        )
+        try:
+            asyncio.run(run_command(args, Console()))
+        except KeyboardInterrupt:
+            typer.echo("interrupted: finished problems are saved; run the same command again to resume", err=True)
+            raise typer.Exit(130)

@@ -1,0 +1,85 @@
+"""`llemma-prove prove FILE`: prove the `sorry`s of a `.lean` or `.thy` file in the file's own context.
+
+Testing seam: the environment variable `LLEMMA_PROVE_EDITOR_BACKENDS=module:function` replaces the
+real provers and model (see `llemma_prove.editor.backends`); the tests use it with scripted doubles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import UserError
+
+
+class ModelBackend(str, enum.Enum):
+    hf = "hf"
+    vllm = "vllm"
+    openai = "openai"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("prove")
+    def prove_command(
+        file: Path = typer.Argument(..., help="A .lean or .thy file.", show_default=False),
+        theorem: Optional[str] = typer.Option(None, "--theorem", help="Prove the sorrys of this theorem."),
+        line: Optional[int] = typer.Option(None, "--line", help="Prove the sorry (or the theorem) at this line."),
+        write: bool = typer.Option(False, "--write", help="Replace each proved sorry in the file (atomic; only if "
+                                                         "the file did not change meanwhile)."),
+        diff: bool = typer.Option(False, "--diff", help="Print the change as a unified diff instead of the proofs."),
+        json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout: target, status, proof, "
+                                                            "time and reason for each sorry."),
+        model: str = typer.Option("EleutherAI/llemma_7b", "--model", help="Model id (Hugging Face) or server model name."),
+        model_backend: ModelBackend = typer.Option(ModelBackend.hf, "--model-backend",
+                                                   help="hf (transformers), vllm, or openai (HTTP server)."),
+        endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server."),
+        device: Optional[str] = typer.Option(None, "--device", help="Device for a local model (auto, cuda, cpu)."),
+        dtype: Optional[str] = typer.Option(None, "--dtype", help="Weights dtype for a local model."),
+        prompt: Optional[Path] = typer.Option(None, "--prompt", help="Prompt file (JSON) instead of the packaged one."),
+        lean_project: Optional[Path] = typer.Option(None, "--lean-project",
+                                                    help="Lake project with Mathlib and the REPL."),
+        workers: Optional[int] = typer.Option(None, "--workers", help="Prover processes (default: from the machine)."),
+        expansions: int = typer.Option(100, "--expansions", help="Most node expansions per sorry."),
+        candidates: int = typer.Option(32, "--candidates", help="Candidates per expansion."),
+        time_limit: float = typer.Option(600.0, "--time-limit", help="Seconds per sorry."),
+    ) -> None:
+        """Prove the sorrys of a Lean 4 or Isabelle file (all of them, or --theorem / --line) and print,
+        diff or write the checked proofs."""
+        from ..editor.backends import EditorConfig
+        from ..editor.prove_file import format_failures, format_proofs, prove_file, report_json
+
+        if line is not None and line < 1:
+            raise UserError(f"--line must be at least 1, got {line}")
+        if prompt is not None and not prompt.is_file():
+            raise UserError(f"prompt file {prompt} not found")
+        config = EditorConfig(
+            model=model, model_backend=model_backend.value, endpoint=endpoint, device=device, dtype=dtype,
+            prompt=prompt, lean_project=lean_project, workers=workers, expansions=expansions,
+            candidates=candidates, time_limit_s=time_limit,
+        )
+
+        def started(target) -> None:  # type: ignore[no-untyped-def]
+            if not json_out:
+                typer.echo(f"searching {target.label} ...", err=True)
+
+        try:
+            report = asyncio.run(prove_file(file, config, theorem=theorem, line=line, write=write, on_start=started))
+        except KeyboardInterrupt:
+            typer.echo("interrupted: nothing was written", err=True)
+            raise typer.Exit(130)
+        if json_out:
+            sys.stdout.write(report_json(report, with_diff=diff) + "\n")
+        else:
+            sys.stdout.write(report.diff() if diff else format_proofs(report))
+            for message in format_failures(report):
+                typer.echo(message, err=True)
+            if report.written:
+                typer.echo(f"wrote {len(report.proved)} proof(s) to {file}", err=True)
+            elif write and not report.proved:
+                typer.echo(f"nothing written to {file}: no proof found", err=True)
+        raise typer.Exit(0 if report.all_proved else 1)

@@ -1,0 +1,221 @@
+"""Proving one target: replay the steps before the `sorry`, search from there, check the whole proof.
+
+Everything goes through `search.prove_theorem`, so a proof is reported only after the prover's final
+check accepted it from scratch; for a last-step target that check covers the replayed steps plus the
+found ones, i.e. the whole proof as it will stand in the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from ..errors import ProverError
+from ..interfaces import Proposer, Prover, ProverSession
+from ..search import SearchResult, prove_theorem
+from ..types import (
+    Candidate,
+    GoalState,
+    OutcomeKind,
+    Proof,
+    ProposalRequest,
+    SamplingParams,
+    SearchStatus,
+    StepOutcome,
+    Theorem,
+    Verification,
+)
+from .backends import Backends, EditorConfig
+from .targets import Target, TextEdit, proof_edit
+
+log = logging.getLogger(__name__)
+
+UNSUPPORTED = "unsupported"
+PROVED = SearchStatus.PROVED.value
+
+# (expansions so far, expansion budget)
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TargetOutcome:
+    """What happened to one target. `steps` and `edit` are set only for a checked proof."""
+
+    target: Target
+    status: str  # a SearchStatus value, or "unsupported"
+    steps: tuple[str, ...] = ()
+    edit: TextEdit | None = None
+    elapsed_s: float = 0.0
+    reason: str = ""
+    expansions: int = 0
+    checked_text: str = ""
+
+    @property
+    def proved(self) -> bool:
+        return self.status == PROVED and self.edit is not None
+
+    def to_json(self) -> dict[str, Any]:
+        target = self.target
+        return {
+            "target": target.name,
+            "line": target.line,
+            "column": target.column + 1,
+            "kind": target.kind.value,
+            "status": self.status,
+            "proof": self.edit.new_text if self.edit else None,
+            "steps": list(self.steps),
+            "time_s": round(self.elapsed_s, 3),
+            "expansions": self.expansions,
+            "reason": self.reason or None,
+        }
+
+
+class _ReplayedSession:
+    """A session whose root is the state after the replayed steps."""
+
+    def __init__(self, inner: ProverSession, root: GoalState) -> None:
+        self.inner = inner
+        self.theorem = inner.theorem
+        self._root = root
+
+    async def initial_state(self) -> GoalState:
+        return self._root
+
+    async def step(self, state: GoalState, tactic: str) -> StepOutcome:
+        return await self.inner.step(state, tactic)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class ReplayingProver:
+    """A prover whose sessions start after fixed steps: the tactics written before the `sorry`.
+
+    `verify` and `render` see the whole proof (those steps, then the found ones), so the final check
+    is the check of the complete proof. The wrapped prover is shared and is not closed here.
+    """
+
+    def __init__(self, inner: Prover, prefix: Sequence[str]) -> None:
+        self.inner = inner
+        self.prefix = tuple(prefix)
+        self.name = getattr(inner, "name", "prover")
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def open(self, theorem: Theorem) -> ProverSession:
+        session = await self.inner.open(theorem)
+        try:
+            state = await session.initial_state()
+            for k, step in enumerate(self.prefix, start=1):
+                outcome = await session.step(state, step)
+                where = f"step {k} of {len(self.prefix)} before the sorry ({_short(step)})"
+                if outcome.kind is OutcomeKind.GOALS and outcome.state is not None:
+                    state = outcome.state
+                elif outcome.kind is OutcomeKind.PROVED:
+                    raise ProverError(f"{where} already finishes the proof; the sorry is not needed")
+                elif outcome.kind is OutcomeKind.TIMEOUT:
+                    raise ProverError(f"{where} timed out when replayed")
+                else:
+                    raise ProverError(f"{where} fails when replayed: {outcome.message.strip()[:300]}")
+        except BaseException:
+            await session.close()
+            raise
+        return _ReplayedSession(session, state)
+
+    def whole(self, proof: Proof) -> Proof:
+        return Proof(self.prefix + tuple(proof.tactics))
+
+    async def verify(self, theorem: Theorem, proof: Proof) -> Verification:
+        return await self.inner.verify(theorem, self.whole(proof))
+
+    def render(self, theorem: Theorem, proof: Proof) -> str:
+        return self.inner.render(theorem, self.whole(proof))
+
+    async def close(self) -> None:
+        """Nothing to do: the wrapped prover belongs to the backends."""
+
+
+def _short(step: str) -> str:
+    lines = step.strip().splitlines() or [""]
+    more = "..." if len(lines[0]) > 60 or len(lines) > 1 else ""
+    return f"`{lines[0][:60]}{more}`"
+
+
+class CountingProposer:
+    """Passes requests through and reports each expansion (one request is one expansion)."""
+
+    def __init__(self, inner: Proposer, callback: ProgressCallback, budget: int) -> None:
+        self.inner = inner
+        self.callback = callback
+        self.budget = budget
+        self.count = 0
+
+    async def propose(self, requests: Sequence[ProposalRequest], params: SamplingParams) -> list[list[Candidate]]:
+        self.count += len(requests)
+        try:
+            self.callback(self.count, self.budget)
+        except Exception:  # a progress display must never break a search
+            log.exception("progress callback failed")
+        return await self.inner.propose(requests, params)
+
+
+def describe_failure(result: SearchResult, config: EditorConfig) -> str:
+    status = result.status
+    if status is SearchStatus.REJECTED:
+        reason = result.verification.reason if result.verification else ""
+        return f"a proof was found but the final check refused it: {reason or 'no reason given'}"
+    if status is SearchStatus.BUDGET:
+        return f"no proof within {config.expansions} expansions"
+    if status is SearchStatus.TIMEOUT:
+        return f"no proof within the time limit ({config.time_limit_s:g} s)"
+    if status is SearchStatus.EXHAUSTED:
+        return f"the search ran out of candidates after {result.expansions} expansions"
+    return result.error or status.value
+
+
+def _found_steps(prover: Prover, theorem: Theorem, result: SearchResult) -> tuple[str, ...]:
+    """The steps to write: the search's proof, with any hammer call replaced by the tactic it found
+    when the prover can say which (Isabelle `resolve`)."""
+    assert result.proof is not None
+    found = tuple(result.proof.tactics)
+    inner = prover.inner if isinstance(prover, ReplayingProver) else prover
+    resolve = getattr(inner, "resolve", None)
+    if resolve is None:
+        return found
+    prefix = prover.prefix if isinstance(prover, ReplayingProver) else ()
+    resolved = tuple(resolve(theorem, Proof(prefix + found)).tactics)
+    return resolved[len(prefix):] if len(resolved) == len(prefix) + len(found) else found
+
+
+async def prove_target(
+    target: Target,
+    backends: Backends,
+    config: EditorConfig,
+    progress: ProgressCallback | None = None,
+) -> TargetOutcome:
+    """Search for a proof of one target; the outcome carries the edit only if the final check accepted."""
+    started = time.monotonic()
+    if not target.supported or target.theorem is None:
+        return TargetOutcome(target, UNSUPPORTED, reason=target.reason)
+    theorem = target.theorem
+    prover: Prover = await backends.prover(theorem)
+    proposer: Proposer = await backends.proposer(theorem.language)
+    if target.prefix:
+        prover = ReplayingProver(prover, target.prefix)
+    search = config.search_config()
+    if progress is not None:
+        proposer = CountingProposer(proposer, progress, search.max_expansions)
+    log.info("searching %s (%s)", target.label, target.kind.value)
+    result = await prove_theorem(theorem, prover, proposer, search)
+    elapsed = time.monotonic() - started
+    checked = result.verification.checked_text if result.verification else ""
+    if not result.proved or result.proof is None:
+        return TargetOutcome(target, result.status.value, elapsed_s=elapsed,
+                             reason=describe_failure(result, config), expansions=result.expansions,
+                             checked_text=checked)
+    steps = _found_steps(prover, theorem, result)
+    edit = proof_edit(target, steps)
+    return TargetOutcome(target, PROVED, steps, edit, elapsed, "", result.expansions, checked)

@@ -1,0 +1,418 @@
+"""One Lean REPL process: start it, import the header once, send requests with a wall-clock limit.
+
+The REPL has no timeout and never frees anything, so this driver owns every limit: a request that
+runs past its limit kills the process group (the driver restarts it on the next use and reports a
+timeout), the process runs under an address-space cap, and it is restarted after a number of
+requests. Each (re)start bumps `generation`, which is how sessions notice that their proof-state ids
+are gone and must be rebuilt by replay.
+
+The process is the REPL binary itself (the `lake env` environment resolved once, in `project.py`), in
+its own process group with PDEATHSIG, so killing us or it never leaves a Lean grandchild behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from ...errors import ProverError, ProverUnavailable
+from ...processes import ChildProcess, ProcessSpec
+from .messages import (
+    CommandRequest,
+    CommandResponse,
+    PickleEnvRequest,
+    ReplFailure,
+    ReplProtocolError,
+    Request,
+    Response,
+    UnpickleEnvRequest,
+    decode_response,
+    encode_request,
+)
+from .render import split_header
+
+log = logging.getLogger(__name__)
+
+_UIDS = itertools.count(1)
+_STDERR_TAIL = 16 * 1024
+_MEMORY_MARKERS = ("out of memory", "bad_alloc", "cannot allocate memory", "memoryerror")
+
+# Packages `import Mathlib` brings along: a theorem header importing these is served by a Mathlib process.
+_MATHLIB_CLOSURE = ("Mathlib", "Aesop", "Batteries", "Qq", "ProofWidgets", "Plausible", "ImportGraph",
+                    "LeanSearchClient", "Lean", "Init", "Std")
+
+if sys.version_info >= (3, 11):
+    _timeout = asyncio.timeout
+else:  # pragma: no cover - the project targets 3.11; this keeps 3.10 working
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def _timeout(delay: float):
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        handle = loop.call_later(delay, task.cancel) if task else None
+        try:
+            yield
+        except asyncio.CancelledError:
+            raise TimeoutError from None
+        finally:
+            if handle:
+                handle.cancel()
+
+
+class ReplTimeout(ProverError):
+    """A request ran past its wall-clock limit; the process group was killed."""
+
+    def __init__(self, message: str, elapsed_s: float) -> None:
+        super().__init__(message)
+        self.elapsed_s = elapsed_s
+
+
+class ReplCrashed(ProverError):
+    """The REPL process died (crash, signal, memory cap)."""
+
+    def __init__(self, message: str, *, memory: bool = False, returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.memory = memory
+        self.returncode = returncode
+
+
+@dataclass(frozen=True)
+class ReplLaunch:
+    """How to start the REPL: argv, working directory, full environment (None: inherit ours)."""
+
+    argv: tuple[str, ...]
+    cwd: str | None = None
+    env: Mapping[str, str] | None = None
+
+    def describe(self) -> str:
+        return " ".join(self.argv)
+
+
+def imports_covered(wanted: Sequence[str], have: Sequence[str]) -> bool:
+    """Whether a process that imported `have` can serve a theorem whose header imports `wanted`."""
+    have_set = set(have)
+    for module in wanted:
+        if module in have_set:
+            continue
+        if "Mathlib" in have_set and module.split(".")[0] in _MATHLIB_CLOSURE:
+            continue
+        return False
+    return True
+
+
+class LeanRepl:
+    """A single REPL process with its header imported. Not safe for concurrent use: the pool gives
+    each process to one job at a time."""
+
+    def __init__(
+        self,
+        launch: ReplLaunch,
+        *,
+        header: str = "",
+        memory_limit_mb: int | None = None,
+        max_requests: int | None = None,
+        import_timeout_s: float = 600.0,
+        pickle_path: Path | None = None,
+        name: str = "repl",
+    ) -> None:
+        self.launch = launch
+        self.header = header
+        self.memory_limit_mb = memory_limit_mb
+        self.max_requests = max_requests
+        self.import_timeout_s = import_timeout_s
+        self.pickle_path = pickle_path
+        self.name = name
+        self.uid = next(_UIDS)
+        self.generation = 0
+        self.requests = 0  # since the last start
+        self.total_requests = 0
+        self.restarts = 0
+        self.import_env: int | None = None  # env after the header's imports
+        self.base_env: int | None = None  # env after the whole header
+        self._header = split_header(header)
+        self._header_envs: dict[str, int | None] = {}
+        self._child: ChildProcess | None = None
+        self._stdin: asyncio.StreamWriter | None = None
+        self._stdout: asyncio.StreamReader | None = None
+        self._stderr_tail: collections.deque[bytes] = collections.deque()
+        self._stderr_size = 0
+        self._stderr_task: asyncio.Task[None] | None = None
+        self.last_import_s = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def token(self) -> tuple[int, int]:
+        """Identifies this process incarnation: proof-state ids are only valid for the same token."""
+        return (self.uid, self.generation)
+
+    @property
+    def alive(self) -> bool:
+        return self._child is not None and self._child.running
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child and self._child.running else None
+
+    @property
+    def needs_restart(self) -> bool:
+        return not self.alive or (self.max_requests is not None and self.requests >= self.max_requests)
+
+    async def start(self) -> None:
+        """Start the process and import the header (or unpickle it). Raises ProverUnavailable when the
+        header cannot be imported (Mathlib missing), ProverError on a timeout or crash."""
+        await self._kill()
+        self.generation += 1
+        self.requests = 0
+        self._header_envs = {}
+        self.import_env = self.base_env = None
+        limit = self.memory_limit_mb * 1024 * 1024 if self.memory_limit_mb else None
+        spec = ProcessSpec(
+            argv=list(self.launch.argv),
+            cwd=self.launch.cwd,
+            env=dict(self.launch.env) if self.launch.env is not None else None,
+            memory_limit_bytes=limit,
+        )
+        child = ChildProcess(spec)
+        try:
+            await child.start()
+        except OSError as exc:
+            raise ProverUnavailable(f"cannot start the Lean REPL `{self.launch.describe()}`: {exc}") from None
+        self._child = child
+        assert child.proc is not None
+        self._stdin = child.proc.stdin
+        self._stdout = child.proc.stdout
+        self._stderr_tail.clear()
+        self._stderr_size = 0
+        self._stderr_task = asyncio.ensure_future(self._drain_stderr(child.proc.stderr))
+        log.info("%s: started pid %s (generation %d)", self.name, child.pid, self.generation)
+        started = time.monotonic()
+        try:
+            await self._import_header()
+        except BaseException:
+            await self._kill()
+            raise
+        self.last_import_s = time.monotonic() - started
+
+    async def ensure_ready(self) -> None:
+        """Restart when the process is gone or has served its quota of requests."""
+        if self.needs_restart:
+            if self._child is not None:
+                self.restarts += 1
+                log.info("%s: restarting (alive=%s, requests=%d)", self.name, self.alive, self.requests)
+            await self.start()
+
+    async def close(self) -> None:
+        await self._kill(graceful=True)
+
+    async def _kill(self, graceful: bool = False) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            if graceful:
+                await child.stop(grace_s=1.0)
+            else:
+                child.kill_now()
+                if child.proc is not None:
+                    try:
+                        await asyncio.wait_for(child.proc.wait(), 5.0)
+                    except asyncio.TimeoutError:  # pragma: no cover
+                        log.warning("%s: pid %s did not exit after SIGKILL", self.name, child.pid)
+        task, self._stderr_task = self._stderr_task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _drain_stderr(self, stream: asyncio.StreamReader | None) -> None:
+        if stream is None:
+            return
+        while True:
+            chunk = await stream.read(4096)
+            if not chunk:
+                return
+            self._stderr_tail.append(chunk)
+            self._stderr_size += len(chunk)
+            while self._stderr_size > _STDERR_TAIL and len(self._stderr_tail) > 1:
+                self._stderr_size -= len(self._stderr_tail.popleft())
+
+    def stderr_tail(self) -> str:
+        return b"".join(self._stderr_tail).decode("utf-8", "replace")
+
+    # ------------------------------------------------------------------ requests
+
+    async def request(self, request: Request, timeout_s: float) -> Response:
+        """Send one request and wait for its response, at most `timeout_s` seconds.
+
+        Raises ReplTimeout (process killed), ReplCrashed (process died), ReplProtocolError (output
+        that is not a response; process killed). A killed process is restarted by `ensure_ready`.
+        """
+        if not self.alive or self._stdin is None or self._stdout is None:
+            raise ReplCrashed(f"{self.name}: the REPL process is not running")
+        data = encode_request(request)
+        started = time.monotonic()
+        try:
+            async with _timeout(timeout_s):
+                self._stdin.write(data)
+                await self._stdin.drain()
+                text = await self._read_block(self._stdout)
+        except TimeoutError:
+            elapsed = time.monotonic() - started
+            await self._kill()
+            raise ReplTimeout(f"no answer from Lean within {timeout_s:g} s", elapsed) from None
+        except (BrokenPipeError, ConnectionResetError, asyncio.IncompleteReadError):
+            raise await self._crashed() from None
+        except asyncio.LimitOverrunError:
+            await self._kill()
+            raise ReplProtocolError("REPL response larger than the read buffer") from None
+        self.requests += 1
+        self.total_requests += 1
+        try:
+            return decode_response(text)
+        except ReplProtocolError:
+            await self._kill()
+            raise
+
+    @staticmethod
+    async def _read_block(stdout: asyncio.StreamReader) -> str:
+        while True:
+            chunk = await stdout.readuntil(b"\n\n")
+            text = chunk.strip()
+            if text:
+                return text.decode("utf-8", "replace")
+
+    async def _crashed(self) -> ReplCrashed:
+        child = self._child
+        returncode = None
+        if child is not None and child.proc is not None:
+            try:
+                returncode = await asyncio.wait_for(child.proc.wait(), 2.0)
+            except asyncio.TimeoutError:
+                returncode = None
+        if self._stderr_task is not None:  # let the last stderr bytes arrive
+            try:
+                await asyncio.wait_for(asyncio.shield(self._stderr_task), 0.5)
+            except (asyncio.TimeoutError, Exception):
+                pass
+        tail = self.stderr_tail()
+        await self._kill()
+        memory = any(marker in tail.lower() for marker in _MEMORY_MARKERS)
+        how = _describe_exit(returncode)
+        if memory:
+            cap = f" of {self.memory_limit_mb} MB" if self.memory_limit_mb else ""
+            message = f"Lean ran out of memory (address-space cap{cap}) and {how}"
+        else:
+            last = tail.strip().splitlines()[-1] if tail.strip() else ""
+            message = f"the Lean REPL {how}" + (f": {last[:300]}" if last else "")
+        log.warning("%s: %s", self.name, message)
+        return ReplCrashed(message, memory=memory, returncode=returncode)
+
+    # ------------------------------------------------------------------ header environments
+
+    async def _import_header(self) -> None:
+        header = self._header
+        key = self.header.strip()
+        if self.pickle_path is not None and self.pickle_path.is_file():
+            response = await self.request(UnpickleEnvRequest(str(self.pickle_path)), self.import_timeout_s)
+            if isinstance(response, CommandResponse) and not response.errors:
+                self.base_env = response.env
+                self._header_envs[key] = response.env
+                log.info("%s: header unpickled from %s", self.name, self.pickle_path)
+                return
+            log.warning("%s: could not unpickle %s, importing instead", self.name, self.pickle_path)
+        if header.imports:
+            self.import_env = await self._run_header_command(header.import_command, None, importing=True)
+        self.base_env = self.import_env
+        if header.rest.strip():
+            self.base_env = await self._run_header_command(header.rest, self.import_env, importing=False)
+        self._header_envs[key] = self.base_env
+        if self.pickle_path is not None and self.base_env is not None:
+            await self._pickle_header()
+
+    async def _run_header_command(self, text: str, env: int | None, *, importing: bool) -> int:
+        try:
+            response = await self.request(CommandRequest(text, env=env), self.import_timeout_s)
+        except ReplTimeout:
+            raise ProverError(
+                f"importing the header took longer than {self.import_timeout_s:g} s "
+                "(raise LeanOptions.import_timeout_s on a slow machine)"
+            ) from None
+        except ReplCrashed as exc:
+            raise ProverError(f"the Lean REPL died while importing the header: {exc}") from None
+        if isinstance(response, ReplFailure):
+            raise ProverError(f"the REPL refused the header: {response.message}")
+        if not isinstance(response, CommandResponse):
+            raise ReplProtocolError(f"unexpected answer to the header: {response!r}")
+        if response.errors:
+            first = response.errors[0].data.strip().splitlines()[0]
+            if importing:
+                raise ProverUnavailable(
+                    f"Lean could not import `{text.replace(chr(10), '; ')}`: {first}. "
+                    "Build the Lake project with `llemma-prove setup lean` (see `llemma-prove doctor`)."
+                )
+            raise ProverError(f"the header does not elaborate: {first}")
+        return response.env
+
+    async def _pickle_header(self) -> None:
+        assert self.pickle_path is not None and self.base_env is not None
+        self.pickle_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.pickle_path.with_name(f".{self.pickle_path.name}.{os.getpid()}.{self.uid}.tmp")
+        try:
+            response = await self.request(PickleEnvRequest(str(tmp), self.base_env), self.import_timeout_s)
+        except (ReplTimeout, ReplCrashed) as exc:
+            log.warning("%s: pickling the header failed: %s", self.name, exc)
+            raise ProverError(f"pickling the header environment failed: {exc}") from None
+        if isinstance(response, ReplFailure) or not tmp.exists():
+            log.warning("%s: pickling the header failed: %s", self.name, response)
+            return
+        os.replace(tmp, self.pickle_path)
+        log.info("%s: header pickled to %s", self.name, self.pickle_path)
+
+    async def env_for_header(self, header: str, timeout_s: float) -> int | None:
+        """The environment a theorem with this header runs on: the process header's env, or the
+        header's non-import part run once on the imports (cached per process)."""
+        key = header.strip()
+        if not key:
+            return self.base_env
+        if key in self._header_envs:
+            return self._header_envs[key]
+        wanted = split_header(header)
+        if not imports_covered(wanted.imports, self._header.imports):
+            raise ProverError(
+                f"the theorem's header imports {', '.join(wanted.imports)}, but the REPL processes import "
+                f"only {', '.join(self._header.imports) or 'nothing'} (set LeanOptions.header)"
+            )
+        env = self.import_env
+        if env is None and self._header.imports:  # header came from a pickle: import on demand
+            env = self.import_env = await self._run_header_command(self._header.import_command, None, importing=True)
+        if wanted.rest.strip():
+            response = await self.request(CommandRequest(wanted.rest, env=env), timeout_s)
+            if not isinstance(response, CommandResponse):
+                raise ProverError(f"the REPL refused the theorem's header: {response}")
+            if response.errors:
+                raise ProverError(f"the theorem's header does not elaborate: {response.errors[0].data}")
+            env = response.env
+        self._header_envs[key] = env
+        return env
+
+
+def _describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "stopped answering"
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"

@@ -1,0 +1,248 @@
+"""Test doubles for the editor tests: scripted provers/proposers behind the editor's `Backends` seam.
+
+They extend `tests/doubles/scripted.py` (a prover that answers from a scripted graph and checks a
+proof by replaying it through the same graph, and a proposer that answers from a table). The factories
+at the bottom are what `LLEMMA_PROVE_EDITOR_BACKENDS=tests.editor.doubles:NAME` (CLI) and the
+`backends` initialization option (language server) name; the language-server ones write every call to
+an event log file so a test in another process can see what the search did and when it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from llemma_prove.editor.backends import EditorConfig
+from llemma_prove.types import GoalState, Language, Proof, StepOutcome, Theorem, Verification
+from tests.doubles.scripted import Edge, ScriptedProposer, ScriptedProver, ScriptedSession, fails, goes_to, proves
+
+
+class EventLog:
+    """Lines appended (and flushed) to a file: `time event detail`. None: nothing is written."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path else None
+
+    def write(self, event: str, detail: str = "") -> None:
+        if self.path is None:
+            return
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{time.monotonic():.4f}\t{event}\t{detail.replace(chr(10), ' ')}\n")
+
+
+def read_events(path: Path) -> list[tuple[float, str, str]]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stamp, event, detail = line.split("\t", 2)
+        rows.append((float(stamp), event, detail))
+    return rows
+
+
+class LoggedSession(ScriptedSession):
+    def __init__(self, prover: "EditorScriptedProver", theorem: Theorem) -> None:
+        super().__init__(prover, theorem)
+        self.log = prover.log
+
+    async def step(self, state: GoalState, tactic: str) -> StepOutcome:
+        self.log.write("step", f"{state.text} | {tactic}")
+        return await super().step(state, tactic)
+
+    async def close(self) -> None:
+        self.log.write("session-closed", self.theorem.name)
+        await super().close()
+
+
+class EditorScriptedProver(ScriptedProver):
+    """ScriptedProver for whole files: records the theorems it opens and the proofs it checks."""
+
+    def __init__(self, script: Mapping[str, Mapping[str, Edge]], roots: Mapping[str, str],
+                 reject: Sequence[str] = (), log: EventLog | None = None, language: Language = Language.LEAN4) -> None:
+        super().__init__(script, roots, reject)
+        self.log = log or EventLog(None)
+        self.language = language
+        self.opened: list[Theorem] = []
+        self.verified: list[tuple[Theorem, Proof]] = []
+        self.starts = 0
+
+    async def start(self) -> None:
+        self.starts += 1
+        self.log.write("prover-start")
+        await super().start()
+
+    async def open(self, theorem: Theorem) -> ScriptedSession:
+        if theorem.name not in self.roots:
+            from llemma_prove.errors import ProverError
+
+            raise ProverError(f"theorem {theorem.name} is not in the script")
+        self.opened.append(theorem)
+        self.log.write("open", theorem.name)
+        session = LoggedSession(self, theorem)
+        self.sessions.append(session)
+        return session
+
+    async def verify(self, theorem: Theorem, proof: Proof) -> Verification:
+        self.verified.append((theorem, proof))
+        self.log.write("verify", " ; ".join(proof.tactics))
+        return await super().verify(theorem, proof)
+
+    async def close(self) -> None:
+        self.log.write("prover-closed")
+        await super().close()
+
+
+@dataclass
+class ScriptedBackends:
+    """`Backends` over one scripted prover and proposer; counts how often each was asked for."""
+
+    prover_double: EditorScriptedProver
+    proposer_double: ScriptedProposer
+    log: EventLog = field(default_factory=lambda: EventLog(None))
+    prover_requests: int = 0
+    closed: bool = False
+    _started: bool = False
+
+    async def prover(self, theorem: Theorem) -> EditorScriptedProver:
+        self.prover_requests += 1
+        if not self._started:
+            await self.prover_double.start()
+            self._started = True
+        return self.prover_double
+
+    async def proposer(self, language: Language) -> ScriptedProposer:
+        return self.proposer_double
+
+    async def close(self) -> None:
+        self.closed = True
+        self.log.write("backends-closed")
+        await self.prover_double.close()
+
+
+class Chain(Mapping[str, Any]):
+    """An endless scripted graph for slow searches: state `sK` --`step`--> `s(K+1)`, each step slow."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    def __getitem__(self, key: str) -> Any:
+        if not key.startswith("s") or not key[1:].isdigit():
+            raise KeyError(key)
+        return {"step": goes_to(f"s{int(key[1:]) + 1}", delay_s=self.delay_s)}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+class ChainTable(Mapping[str, Any]):
+    """Proposer table for `Chain`: every chain state gets the candidate `step`."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key.startswith("s") and key[1:].isdigit():
+            return [("step", -0.1)]
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+# ------------------------------------------------------------------ the scripted file used by the tests
+
+SAMPLE_LEAN = """import Mathlib
+open Real
+
+/-- A helper lemma. -/
+@[simp] lemma helper (x : ℕ) : x + 0 = x := by sorry
+
+theorem uses_helper (a : ℕ) : a + 0 + 0 = a := by
+  rw [helper]
+  sorry
+
+example : (2 : ℕ) + 2 = 4 := sorry
+
+theorem «nested one» : True ∧ True := by
+  constructor
+  · sorry
+  · trivial
+"""
+
+LEAN_ROOTS = {
+    "helper": "x : ℕ ⊢ x + 0 = x",
+    "uses_helper": "a : ℕ ⊢ a + 0 + 0 = a",
+    "llemma_example_line11": "⊢ 2 + 2 = 4",
+    "chain": "s0",
+}
+LEAN_SCRIPT: dict[str, dict[str, Edge]] = {
+    "x : ℕ ⊢ x + 0 = x": {"simp": proves(), "rfl": fails("rfl failed")},
+    "a : ℕ ⊢ a + 0 + 0 = a": {"rw [helper]": goes_to("a : ℕ ⊢ a + 0 = a")},
+    "a : ℕ ⊢ a + 0 = a": {"exact helper a": proves(), "omega": fails("omega could not prove the goal")},
+    "⊢ 2 + 2 = 4": {"norm_num": proves()},
+}
+LEAN_TABLE = {
+    "x : ℕ ⊢ x + 0 = x": [("rfl", -0.5), ("simp", -0.2)],
+    "a : ℕ ⊢ a + 0 = a": [("omega", -0.1), ("exact helper a", -0.3)],
+    "⊢ 2 + 2 = 4": [("norm_num", -0.1)],
+}
+
+
+def sample_backends(config: EditorConfig, log: EventLog | None = None, reject: Sequence[str] = ()) -> ScriptedBackends:
+    log = log or EventLog(None)
+    prover = EditorScriptedProver(LEAN_SCRIPT, LEAN_ROOTS, reject=reject, log=log)
+    return ScriptedBackends(prover, ScriptedProposer(LEAN_TABLE), log)
+
+
+# ------------------------------------------------------------------ factories named by the seams
+
+
+def cli_backends(config: EditorConfig) -> ScriptedBackends:
+    """For `LLEMMA_PROVE_EDITOR_BACKENDS` in CLI tests: the sample script."""
+    return sample_backends(config)
+
+
+def cli_rejecting_backends(config: EditorConfig) -> ScriptedBackends:
+    """The sample script, but the final check refuses `helper`'s proof."""
+    return sample_backends(config, reject=["helper"])
+
+
+def lsp_backends(config: EditorConfig) -> ScriptedBackends:
+    """For the language server: the sample script plus a slow endless chain, logging every call to
+    `backend_options["log"]`; a step of the chain takes `backend_options["delay"]` seconds."""
+    options = config.backend_options
+    log = EventLog(options.get("log"))
+    log.write("backends-built")
+    script: dict[str, Any] = dict(LEAN_SCRIPT)
+    table: dict[str, Any] = dict(LEAN_TABLE)
+    chain, chain_table = Chain(float(options.get("delay", 0.2))), ChainTable()
+
+    class Script(dict):
+        def get(self, key: str, default: Any = None) -> Any:
+            return super().get(key) or chain.get(key, default)
+
+    class Table(dict):
+        def get(self, key: str, default: Any = None) -> Any:
+            return super().get(key) or chain_table.get(key, default)
+
+    roots = dict(LEAN_ROOTS)
+    roots.update(options.get("roots", {}))
+    prover = EditorScriptedProver(Script(script), roots, log=log)
+    return ScriptedBackends(prover, ScriptedProposer(Table(table)), log)

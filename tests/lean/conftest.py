@@ -1,0 +1,82 @@
+"""Helpers for the Lean backend tests: the recorded REPL transcripts and the stand-in REPL (test double)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llemma_prove.provers.lean import LeanOptions
+from llemma_prove.provers.lean.repl import LeanRepl, ReplLaunch
+from tests.conftest import shared_data_dir
+
+FAKE_REPL = Path(__file__).resolve().parent.parent / "doubles" / "fake_repl.py"
+TRANSCRIPTS_ENV = "LLEMMA_PROVE_REPL_TRANSCRIPTS"
+
+
+def transcripts_dir() -> Path:
+    """The recorded REPL sessions: $LLEMMA_PROVE_REPL_TRANSCRIPTS, else the shared data's copy."""
+    env = os.environ.get(TRANSCRIPTS_ENV)
+    return Path(env) if env else shared_data_dir() / "lean-repl-transcripts"
+
+
+@dataclass(frozen=True)
+class Transcript:
+    name: str
+    input: Path
+    expected_output: Path | None
+
+    @property
+    def pair_args(self) -> list[str]:
+        assert self.expected_output is not None
+        return ["--pairs", str(self.input), str(self.expected_output)]
+
+
+def load_index() -> list[Transcript]:
+    root = transcripts_dir()
+    index = root / "index.jsonl"
+    if not index.is_file():
+        return []
+    rows = []
+    for line in index.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            out = row.get("expected_output")
+            rows.append(Transcript(row["name"], root / row["input"], root / out if out else None))
+    return rows
+
+
+def transcript(name: str) -> Transcript:
+    for row in load_index():
+        if row.name == name:
+            if row.expected_output is None:
+                pytest.skip(f"transcript {name} has no recorded output")
+            return row
+    pytest.skip(f"transcript {name} not in {transcripts_dir()} (set {TRANSCRIPTS_ENV})")
+
+
+def fake_command(*args: str) -> list[str]:
+    return [sys.executable, "-S", str(FAKE_REPL), *args]
+
+
+def fake_options(*args: str, **overrides: Any) -> LeanOptions:
+    """LeanOptions that run the stand-in REPL instead of Lean."""
+    values: dict[str, Any] = dict(repl_command=fake_command(*args), header="", workers=1, memory_limit_mb=0,
+                                  step_timeout_s=10.0, check_timeout_s=10.0, import_timeout_s=10.0)
+    values.update(overrides)
+    return LeanOptions(**values)
+
+
+def fake_repl(*args: str, **kwargs: Any) -> LeanRepl:
+    return LeanRepl(ReplLaunch(tuple(fake_command(*args))), **kwargs)
+
+
+def write_script(path: Path, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> Path:
+    """A recording for the stand-in: (request, response) pairs as real Lean would answer them."""
+    path.write_text(json.dumps([{"request": q, "response": r} for q, r in pairs], ensure_ascii=False), "utf-8")
+    return path

@@ -1,0 +1,148 @@
+"""Fault suite with the stand-in REPL (test double): hangs, crashes, the memory cap, garbage output,
+a slow import. After each fault the search goes on (states rebuilt by replay) and no child is left."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from llemma_prove.errors import ProverError
+from llemma_prove.provers.lean import LeanReplProver
+from llemma_prove.types import OutcomeKind, Theorem
+
+from .conftest import fake_options
+
+THEOREM = Theorem("toy", "theorem toy : True := by sorry", header="import Mathlib\nopen Real")
+
+
+def received(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+
+
+async def _search_goes_on_after(fault_args: list[str], trigger: str, tmp_path: Path, **options) -> tuple[str, dict]:
+    """Open, step to a state, hit the fault on it, then keep stepping from that state and from the root."""
+    log = tmp_path / "requests.jsonl"
+    prover = LeanReplProver(fake_options("--synthetic", "--log", str(log), *fault_args,
+                                         header=THEOREM.header, step_timeout_s=options.pop("step_timeout_s", 5.0),
+                                         **options))
+    await prover.start()
+    try:
+        repl = prover.pool.workers[0].repl
+        session = await prover.open(THEOREM)
+        root = await session.initial_state()
+        first = await session.step(root, "intro a")
+        assert first.kind is OutcomeKind.GOALS and first.state is not None
+        pid, generation = repl.pid, repl.generation
+        faulted = await session.step(first.state, trigger)
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        after = await session.step(first.state, "simp")  # needs the state rebuilt in a new process
+        assert after.kind is OutcomeKind.GOALS and after.state is not None
+        assert after.state.text == "⊢ toy ▸ intro a ▸ simp"
+        assert repl.generation == generation + 1 and repl.pid != pid
+        assert session.replayed_steps == 1
+        proved = await session.step(root, "done")
+        assert proved.kind is OutcomeKind.PROVED
+        deeper = await session.step(after.state, "ring_nf")
+        assert deeper.kind is OutcomeKind.GOALS
+        await session.close()
+        imports = [r for r in received(log) if r.get("cmd", "").startswith("import")]
+        assert len(imports) == 2  # the header was imported once per process
+        return faulted.message, {"kind": faulted.kind, "elapsed": faulted.elapsed_s}
+    finally:
+        await prover.close()
+
+
+async def test_hang_times_out_restarts_and_the_search_continues(tmp_path: Path, no_leftover_children) -> None:
+    started = time.monotonic()
+    message, info = await _search_goes_on_after(["--hang-on", "HANG", "--spawn-grandchild"], "HANG", tmp_path,
+                                                step_timeout_s=0.5)
+    assert info["kind"] is OutcomeKind.TIMEOUT and 0.4 < info["elapsed"] < 3.0
+    assert "0.5 s" in message
+    assert time.monotonic() - started < 10.0
+
+
+async def test_crash_is_an_error_outcome_and_the_search_continues(tmp_path: Path, no_leftover_children) -> None:
+    message, info = await _search_goes_on_after(["--crash-on", "CRASH"], "CRASH", tmp_path)
+    assert info["kind"] is OutcomeKind.ERROR
+    assert "SIGSEGV" in message and "Stack overflow" in message
+
+
+async def test_memory_cap_stops_a_runaway_process(tmp_path: Path, no_leftover_children) -> None:
+    message, info = await _search_goes_on_after(["--oom-on", "BLOWUP"], "BLOWUP", tmp_path, memory_limit_mb=400)
+    assert info["kind"] is OutcomeKind.ERROR
+    assert "out of memory" in message and "400 MB" in message
+
+
+async def test_garbage_output_is_a_protocol_error_and_the_search_continues(tmp_path: Path, no_leftover_children) -> None:
+    message, info = await _search_goes_on_after(["--garbage-on", "GARBAGE"], "GARBAGE", tmp_path)
+    assert info["kind"] is OutcomeKind.ERROR
+    assert "protocol error" in message and "not JSON" in message
+
+
+async def test_slow_import_gets_the_import_limit_not_the_step_limit(tmp_path: Path, no_leftover_children) -> None:
+    options = fake_options("--synthetic", "--import-delay", "1.0", header=THEOREM.header, workers=2,
+                           step_timeout_s=0.3, import_timeout_s=10.0)
+    prover = LeanReplProver(options)
+    started = time.monotonic()
+    await prover.start()
+    try:
+        assert 1.0 <= time.monotonic() - started < 1.9  # both workers imported in parallel
+        assert all(w.repl.last_import_s >= 1.0 for w in prover.pool.workers)
+        session = await prover.open(THEOREM)
+        outcome = await session.step(await session.initial_state(), "done")
+        assert outcome.kind is OutcomeKind.PROVED
+    finally:
+        await prover.close()
+
+
+async def test_import_past_its_limit_stops_the_start(no_leftover_children) -> None:
+    options = fake_options("--synthetic", "--import-delay", "5", "--spawn-grandchild", header=THEOREM.header,
+                           import_timeout_s=0.3, workers=2)
+    prover = LeanReplProver(options)
+    with pytest.raises(ProverError, match="importing the header took longer than 0.3 s"):
+        await prover.start()
+    await prover.close()
+
+
+async def test_restart_after_max_requests_keeps_states_alive(tmp_path: Path, no_leftover_children) -> None:
+    log = tmp_path / "requests.jsonl"
+    prover = LeanReplProver(fake_options("--synthetic", "--log", str(log), header=THEOREM.header,
+                                         max_requests_per_process=6))
+    await prover.start()
+    try:
+        repl = prover.pool.workers[0].repl
+        session = await prover.open(THEOREM)
+        state = await session.initial_state()
+        texts = []
+        for i in range(6):
+            outcome = await session.step(state, f"step{i}")
+            assert outcome.kind is OutcomeKind.GOALS and outcome.state is not None
+            state = outcome.state
+            texts.append(state.text)
+        assert texts[-1] == "⊢ toy ▸ " + " ▸ ".join(f"step{i}" for i in range(6))
+        assert repl.restarts >= 1 and repl.generation == repl.restarts + 1
+        assert session.replayed_steps >= 1
+        imports = [r for r in received(log) if r.get("cmd", "").startswith("import")]
+        assert len(imports) == repl.generation
+    finally:
+        await prover.close()
+
+
+async def test_closing_the_prover_kills_every_process_group(no_leftover_children) -> None:
+    prover = LeanReplProver(fake_options("--synthetic", "--spawn-grandchild", header=THEOREM.header, workers=2))
+    await prover.start()
+    pids = [w.repl.pid for w in prover.pool.workers]
+    assert all(pids)
+    deadline = time.monotonic() + 5
+    grandchildren: list[int] = []
+    while len(grandchildren) < 2 and time.monotonic() < deadline:
+        grandchildren = [c.pid for pid in pids for c in psutil.Process(pid).children()]
+        time.sleep(0.02)
+    assert len(grandchildren) == 2  # each stand-in runs a child of its own, as `lake exe` would
+    await prover.close()
+    for pid in pids + grandchildren:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

@@ -1,0 +1,153 @@
+"""The worker pool on the stand-in REPL (test double): many searches, one worker per search, bounded
+queues, idle workers taking over waiting searches, a pickled header."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from llemma_prove.errors import ProverError
+from llemma_prove.provers.lean import LeanOptions, LeanReplProver
+from llemma_prove.provers.lean.options import default_memory_limit_mb, default_workers, total_memory_mb
+from llemma_prove.provers.lean.pool import ReplPool
+from llemma_prove.types import OutcomeKind, Theorem
+
+from .conftest import fake_options, fake_repl
+
+HEADER = "import Mathlib\nopen Real"
+
+
+def theorem(i: int) -> Theorem:
+    return Theorem(f"t{i}", f"theorem t{i} : True := by sorry", header=HEADER)
+
+
+def received(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def test_defaults_come_from_the_machine() -> None:
+    import os
+
+    workers = default_workers()
+    assert 1 <= workers <= (os.cpu_count() or 1)
+    assert workers <= max(1, total_memory_mb() // 8192)
+    cap = default_memory_limit_mb()
+    assert 8192 <= cap <= 20480
+    options = LeanOptions()
+    assert options.resolved_workers() == workers and options.resolved_memory_limit_mb() == cap
+    assert LeanOptions(memory_limit_mb=0).resolved_memory_limit_mb() is None
+
+
+async def test_many_searches_each_on_one_worker(tmp_path: Path, no_leftover_children) -> None:
+    log = tmp_path / "requests.jsonl"
+    prover = LeanReplProver(fake_options("--synthetic", "--log", str(log), header=HEADER, workers=2,
+                                         rebalance=False))
+    await prover.start()
+    try:
+        sessions = [await prover.open(theorem(i)) for i in range(6)]
+        assert sorted(w.sessions for w in prover.pool.workers) == [3, 3]
+
+        async def search(session) -> str:
+            state = await session.initial_state()
+            for k in range(4):
+                outcome = await session.step(state, f"s{k}")
+                assert outcome.kind is OutcomeKind.GOALS and outcome.state is not None
+                state = outcome.state
+            done = await session.step(state, "done")
+            assert done.kind is OutcomeKind.PROVED
+            return state.text
+
+        texts = await asyncio.gather(*(search(s) for s in sessions))
+        for i, text in enumerate(texts):
+            assert text == f"⊢ t{i} ▸ s0 ▸ s1 ▸ s2 ▸ s3"
+        for session in sessions:  # every state of a search lives in its worker's process
+            token = session.worker.repl.token
+            assert all(node.token == token for node in session._nodes)
+            assert session.replayed_steps == 0
+        imports = [r for r in received(log) if r.get("cmd", "").startswith("import")]
+        assert len(imports) == 2  # one header import per process, shared by all theorems
+        assert all(w.jobs_done > 0 for w in prover.pool.workers)
+    finally:
+        await prover.close()
+
+
+async def test_an_idle_worker_takes_over_a_waiting_search(no_leftover_children) -> None:
+    prover = LeanReplProver(fake_options("--synthetic", "--delay-on", "slow=0.8", header=HEADER, workers=2))
+    await prover.start()
+    try:
+        session = await prover.open(theorem(0))
+        root = await session.initial_state()
+        first = session.worker
+        started = time.monotonic()
+        slow = asyncio.ensure_future(session.step(root, "slow"))
+        await asyncio.sleep(0.1)  # the slow tactic now occupies the first worker
+        quick = await session.step(root, "quick")
+        waited = time.monotonic() - started
+        assert quick.kind is OutcomeKind.GOALS and quick.state is not None and quick.state.text == "⊢ t0 ▸ quick"
+        assert waited < 0.6, "the quick step waited for the slow one although a worker was idle"
+        assert session.worker is not first and session.moves == 1
+        assert (await slow).kind is OutcomeKind.GOALS
+        assert sorted(w.sessions for w in prover.pool.workers) == [0, 1]
+        further = await session.step(quick.state, "more")  # the search goes on where it moved
+        assert further.kind is OutcomeKind.GOALS and further.state.text == "⊢ t0 ▸ quick ▸ more"
+    finally:
+        await prover.close()
+
+
+async def test_queues_are_bounded_and_all_work_completes(no_leftover_children) -> None:
+    repl = fake_repl("--synthetic", header="")
+    pool = ReplPool([repl], max_queue=2)
+    await pool.start()
+    try:
+        worker = pool.workers[0]
+        seen: list[int] = []
+
+        async def job(r):
+            seen.append(worker.queue.qsize())
+            await asyncio.sleep(0.01)
+            return r.token
+
+        results = await asyncio.gather(*(pool.run(worker, job) for _ in range(20)))
+        assert len(results) == 20 and max(seen) <= 2
+    finally:
+        await pool.close()
+
+
+async def test_jobs_after_close_fail_cleanly(no_leftover_children) -> None:
+    prover = LeanReplProver(fake_options("--synthetic", header=HEADER))
+    await prover.start()
+    session = await prover.open(theorem(1))
+    root = await session.initial_state()
+    await prover.close()
+    with pytest.raises(ProverError):
+        await session.step(root, "s")
+
+
+async def test_pickled_header_lets_new_processes_skip_the_import(tmp_path: Path, no_leftover_children) -> None:
+    log = tmp_path / "requests.jsonl"
+    options = fake_options("--synthetic", "--log", str(log), header=HEADER, use_pickle=True, pickle_dir=tmp_path,
+                           workers=2)
+    first = LeanReplProver(options)
+    await first.start()
+    await first.close()
+    pickles = list(tmp_path.glob("header-*.olean"))
+    assert len(pickles) == 1
+    requests = received(log)
+    assert sum(1 for r in requests if r.get("cmd", "").startswith("import")) == 1  # the second worker unpickled
+    assert sum(1 for r in requests if "unpickleEnvFrom" in r) == 1
+    log.unlink()
+    second = LeanReplProver(options)
+    await second.start()
+    try:
+        session = await second.open(theorem(2))
+        outcome = await session.step(await session.initial_state(), "done")
+        assert outcome.kind is OutcomeKind.PROVED
+    finally:
+        await second.close()
+    requests = received(log)
+    assert not any(r.get("cmd", "").startswith("import") for r in requests)
+    assert sum(1 for r in requests if r.get("unpickleEnvFrom") == str(pickles[0])) == 2
