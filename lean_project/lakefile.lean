@@ -5,9 +5,11 @@ open Lake DSL
 The Lake project llemma-prove runs Lean in (`llemma-prove setup lean` builds it).
 
 Pinned to the Lean version of the default miniF2F statement set (yangky11/miniF2F-lean4, Lean v4.24.0):
-Mathlib at tag v4.24.0 (commit f897ebcf72cd16f89ab4577d0c826cd14afaafc7, locked in lake-manifest.json)
-and the Lean REPL at its matching tag v4.24.0. The REPL binary is built at
-`.lake/packages/REPL/.lake/build/bin/repl` and started directly with this project's `lake env`.
+Mathlib at tag v4.24.0 (commit f897ebcf72cd16f89ab4577d0c826cd14afaafc7; it and its dependencies are
+locked in lake-manifest.json) and the Lean REPL at its matching tag v4.24.0 (the first setup locks the
+tag's commit in the manifest with `lake update REPL`, leaving every other pin as it is). The REPL binary
+is built at `.lake/packages/REPL/.lake/build/bin/repl` and started directly with this project's
+`lake env` environment.
 -/
 
 package llemmaProveLean where

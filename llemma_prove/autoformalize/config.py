@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..interfaces import LanguageModel, Proposer, Prover
@@ -32,6 +32,7 @@ class AutoformalizeConfig:
     draft_tokens: int = 512
     sketch_tokens: int = 1024
     check_equivalence: bool = True
+    always_draft: bool = False  # DSP: draft an informal proof with the model even where one is given
     hole_search: bool = True  # Lean: best-first search on holes that the tactic list leaves open
     hole_search_expansions: int = 8
     hole_search_candidates: int = 8
@@ -86,4 +87,3 @@ class Parts:
     prompts: PromptSet
     sketcher: SketchProver | None = None
     proposer: Proposer | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

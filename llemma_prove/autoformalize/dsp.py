@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import ProverError, ProposerError
 from ..interfaces import ProverSession
@@ -25,6 +25,7 @@ from .problems import InformalProblem
 from .prompts import cut, draft_prompt, sketch_prompt
 from .protocols import HammerSession, SketchSession
 from .selection import examples_for
+from .target import problem_theorem
 from .statement import StatementOutcome, autoformalize_statement
 
 log = logging.getLogger(__name__)
@@ -236,8 +237,8 @@ async def draft_sketch_prove(problem: InformalProblem, config: AutoformalizeConf
             return DspOutcome(None, "none", False, (), statement_outcome, time.monotonic() - start,
                               "no well-formed statement to prove")
         statement, source = best.text, "autoformalized"
-    theorem = target.theorem(problem.name, statement, problem.header, problem.split)
-    drafted = problem.informal_proof is None
+    theorem = problem_theorem(target, problem, statement)
+    drafted = problem.informal_proof is None or config.always_draft
     drafts = await draft_proofs(problem, config.sketches, config, parts) if drafted else [problem.informal_proof or ""]
     examples = examples_for(problem, parts.prompts, config.max_examples)
     head = target.statement_head(statement)

@@ -181,7 +181,13 @@ def parse_statement(statement: str) -> IsabelleStatement | None:
                 k += 1
                 continue
             return None
-        # assumes / shows: optional `label:` or `label[attrs]:`, then propositions
+        # assumes / shows: optional `label:` or `label[attrs]:`, then propositions, each perhaps
+        # followed by a term pattern `(is "...")` that names parts of it and changes nothing
+        if tok.text == "(" and k + 1 < len(toks) and toks[k + 1].text == "is":
+            while k < len(toks) and toks[k].text != ")":
+                k += 1
+            k += 1
+            continue
         if tok.kind == "word" and k + 1 < len(toks) and toks[k + 1].text in (":", "["):
             k += 1
             if toks[k].text == "[":

@@ -14,7 +14,7 @@ from typing import Sequence
 from ..types import Language, Theorem
 from .holes import Hole, lean_fill_text
 
-DEFAULT_HEADER = "import Mathlib\n\nset_option maxHeartbeats 400000\n\nopen BigOperators Real Nat Topology Rat\n\n"
+DEFAULT_HEADER = "import Mathlib\n\nset_option maxHeartbeats 0\n\nopen BigOperators Real Nat Topology Rat\n\n"  # the miniF2F header
 # Each hole is first tried with these, in order (then a short best-first search on its goal).
 HOLE_TACTICS = ("norm_num", "linarith", "nlinarith", "positivity", "omega", "simp", "decide")
 # A short automatic attempt at `A → B` between two statements.

@@ -8,16 +8,19 @@ problem with a line is a `DataError` naming the file, the line and the field.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import DataError
-from ..types import Language, problem_family
+from ..types import Language, Theorem, problem_family
 
-OPTIONAL_FIELDS = ("informal_proof", "formal_statement", "header", "split", "source")
+log = logging.getLogger(__name__)
+
+OPTIONAL_FIELDS = ("informal_proof", "formal_statement", "header", "preamble", "split", "source")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class InformalProblem:
     informal_proof: str | None = None
     formal_statement: str | None = None  # the reference statement, when one exists
     header: str = ""  # Lean: imports and options; Isabelle: `theory ... imports ... begin`
+    preamble: str = ""  # commands between the header and the statement (auxiliary lemmas)
     split: str = ""
     source: str = ""
 
@@ -97,50 +101,40 @@ def load_problems(path: str | os.PathLike[str]) -> list[InformalProblem]:
     return problems
 
 
-def minif2f_problems_from_rows(rows: list[Mapping[str, Any]], language: Language, origin: str) -> list[InformalProblem]:
-    """miniF2F rows in the shape of the project's data files (Lean: header + formal_statement; Isabelle:
-    theory + statement) as informal problems whose reference statement is the benchmark's."""
-    problems = []
-    for lineno, row in enumerate(rows, 1):
-        where = f"{origin}:{lineno}"
-        if language is Language.LEAN4:
-            reference = row.get("formal_statement")
-            header = row.get("header", "")
-        else:
-            reference = row.get("statement")
-            header = _isabelle_header(str(row.get("theory", "")))
-        data = {
-            "name": row.get("name"),
-            "informal_statement": row.get("informal_statement"),
-            "informal_proof": row.get("informal_proof"),
-            "formal_statement": reference,
-            "header": header,
-            "split": row.get("split", ""),
-            "source": row.get("source"),
-        }
-        problems.append(parse_problem(data, where))
-    return problems
+def problem_from_theorem(theorem: Theorem) -> InformalProblem:
+    """A benchmark theorem as an informal problem whose reference statement is the benchmark's."""
+    return InformalProblem(
+        name=theorem.name,
+        informal_statement=theorem.informal_statement or "",
+        informal_proof=theorem.informal_proof or None,
+        formal_statement=theorem.statement,
+        header=theorem.header,
+        preamble=theorem.preamble,
+        split=theorem.split,
+        source=theorem.source or "",
+    )
 
 
-def _isabelle_header(theory: str) -> str:
-    match = re.search(r"\btheory\b.*?\bbegin\b", theory, re.S)
-    return match.group(0) if match else ""
+def minif2f_problems(collection: Any, split: str) -> list[InformalProblem]:
+    """The problems of one split of a loaded statement collection (`data.minif2f` or
+    `data.isabelle_minif2f`); problems without an informal statement are left out (logged)."""
+    from ..data.minif2f import select_theorems
+
+    problems = [problem_from_theorem(t) for t in select_theorems(collection, split)]
+    missing = [p.name for p in problems if not p.informal_statement.strip()]
+    if missing:
+        log.warning("%d problems have no informal statement and are left out: %s", len(missing), ", ".join(missing[:5]))
+    return [p for p in problems if p.informal_statement.strip()]
 
 
 def load_minif2f_file(path: str | os.PathLike[str], language: Language, split: str) -> list[InformalProblem]:
-    """A miniF2F statements file (`{split}.jsonl` of the Lean 4 or Isabelle set) as informal problems."""
-    path = Path(path)
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise DataError(f"miniF2F file {path} does not exist") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-    problems = minif2f_problems_from_rows(rows, language, str(path))
-    return [p if p.split else InformalProblem(**{**p.to_json(), "split": split}) for p in problems if p.split in ("", split)]
+    """A local miniF2F statements file (the data loaders' JSONL shapes) as informal problems of `split`."""
+    if language is Language.LEAN4:
+        from ..data.minif2f import load_data_file
+
+        collection = load_data_file(path)
+    else:
+        from ..data.isabelle_minif2f import load_isabelle_data_file
+
+        collection = load_isabelle_data_file(path)
+    return minif2f_problems(collection, split)

@@ -21,6 +21,7 @@ from .config import AutoformalizeConfig, Parts
 from .problems import InformalProblem
 from .prompts import cut, statement_prompt
 from .selection import examples_for
+from .target import problem_theorem
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,10 @@ async def check_candidate(
 ) -> CandidateResult:
     target = parts.target
     checker = statement_checker(parts.prover)
-    theorem = target.theorem(problem.name, text, problem.header, problem.split)
+    rest = text.strip().removeprefix(target.statement_stub(problem.name)).strip()
+    if rest.removesuffix("sorry").strip().removesuffix("by").strip().removesuffix(":=").strip() == "":
+        return CandidateResult(text, logprob, False, "the model wrote no statement")
+    theorem = problem_theorem(target, problem, text)
     try:
         verification = await checker.check_statement(theorem)
     except ProverError as exc:
@@ -175,13 +179,13 @@ async def check_candidate(
                                equivalent=False)
     forward_text, backward_text = pair
     forward = await prove_direction(
-        parts.prover, target.theorem(f"{problem.name}_c{index}_cand_imp_ref", forward_text, problem.header),
+        parts.prover, problem_theorem(target, problem, forward_text, f"{problem.name}_c{index}_cand_imp_ref"),
         target.equivalence_tactics,
     )
     backward = DirectionResult(False, None, "not tried: the other direction failed")
     if forward.proved:
         backward = await prove_direction(
-            parts.prover, target.theorem(f"{problem.name}_c{index}_ref_imp_cand", backward_text, problem.header),
+            parts.prover, problem_theorem(target, problem, backward_text, f"{problem.name}_c{index}_ref_imp_cand"),
             target.equivalence_tactics,
         )
     return CandidateResult(text, logprob, True, exact_match=False, equivalent=forward.proved and backward.proved,

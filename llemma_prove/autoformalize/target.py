@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from ..types import Language, Theorem
 from .holes import Hole
+
+if TYPE_CHECKING:
+    from .problems import InformalProblem
 
 
 class Target(Protocol):
@@ -50,3 +53,11 @@ def target_for(language: Language) -> Target:
     from .isabelle import IsabelleTarget
 
     return IsabelleTarget()
+
+
+def problem_theorem(target: Target, problem: "InformalProblem", statement: str, name: str | None = None) -> Theorem:
+    """The theorem a problem's statement (or a statement derived from it) is checked as."""
+    from dataclasses import replace
+
+    theorem = target.theorem(name or problem.name, statement, problem.header, problem.split)
+    return replace(theorem, preamble=problem.preamble) if problem.preamble else theorem

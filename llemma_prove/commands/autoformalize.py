@@ -23,13 +23,13 @@ from typing import Any, Optional, Sequence
 
 import typer
 
+from ..config import DEFAULT_MODEL
 from ..errors import DataError, ProverUnavailable, UserError
 from ..types import Language
 
 log = logging.getLogger(__name__)
 
 TEST_DOUBLES_ENV = "LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES"
-DEFAULT_MODEL = "EleutherAI/llemma_7b"
 
 
 class TargetChoice(str, enum.Enum):
@@ -69,6 +69,7 @@ class AutoformalizeArgs:
     temperature: float = 0.8
     seed: int | None = None
     equivalence: bool = True
+    draft: bool = False
     hole_search: bool = True
     max_examples: int | None = None
     model: str = DEFAULT_MODEL
@@ -114,45 +115,25 @@ def validate(args: AutoformalizeArgs) -> None:
 # -- problems -----------------------------------------------------------------------------------------
 
 
-def _problem_from_theorem(theorem: Any) -> Any:
-    from ..autoformalize.problems import InformalProblem
-
-    return InformalProblem(
-        name=theorem.name,
-        informal_statement=theorem.informal_statement or "",
-        informal_proof=theorem.informal_proof or None,
-        formal_statement=theorem.statement,
-        header=theorem.header,
-        split=theorem.split,
-        source=theorem.source or "",
-    )
-
-
 async def load_minif2f_problems(args: AutoformalizeArgs) -> list[Any]:
-    """miniF2F problems of the split: the informal statement and proof, the benchmark statement as reference."""
-    from ..autoformalize.problems import load_minif2f_file
+    """miniF2F problems of the split: informal statement and proof, the benchmark statement as reference
+    (the pinned statement sets of the `minif2f` command, or `--data FILE`)."""
+    from ..autoformalize.problems import load_minif2f_file, minif2f_problems
 
     language = Language(args.target)
     if args.data is not None:
-        problems = load_minif2f_file(args.data, language, args.split or "")
-    elif language is Language.LEAN4:
+        return load_minif2f_file(args.data, language, args.split or "")
+    if language is Language.LEAN4:
         from ..data import minif2f
 
         collection = await minif2f.load_statement_set(minif2f.DEFAULT_STATEMENT_SET)
-        theorems = minif2f.select_theorems(collection, args.split, (), None)
-        problems = [_problem_from_theorem(t) for t in theorems]
     else:
         try:
-            module = importlib.import_module("llemma_prove.data.isabelle_minif2f")
+            from ..data.isabelle_minif2f import load_isabelle_statements
         except ImportError as exc:
             raise ProverUnavailable(f"the Isabelle miniF2F statements are not available in this build ({exc})") from None
-        collection = module.load_isabelle_minif2f(data_file=None)
-        theorems = [t for t in getattr(collection, "theorems", collection) if t.split == args.split]
-        problems = [_problem_from_theorem(t) for t in theorems]
-    missing = [p.name for p in problems if not p.informal_statement.strip()]
-    if missing:
-        log.warning("%d problems have no informal statement and are skipped: %s", len(missing), ", ".join(missing[:5]))
-    return [p for p in problems if p.informal_statement.strip()]
+        collection = await load_isabelle_statements()
+    return minif2f_problems(collection, args.split or "")
 
 
 def select_problems(problems: Sequence[Any], names: Sequence[str], limit: int | None) -> list[Any]:
@@ -179,9 +160,9 @@ def build_prover(args: AutoformalizeArgs, problems: Sequence[Any]) -> Any:
 
 
 def _theorem_for_header(problem: Any, args: AutoformalizeArgs) -> Any:
-    from ..autoformalize.target import target_for
+    from ..autoformalize.target import problem_theorem, target_for
 
-    return target_for(Language(args.target)).theorem(problem.name, problem.formal_statement or "", problem.header)
+    return problem_theorem(target_for(Language(args.target)), problem, problem.formal_statement or "")
 
 
 def build_sketcher(args: AutoformalizeArgs, prover: Any) -> Any:
@@ -243,7 +224,7 @@ async def run_command(args: AutoformalizeArgs, console: Any = None) -> dict[str,
     prompts = load_prompts(args.prompt, language) if args.prompt else default_prompts(language)
     config = AutoformalizeConfig(
         target=language, mode=Mode(args.mode), candidates=args.candidates, sketches=args.sketches,
-        temperature=args.temperature, seed=args.seed, check_equivalence=args.equivalence,
+        temperature=args.temperature, seed=args.seed, check_equivalence=args.equivalence, always_draft=args.draft,
         hole_search=args.hole_search, max_examples=args.max_examples, prompt_source=prompts.source,
     )
     run_dir = args.run_dir or default_run_dir(args)
@@ -299,6 +280,8 @@ def register(app: typer.Typer) -> None:
         temperature: float = typer.Option(0.8, "--temperature", help="Sampling temperature when more than one sample is drawn."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Random seed for sampling."),
         equivalence: bool = typer.Option(True, "--equivalence/--no-equivalence", help="Try to prove candidates equivalent to the reference."),
+        draft: bool = typer.Option(False, "--draft", help="DSP: draft informal proofs with the model even where the "
+                                                          "input gives one (default: use the given proof)."),
         hole_search: bool = typer.Option(True, "--hole-search/--no-hole-search", help="Lean: best-first search on holes the tactic list leaves open."),
         max_examples: Optional[int] = typer.Option(None, "--max-examples", help="At most this many few-shot examples."),
         model: str = typer.Option(DEFAULT_MODEL, "--model", help="Model id (Hugging Face) or server model name."),
@@ -320,7 +303,7 @@ def register(app: typer.Typer) -> None:
             input=input, target=target.value, mode=mode.value, minif2f=minif2f,
             split=split.value if split else None, data=data, limit=limit, names=tuple(name), prompt=prompt,
             candidates=candidates, sketches=sketches, temperature=temperature, seed=seed, equivalence=equivalence,
-            hole_search=hole_search, max_examples=max_examples, model=model, model_backend=model_backend.value,
+            draft=draft, hole_search=hole_search, max_examples=max_examples, model=model, model_backend=model_backend.value,
             endpoint=endpoint, device=device, dtype=dtype, lean_project=lean_project, workers=workers,
             concurrency=concurrency, output_dir=output_dir, run_dir=run_dir, resume=resume,
         )

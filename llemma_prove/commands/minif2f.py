@@ -26,6 +26,7 @@ from typing import Any, Optional, Sequence
 import typer
 
 from ..config import DEFAULT_MODEL, ModelSpec, ProverSpec, RunConfig, package_versions
+from ..data import minif2f
 from ..errors import ModelLoadError, ProverUnavailable, UserError
 from ..search import Priority, SearchConfig
 from ..types import DecodingMethod, SamplingParams, Theorem
@@ -159,6 +160,10 @@ def validate_args(args: Minif2fArgs) -> None:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     if args.data is not None and args.statement_set is not None:
         raise UserError("use either --data FILE or --statement-set NAME, not both")
+    if args.statement_set is not None and args.statement_set not in minif2f.STATEMENT_SETS:
+        raise UserError(
+            f"unknown statement set '{args.statement_set}' (choose one of {', '.join(sorted(minif2f.STATEMENT_SETS))})"
+        )
     if args.prover == "isabelle" and args.statement_set is not None:
         raise UserError("--statement-set names a Lean 4 set; --prover isabelle uses the Isabelle miniF2F statements")
     if args.prover == "isabelle" and args.lean_project is not None:
@@ -194,8 +199,6 @@ def load_prompt(args: Minif2fArgs) -> tuple[Any, str | None]:
 
 async def load_theorems(args: Minif2fArgs) -> tuple[list[Theorem], Any]:
     """(selected theorems, StatementSource) for the run."""
-    from ..data import minif2f
-
     if args.prover == "isabelle":
         collection = await _load_isabelle_statements(args)
     elif args.data is not None:
@@ -266,6 +269,22 @@ def run_config(args: Minif2fArgs, search: SearchConfig, source: Any, theorems: S
 
 
 # -- prover and model ---------------------------------------------------------------------------------
+
+
+async def preflight_prover(args: Minif2fArgs) -> None:
+    """Cheap installation check of the chosen prover: ProverUnavailable names what to install."""
+    if args.prover in ("lean", "dojo"):
+        from ..provers.lean import LeanOptions
+        from ..provers.lean.project import resolve_launch
+
+        await resolve_launch(LeanOptions(project_dir=lean_project_dir(args)))
+        return
+    from ..provers.isabelle.health import blocking_problems, isabelle_health, unavailable_message
+    from ..provers.isabelle.options import IsabelleOptions
+
+    problems = blocking_problems(isabelle_health(IsabelleOptions.from_env()))
+    if problems:
+        raise ProverUnavailable(unavailable_message(problems))
 
 
 def build_prover(args: Minif2fArgs, theorems: Sequence[Theorem], spec: ProverSpec) -> Any:
@@ -350,7 +369,12 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
     validate_args(args)
     search = build_search_config(args)
     template, prompt_sha256 = load_prompt(args)
-    theorems, source = await load_theorems(args)
+    # A local data file is checked first (cheap, and its errors are the user's); a missing Lean or
+    # Isabelle then stops the command before any download, run directory or model.
+    loaded = await load_theorems(args) if args.data is not None else None
+    if not os.environ.get(TEST_DOUBLES_ENV):
+        await preflight_prover(args)
+    theorems, source = loaded or await load_theorems(args)
     config = run_config(args, search, source, theorems, prompt_sha256)
     if os.environ.get(TEST_DOUBLES_ENV):  # recorded as such, so no report mistakes it for a real run
         config = replace(config, prover=ProverSpec(name="test-doubles", options={"factory": os.environ[TEST_DOUBLES_ENV]}))

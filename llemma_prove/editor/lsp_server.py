@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Callable
 from urllib.parse import unquote, urlparse
@@ -63,7 +63,7 @@ def document_language(uri: str, language_id: str | None) -> Language | None:
     return None
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
     """One running `llemma.prove` command, so that either kind of cancellation can stop it."""
 
@@ -221,7 +221,7 @@ class LlemmaServer(LanguageServer):
             elif self.supports_disabled_actions():
                 actions.append(lsp.CodeAction(
                     title=TITLE, kind=lsp.CodeActionKind.QuickFix,
-                    disabled=lsp.CodeActionDisabledType(reason=target.reason),
+                    disabled=lsp.CodeActionDisabled(reason=target.reason),
                 ))
         return actions
 

@@ -19,7 +19,7 @@ is located and reported, not searched.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -241,6 +241,11 @@ def _is_lean_command_start(tok: Token) -> bool:
     return tok.kind is Kind.IDENT and tok.text in LEAN_COMMANDS
 
 
+def _is_decl_doc(tok: Token) -> bool:
+    """A `/-- ... -/` docstring (part of the next declaration); `/-! ... -/` is a command of its own."""
+    return tok.kind is Kind.DOC and not tok.text.startswith("/-!")
+
+
 def _only_modifiers(tokens: list[Token]) -> bool:
     """Docstrings, `@[...]` attributes and modifier keywords only: they belong to the next command."""
     depth = 0
@@ -251,7 +256,7 @@ def _only_modifiers(tokens: list[Token]) -> bool:
             elif tok.text == "]":
                 depth -= 1
             continue
-        if tok.kind is Kind.DOC or (tok.kind is Kind.IDENT and tok.text in LEAN_MODIFIERS):
+        if _is_decl_doc(tok) or (tok.kind is Kind.IDENT and tok.text in LEAN_MODIFIERS):
             continue
         if tok.text == "@[":
             depth = 1
@@ -281,7 +286,7 @@ def _analyse_command(cmd: _Command) -> None:
     i = 0
     while i < len(toks):
         tok = toks[i]
-        if tok.kind is Kind.DOC:
+        if _is_decl_doc(tok):
             i += 1
             continue
         if tok.text == "@[":
@@ -437,7 +442,7 @@ def _locate_lean(text: str) -> LocatedFile:
     header_end = 0
     for cmd in commands:
         head = cmd.head.text if cmd.head else ""
-        if head in LEAN_HEADER_COMMANDS and not cmd.in_prefixed and cmd.head_index == 0:
+        if (head in LEAN_HEADER_COMMANDS or head.startswith("/-!")) and not cmd.in_prefixed and cmd.head_index == 0:
             continue
         header_end = cmd.start if cmd is not commands[0] else 0
         break

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import gc
-import logging
 import inspect
+import logging
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -188,7 +188,7 @@ class TransformersModel:
         attention_mask = enc["attention_mask"].to(self._device)
         prompt_width = input_ids.shape[1]
         criteria = StoppingCriteriaList()
-        if params.stop:
+        if any(params.stop):
             criteria.append(StopStringCriteria(tok, prompt_width, params.stop))
         # `generate` would run the prompt once per beam or sample; run it once per prompt instead and
         # hand generate a copy of that cache expanded to every sequence.

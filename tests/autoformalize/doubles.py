@@ -11,7 +11,6 @@ is rejected. Nothing here is a real prover.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from llemma_prove.autoformalize.holes import Sketch, parse_sketch
@@ -77,13 +76,6 @@ def hole_goal_text(sketch: Sketch, index: int) -> str:
                 break
         row -= 1
     return before
-
-
-@dataclass
-class _OpenSketch:
-    theorem: Theorem
-    sketch: Sketch
-    goals: list[str]
 
 
 class ScriptedSketchSession:

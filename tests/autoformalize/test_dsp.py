@@ -191,3 +191,13 @@ async def test_dsp_without_a_reference_statement_autoformalizes_one_first():
     outcome = await draft_sketch_prove(problem, config, lean_parts(model, prover, ScriptedProposer(PROPOSALS)))
     assert outcome.statement_source == "autoformalized" and outcome.statement == LEAN_STATEMENT
     assert outcome.proved
+
+
+async def test_draft_flag_replaces_a_given_informal_proof_with_the_models_draft():
+    problem = InformalProblem(LEAN_PROBLEM.name, LEAN_PROBLEM.informal_statement, "the human proof", LEAN_STATEMENT)
+    model = lean_model()
+    prover = ScriptedSketchProver(Language.LEAN4, hole_script=LEAN_HOLES)
+    config = AutoformalizeConfig(target=Language.LEAN4, mode=Mode.DSP, always_draft=True)
+    outcome = await draft_sketch_prove(problem, config, lean_parts(model, prover, ScriptedProposer(PROPOSALS)))
+    assert outcome.drafted and outcome.sketches[0].draft == DRAFT
+    assert "the human proof" not in model.prompts[1] and DRAFT in model.prompts[1]

@@ -230,3 +230,22 @@ def test_cli_minif2f_data_file_with_leak_rules(tmp_path, monkeypatch, capsys):
     assert [json.loads(line)["name"] for line in lines] == ["mathd_algebra_10"]
     assert "Excluded because the few-shot prompt contains them: mathd_algebra_37" in capsys.readouterr().out
     assert os.path.exists(run_dir / "summary.json")
+
+
+def test_cli_isabelle_minif2f_data_file_dsp(tmp_path, monkeypatch, capsys):
+    from llemma_prove.cli import main
+    from tests.conftest import require_shared
+
+    data = require_shared("minif2f/isabelle/test.jsonl")
+    monkeypatch.setenv("LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES", "tests.autoformalize.test_run:cli_doubles")
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["autoformalize", "--minif2f", "--split", "test", "--data", str(data), "--target", "isabelle",
+              "--mode", "dsp", "--limit", "2", "--run-dir", str(run_dir)])
+    assert exit_info.value.code == 0
+    records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 2 and all(r["split"] == "test" and r["target"] == "isabelle" for r in records)
+    # the reference statement is the benchmark's, and the sketch prompt ends with it
+    assert all(r["dsp"]["statement_source"] == "reference" for r in records)
+    assert all(r["dsp"]["statement"].startswith(f"theorem {r['name']}") for r in records)
+    assert "LLEMMA paper" in capsys.readouterr().out

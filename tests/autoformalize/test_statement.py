@@ -146,3 +146,35 @@ async def test_isabelle_statement_without_reference_reports_well_formedness_only
     assert outcome.exact_any is None and outcome.equivalent_any is None
     assert prover.checked == [statement]
     assert model.prompts[0].endswith("Formal:\ntheorem t1:")
+
+
+async def test_an_empty_candidate_is_ill_formed_without_asking_the_prover():
+    problem = InformalProblem("p", "Show that 1 = 1.")
+    for language, answer in ((Language.LEAN4, "\n\nInformal: next"), (Language.ISABELLE, "\n  proof -")):
+        model = ScriptedLanguageModel([("Show that 1 = 1.", [answer])])
+        prover = ScriptedSketchProver(language)
+        config = AutoformalizeConfig(target=language, mode=Mode.STATEMENT)
+        outcome = await autoformalize_statement(problem, config, _parts(model, prover, language))
+        (only,) = outcome.candidates
+        assert not only.well_formed and only.check_message == "the model wrote no statement"
+        assert prover.checked == []
+
+
+def test_every_minif2f_reference_statement_restates_as_a_proposition():
+    """The equivalence check needs each benchmark statement as one proposition: all 488 per language."""
+    import json
+
+    from llemma_prove.provers.lean.render import statement_head
+    from tests.conftest import require_shared
+
+    for split in ("valid", "test"):
+        for line in require_shared(f"minif2f/lean4/{split}.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            parsed = parse_lean(row["formal_statement"])
+            assert parsed is not None and parsed.name == row["name"] and parsed.conclusion.strip()
+            # the sketch continues exactly the head the Lean backend's final check compiles
+            assert LeanTarget().statement_head(row["formal_statement"]) == statement_head(row["formal_statement"]) + " by"
+        for line in require_shared(f"minif2f/isabelle/{split}.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            parsed = parse_isabelle(row["statement"])
+            assert parsed is not None and parsed.name == row["name"] and parsed.shows, row["name"]

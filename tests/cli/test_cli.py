@@ -18,8 +18,9 @@ from tests.conftest import ROOT, require_shared
 DOUBLES = "tests.runner.cli_doubles:build"
 
 
-def run_cli(*args: str, doubles: bool = False, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+def run_cli(*args: str, doubles: bool = False, cwd: Path = ROOT, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["COLUMNS"] = "160"
     env.pop("LLEMMA_PROVE_TEST_DOUBLES", None)
@@ -122,13 +123,26 @@ async def test_order_prover_start_fails_before_the_model_is_built(tmp_path, test
             events.append("prover.close")
 
     monkeypatch.delenv(minif2f_command.TEST_DOUBLES_ENV, raising=False)
+
+    async def installed(args):  # the installation check passes; the start itself fails
+        events.append("preflight")
+
+    monkeypatch.setattr(minif2f_command, "preflight_prover", installed)
     monkeypatch.setattr(minif2f_command, "build_prover", lambda *a: events.append("build_prover") or MissingLean())
     monkeypatch.setattr(minif2f_command, "build_proposer", lambda *a: events.append("build_proposer"))
     args = minif2f_command.Minif2fArgs(data=test_jsonl, limit=2, run_dir=tmp_path / "run", progress=False)
     with pytest.raises(ProverUnavailable, match="lake not found"):
         await minif2f_command.run_minif2f(args)
-    assert events == ["build_prover", "prover.start", "prover.close"]
+    assert events == ["preflight", "build_prover", "prover.start", "prover.close"]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(shutil.which("lake") is not None, reason="Lean is installed here")
+def test_missing_lean_stops_before_any_download(tmp_path):
+    cache = tmp_path / "cache"
+    proc = run_cli("minif2f", "--split", "test", "--run-dir", str(tmp_path / "run"), env={"LLEMMA_PROVE_CACHE": str(cache)})
+    assert_one_line_error(proc, "Lean is not ready", "llemma-prove setup lean")
+    assert not cache.exists() and not (tmp_path / "run").exists()
 
 
 def test_run_report_and_configuration_change(tmp_path, test_jsonl):

@@ -24,8 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
-import grpc.aio
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")  # see llemma_prove/provers/isabelle/__init__.py
+
+import grpc  # noqa: E402
+import grpc.aio  # noqa: E402
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

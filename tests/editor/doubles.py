@@ -122,15 +122,20 @@ class ScriptedBackends:
 
 
 class Chain(Mapping[str, Any]):
-    """An endless scripted graph for slow searches: state `sK` --`step`--> `s(K+1)`, each step slow."""
+    """A scripted graph for slow searches: state `sK` --`step`--> `s(K+1)`, each step taking `delay_s`;
+    endless, or `step` proves the goal at state `s<prove_at>`."""
 
-    def __init__(self, delay_s: float) -> None:
+    def __init__(self, delay_s: float, prove_at: int | None = None) -> None:
         self.delay_s = delay_s
+        self.prove_at = prove_at
 
     def __getitem__(self, key: str) -> Any:
         if not key.startswith("s") or not key[1:].isdigit():
             raise KeyError(key)
-        return {"step": goes_to(f"s{int(key[1:]) + 1}", delay_s=self.delay_s)}
+        k = int(key[1:])
+        if self.prove_at is not None and k == self.prove_at:
+            return {"step": proves(delay_s=self.delay_s)}
+        return {"step": goes_to(f"s{k + 1}", delay_s=self.delay_s)}
 
     def get(self, key: str, default: Any = None) -> Any:
         try:
@@ -225,14 +230,15 @@ def cli_rejecting_backends(config: EditorConfig) -> ScriptedBackends:
 
 
 def lsp_backends(config: EditorConfig) -> ScriptedBackends:
-    """For the language server: the sample script plus a slow endless chain, logging every call to
-    `backend_options["log"]`; a step of the chain takes `backend_options["delay"]` seconds."""
+    """For the language server: the sample script plus a slow chain (`Chain`), logging every call to
+    `backend_options["log"]`. Options: `delay` (seconds per chain step), `prove_at` (the chain's
+    length, none: endless), `roots` (more theorem name -> root state)."""
     options = config.backend_options
     log = EventLog(options.get("log"))
     log.write("backends-built")
     script: dict[str, Any] = dict(LEAN_SCRIPT)
     table: dict[str, Any] = dict(LEAN_TABLE)
-    chain, chain_table = Chain(float(options.get("delay", 0.2))), ChainTable()
+    chain, chain_table = Chain(float(options.get("delay", 0.2)), options.get("prove_at")), ChainTable()
 
     class Script(dict):
         def get(self, key: str, default: Any = None) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from llemma_prove.editor.targets import HoleKind, locate, select_targets
 from llemma_prove.types import Language

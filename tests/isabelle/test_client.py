@@ -156,7 +156,7 @@ async def test_step_timeouts_in_server_and_past_the_deadline(context_files) -> N
     script.add(ROOT_STATE, "by (induct x)", Reply("state", "x", 1, delay_s=5.0))  # PISA's own limit fires
     script.add(ROOT_STATE, "by presburger", Reply("hang"))  # the server never answers
     script.add(ROOT_STATE, "by simp", closes())
-    options = replace(context_files, step_timeout_s=0.3, rpc_grace_s=0.4, ping_timeout_s=0.3)
+    options = replace(context_files, step_timeout_s=0.3, rpc_grace_s=1.0, ping_timeout_s=0.3)
     async with prover_on_fake(script, options) as (prover, fake):
         session = await prover.open(toy_theorem())
         root = await session.initial_state()

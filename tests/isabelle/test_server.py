@@ -89,7 +89,7 @@ async def test_watchdog_restarts_a_killed_server_and_the_search_goes_on(context_
         mid = await session.step(root, "apply simp")
         assert mid.state is not None
         os.killpg(worker.pid, signal.SIGKILL)  # the server dies while nobody talks to it
-        for _ in range(100):
+        for _ in range(400):  # up to 20 s on a loaded machine; usually well under a second
             if worker.generation == 2:
                 break
             await asyncio.sleep(0.05)
@@ -104,7 +104,8 @@ async def test_watchdog_restarts_a_killed_server_and_the_search_goes_on(context_
 async def test_hung_server_is_restarted_after_the_deadline(context_files, tmp_path) -> None:
     script = toy_script()
     script.add(ROOT_STATE, "by presburger", Reply("freeze", once_marker=str(tmp_path / "froze"), then=closes()))
-    options = replace(context_files, step_timeout_s=0.5, rpc_grace_s=0.5, ping_timeout_s=0.5)
+    # deadline 2.5 s: long enough that even a loaded machine hands the step to the server before it passes
+    options = replace(context_files, step_timeout_s=1.0, rpc_grace_s=1.5, ping_timeout_s=0.5)
     prover = managed_prover(script, options, tmp_path)
     await prover.start()
     try:
@@ -113,6 +114,7 @@ async def test_hung_server_is_restarted_after_the_deadline(context_files, tmp_pa
         root = await session.initial_state()
         hung = await session.step(root, "by presburger")
         assert hung.kind is OutcomeKind.TIMEOUT
+        assert (tmp_path / "froze").exists()  # the server did receive the step and froze on it
         assert worker.restarts == 1  # the ping after the deadline got no answer: restarted
         again = await session.step(root, "by presburger")
         assert again.kind is OutcomeKind.PROVED

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-import types
-from pathlib import Path
 
 import pytest
 

@@ -11,10 +11,17 @@
 - `prompt`: the few-shot next-step prompt file and the hammer-candidate proposer.
 """
 
-from .health import isabelle_health, setup_isabelle
-from .options import IsabelleOptions
-from .prompt import HammerCandidates, isabelle_prompt_path
-from .prover import PisaHandle, PisaProver, PisaSession
+import os
+
+# gRPC's fork handlers make a child started by fork() (every `ChildProcess`: it uses a preexec hook)
+# abort now and then while channels are active in this process ("epoll_wait error: Bad file
+# descriptor", SIGABRT before exec). Turning them off must happen before grpc is first imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
+
+from .health import isabelle_health, setup_isabelle  # noqa: E402
+from .options import IsabelleOptions  # noqa: E402
+from .prompt import HammerCandidates, isabelle_prompt_path  # noqa: E402
+from .prover import PisaHandle, PisaProver, PisaSession  # noqa: E402
 
 __all__ = [
     "HammerCandidates",

@@ -121,7 +121,7 @@ def isabelle_health(options: IsabelleOptions, env: dict[str, str] | None = None)
             "Isabelle home",
             home_ok,
             detail,
-            f"install {EXPECTED_ISABELLE} (isabelle.in.tum.de) and set {ENV_ISABELLE_HOME} to its folder; see {README}",
+            f"install {EXPECTED_ISABELLE} and set {ENV_ISABELLE_HOME} to its folder",
         )
     )
     if home_ok:
@@ -156,7 +156,7 @@ def isabelle_health(options: IsabelleOptions, env: dict[str, str] | None = None)
             jar_ok,
             detail,
             f"build PISA (Portal-to-ISAbelle, main branch) with `sbt assembly` and set {ENV_PISA_JAR} to "
-            f"target/scala-2.13/PISA-assembly-0.1.jar; see {README}",
+            "its target/scala-2.13/PISA-assembly-0.1.jar",
         )
     )
     if jar_ok and options.ports:
@@ -171,34 +171,35 @@ def isabelle_health(options: IsabelleOptions, env: dict[str, str] | None = None)
         )
 
     wd = options.resolved_working_dir
-    checks.append(
-        _check(
-            "PISA working directory",
-            wd is not None and wd.is_dir(),
-            str(wd) if wd is not None else "not set (needs Isabelle home)",
-            "set LLEMMA_PROVE_PISA_WORKING_DIR or ISABELLE_HOME (default: $ISABELLE_HOME/src/HOL/Examples)",
-        )
-    )
     thy = options.resolved_theory_file
-    checks.append(
-        _check(
-            "PISA context theory",
-            thy is not None and thy.is_file(),
-            str(thy) if thy is not None else "not set",
-            f"run `llemma-prove setup isabelle` to write {CONTEXT_THEORY_NAME}.thy there (template in isabelle/)",
+    logic = None
+    if wd is not None and thy is not None:  # without Isabelle home these have no default: not repeated
+        checks.append(
+            _check(
+                "PISA working directory",
+                wd.is_dir(),
+                str(wd),
+                "set LLEMMA_PROVE_PISA_WORKING_DIR (default: $ISABELLE_HOME/src/HOL/Examples)",
+            )
         )
-    )
-
-    logic = pisa_logic(thy, wd) if thy is not None and wd is not None else None
-    checks.append(
-        _check(
-            "PISA logic",
-            logic is not None,
-            f"{logic} (PISA picks it from the theory file path)" if logic else f"no logic for {thy}",
-            "put the context theory under $ISABELLE_HOME/src/HOL/Examples (PISA picks the logic from the path; "
-            "the path must contain `Isabelle` and `/src/`, and not `afp`)",
+        checks.append(
+            _check(
+                "PISA context theory",
+                thy.is_file(),
+                str(thy),
+                f"run `llemma-prove setup isabelle` to write {CONTEXT_THEORY_NAME}.thy there (template: isabelle/)",
+            )
         )
-    )
+        logic = pisa_logic(thy, wd)
+        checks.append(
+            _check(
+                "PISA logic",
+                logic is not None,
+                f"{logic} (PISA picks it from the theory file path)" if logic else f"none for {thy}",
+                "put the context theory under $ISABELLE_HOME/src/HOL/Examples (the path must contain "
+                "`Isabelle` and `/src/`, and not `afp`)",
+            )
+        )
 
     if home_ok:
         dirs = heap_dirs(options, env)

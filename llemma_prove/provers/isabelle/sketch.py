@@ -57,7 +57,8 @@ class IsabelleSketchSession:
             return state, ""
         commands = await self.session.worker.run(lambda client: client.parse_text(text, timeout_s=60.0))
         for command in commands:
-            if not command.strip():
+            stripped = command.strip()
+            if not stripped or (stripped.startswith("(*") and stripped.endswith("*)")):
                 continue
             outcome = await self.session.step(state, command)
             if outcome.kind is OutcomeKind.PROVED:

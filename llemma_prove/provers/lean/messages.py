@@ -15,7 +15,6 @@ from typing import Any, Iterator, Mapping, Union
 from ...errors import ProverError
 
 JSON = dict[str, Any]
-_MISSING = object()
 
 
 class ReplProtocolError(ProverError):

@@ -9,18 +9,21 @@ rebuilt by replaying the tactic path from the root: a crash costs time, not the 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ...errors import ProverError
 from ...types import GoalState, OutcomeKind, Proof, StepOutcome, Theorem, Verdict, Verification
 from .messages import CommandRequest, CommandResponse, ReplFailure, ReplProtocolError, TacticRequest
 from .options import LeanOptions
 from .outcomes import classify_tactic_response
-from .pool import ReplPool, Worker
+from .pool import Job, ReplPool, Worker
 from .project import default_project_dir, resolve_launch
 from .render import render_source, sorry_command, source_prefix
 from .repl import LeanRepl, ReplCrashed, ReplLaunch, ReplTimeout
@@ -30,8 +33,7 @@ __all__ = ["LeanOptions", "LeanReplProver", "LeanReplSession", "ReplHandle"]
 
 log = logging.getLogger(__name__)
 
-_SESSION_IDS = itertools.count(1)
-
+T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ReplHandle:
@@ -61,7 +63,7 @@ class LeanReplSession:
     def __init__(self, prover: "LeanReplProver", theorem: Theorem, worker: Worker) -> None:
         self.prover = prover
         self.theorem = theorem
-        self.id = next(_SESSION_IDS)
+        self.id = next(prover._session_ids)
         self._worker: Worker | None = worker
         self._nodes: list[_Node] = []
         self._root_state: GoalState | None = None
@@ -82,6 +84,8 @@ class LeanReplSession:
 
     async def step(self, state: GoalState, tactic: str) -> StepOutcome:
         handle = state.handle
+        if handle is None:
+            raise ProverError(f"state {state.text[:60]!r} has no REPL handle: reach it through this session's steps")
         if not isinstance(handle, ReplHandle) or handle.session != self.id or not 0 <= handle.node < len(self._nodes):
             raise ProverError(f"state {state.text[:60]!r} does not belong to this session of {self.theorem.name}")
         node = self._nodes[handle.node]
@@ -95,7 +99,7 @@ class LeanReplSession:
 
     # ------------------------------------------------------------------ scheduling
 
-    async def _submit(self, job, depth: int):
+    async def _submit(self, job: Job[T], depth: int) -> T:
         pool = self.prover._pool()
         worker = self._worker
         if worker is None:
@@ -224,6 +228,7 @@ class LeanReplProver:
         self.options = options or LeanOptions()
         self.launch: ReplLaunch | None = None
         self._pool_: ReplPool | None = None
+        self._session_ids = itertools.count(1)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -257,11 +262,21 @@ class LeanReplProver:
         log.info("Lean REPL pool: %d workers, memory cap %s MB", workers, memory)
 
     def _pickle_path(self) -> Path:
-        import hashlib
-
+        """Where the pickled header lives: keyed by the header, the REPL binary and the Lean path (with
+        the build times of the binary and of Mathlib), so a rebuilt project never loads a stale pickle."""
         options = self.options
         folder = options.pickle_dir or (Path(options.project_dir or default_project_dir()) / ".lake" / "llemma_prove")
-        key = hashlib.sha256("\0".join([options.header, *(self.launch.argv if self.launch else ())]).encode()).hexdigest()
+        parts = [options.header, *(self.launch.argv if self.launch else ())]
+        lean_path = (self.launch.env or {}).get("LEAN_PATH", "") if self.launch else ""
+        parts.append(lean_path)
+        candidates = [Path(self.launch.argv[0])] if self.launch and self.launch.argv else []
+        candidates += [Path(entry) / "Mathlib.olean" for entry in lean_path.split(os.pathsep) if entry]
+        for candidate in candidates:
+            try:
+                parts.append(f"{candidate}:{candidate.stat().st_mtime_ns}")
+            except OSError:
+                continue
+        key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
         return Path(folder) / f"header-{key[:16]}.olean"
 
     async def close(self) -> None:
@@ -338,7 +353,7 @@ class LeanReplProver:
     def _limits(self) -> CheckLimits:
         return CheckLimits(self.options.check_timeout_s, self.options.resolved_memory_limit_mb())
 
-    async def _run_anywhere(self, job):
+    async def _run_anywhere(self, job: Job[T]) -> T:
         if self._pool_ is None:
             await self.start()
         pool = self._pool()

@@ -148,6 +148,7 @@ class LeanRepl:
         self._stderr_size = 0
         self._stderr_task: asyncio.Task[None] | None = None
         self.last_import_s = 0.0
+        self._in_flight = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -207,7 +208,7 @@ class LeanRepl:
     async def ensure_ready(self) -> None:
         """Restart when the process is gone or has served its quota of requests."""
         if self.needs_restart:
-            if self._child is not None:
+            if self.generation > 0:
                 self.restarts += 1
                 log.info("%s: restarting (alive=%s, requests=%d)", self.name, self.alive, self.requests)
             await self.start()
@@ -260,8 +261,11 @@ class LeanRepl:
         """
         if not self.alive or self._stdin is None or self._stdout is None:
             raise ReplCrashed(f"{self.name}: the REPL process is not running")
+        if self._in_flight:
+            raise ProverError(f"{self.name}: a second request while one is in flight (the pool must serialise them)")
         data = encode_request(request)
         started = time.monotonic()
+        self._in_flight = True
         try:
             async with _timeout(timeout_s):
                 self._stdin.write(data)
@@ -276,6 +280,8 @@ class LeanRepl:
         except asyncio.LimitOverrunError:
             await self._kill()
             raise ReplProtocolError("REPL response larger than the read buffer") from None
+        finally:
+            self._in_flight = False
         self.requests += 1
         self.total_requests += 1
         try:
@@ -381,9 +387,10 @@ class LeanRepl:
 
     async def env_for_header(self, header: str, timeout_s: float) -> int | None:
         """The environment a theorem with this header runs on: the process header's env, or the
-        header's non-import part run once on the imports (cached per process)."""
+        header's non-import part run once on the imports (cached per process). An empty header gets
+        the imports alone, so the process header's `open`s cannot change what a statement means."""
         key = header.strip()
-        if not key:
+        if key == self.header.strip():
             return self.base_env
         if key in self._header_envs:
             return self._header_envs[key]
@@ -394,7 +401,7 @@ class LeanRepl:
                 f"only {', '.join(self._header.imports) or 'nothing'} (set LeanOptions.header)"
             )
         env = self.import_env
-        if env is None and self._header.imports:  # header came from a pickle: import on demand
+        if env is None and self._header.imports:  # the header came from a pickle: import on demand
             env = self.import_env = await self._run_header_command(self._header.import_command, None, importing=True)
         if wanted.rest.strip():
             response = await self.request(CommandRequest(wanted.rest, env=env), timeout_s)

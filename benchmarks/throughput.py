@@ -1,0 +1,173 @@
+"""Throughput benchmark: the engine vs the paper harness's structure, same budget, same model and prover.
+
+- Baseline (paper harness): one search at a time; each expansion generates candidates for one state,
+  then checks each candidate in turn (`search.prove_theorem` called theorem after theorem).
+- Engine: `Runner` at 1, 8 and 32 concurrent searches, all asking one `BatchingProposer`, with the
+  real `RunStore` writing every result; prover checks of some searches overlap generation for others.
+Both use the same tiny random Llama on CPU (tests/doubles/tiny_model.py) with beam search, the same
+search budget, and the benchmarks' stand-in prover (benchmarks/standin.py, a test double for Lean)
+with 8 step slots, lognormal step latency (median 50 ms, long tail) and 2% of steps hanging to the
+1 s step limit. Outcomes are fixed per (state, tactic), so every mode does the same search; the
+benchmark prints whether the proofs found are identical. Ratios are measured in this one run.
+The last line is `speedup_32: <float>` (engine at 32 searches / baseline, theorems per minute).
+
+    python benchmarks/throughput.py            # 64 theorems, 3 expansions x 8 beams, 16 new tokens
+    python benchmarks/throughput.py --quick    # 32 theorems, 1 expansion x 4 beams (under a minute)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.standin import StandInBehaviour, StandInProver, benchmark_theorems  # noqa: E402
+from llemma_prove.config import RunConfig  # noqa: E402
+from llemma_prove.data.minif2f import StatementSource  # noqa: E402
+from llemma_prove.interfaces import Proposer  # noqa: E402
+from llemma_prove.proposers.batching import BatchingProposer  # noqa: E402
+from llemma_prove.proposers.prompts import default_lean4_template  # noqa: E402
+from llemma_prove.proposers.tactic import TacticProposer  # noqa: E402
+from llemma_prove.runner import Runner, RunnerOptions  # noqa: E402
+from llemma_prove.search import SearchConfig, prove_theorem  # noqa: E402
+from llemma_prove.store import RunStore  # noqa: E402
+from llemma_prove.types import DecodingMethod, SamplingParams, Theorem  # noqa: E402
+from tests.doubles.tiny_model import TinyModelSpec, build_tiny_llama  # noqa: E402
+
+WORKERS = 8
+
+
+@dataclass(frozen=True)
+class Measured:
+    label: str
+    theorems: int
+    seconds: float
+    proved: int
+    steps: int
+    proofs: dict[str, tuple[str, ...] | None]
+    mean_batch: float = 1.0
+    model_s: float = 0.0  # summed over searches: time waiting for candidates
+    prover_s: float = 0.0  # summed over searches: time waiting for step outcomes
+
+    @property
+    def per_minute(self) -> float:
+        return 60.0 * self.theorems / self.seconds
+
+
+def search_config(expansions: int, candidates: int, max_new_tokens: int) -> SearchConfig:
+    sampling = SamplingParams(n=candidates, method=DecodingMethod.BEAM, max_new_tokens=max_new_tokens, stop=("---",))
+    return SearchConfig(max_expansions=expansions, sampling=sampling, time_limit_s=3600.0)
+
+
+async def baseline(theorems: Sequence[Theorem], roots: dict, proposer: Proposer, search: SearchConfig,
+                   behaviour: StandInBehaviour) -> Measured:
+    """The paper harness's structure: one search at a time, generate then check each candidate in turn."""
+    prover = StandInProver(WORKERS, behaviour, roots)
+    await prover.start()
+    proofs = {}
+    model_s = prover_s = 0.0
+    start = time.perf_counter()
+    for theorem in theorems:
+        result = await prove_theorem(theorem, prover, proposer, search)
+        proofs[theorem.name] = result.proof.tactics if result.proved and result.proof else None
+        model_s += result.model_wait_s
+        prover_s += result.prover_s
+    seconds = time.perf_counter() - start
+    return Measured("baseline (sequential)", len(theorems), seconds, sum(p is not None for p in proofs.values()),
+                    prover.stats.steps, proofs, 1.0, model_s, prover_s)
+
+
+async def engine(theorems: Sequence[Theorem], roots: dict, proposer: Proposer, search: SearchConfig,
+                 behaviour: StandInBehaviour, concurrency: int, wait_ms: float, run_dir: Path) -> Measured:
+    """The runner at `concurrency` searches, one batching proposer, the real run store."""
+    prover = StandInProver(WORKERS, behaviour, roots)
+    await prover.start()
+    batching = BatchingProposer(proposer, max_batch_size=concurrency, max_wait_ms=wait_ms)
+    config = RunConfig(split="bench", statements=StatementSource("standin-benchmark"), search=search,
+                       concurrency=concurrency, selection=tuple(t.name for t in theorems))
+    with RunStore.open(run_dir, config, resume=False) as store:
+        runner = Runner(prover, batching, search, store, RunnerOptions(concurrency=concurrency, show_progress=False))
+        start = time.perf_counter()
+        await runner.run(theorems)
+        seconds = time.perf_counter() - start
+        records = store.records()
+    proofs = {r.name: tuple(r.proof) if r.proved and r.proof else None for r in records}
+    return Measured(f"engine, {concurrency} searches", len(theorems), seconds, sum(r.proved for r in records),
+                    prover.stats.steps, proofs, batching.stats.mean_batch_size)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    import torch
+
+    from llemma_prove.proposers.hf import TransformersModel
+
+    torch.set_num_threads(max(1, args.threads))
+    bench = benchmark_theorems(args.theorems)
+    search = search_config(args.expansions, args.candidates, args.max_new_tokens)
+    behaviour = StandInBehaviour()
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = TinyModelSpec()
+        model_dir = build_tiny_llama(Path(tmp) / "tiny", spec)
+        model = TransformersModel(str(model_dir), device="cpu", dtype="float32",
+                                  max_batch_size=max(args.concurrency) * args.candidates)
+        proposer = TacticProposer(model, default_lean4_template())
+        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+              f"({torch.get_num_threads()} threads), device cpu")
+        print(f"model: tiny random Llama (hidden {spec.hidden_size}, {spec.num_layers} layers), beam search")
+        print(f"budget: {args.theorems} theorems, {args.expansions} expansions x {args.candidates} candidates, "
+              f"{args.max_new_tokens} new tokens")
+        print(f"stand-in prover: {WORKERS} workers, lognormal latency (median {behaviour.median_s * 1000:.0f} ms, "
+              f"sigma {behaviour.sigma:g}), {behaviour.hang_rate:.0%} hangs to the {behaviour.timeout_s:g} s limit")
+        await proposer.propose([], search.sampling)
+        model.generate_blocking([default_lean4_template().render("⊢ warm up")], search.sampling)  # warm-up
+
+        runs = [await baseline(bench.theorems, bench.roots, proposer, search, behaviour)]
+        print(_row(runs[0]))
+        print(f"{'':>24}  (generation {runs[0].model_s:.1f} s, prover steps and checks {runs[0].prover_s:.1f} s)")
+        for c in args.concurrency:
+            measured = await engine(bench.theorems, bench.roots, proposer, search, behaviour, c, args.batch_wait_ms,
+                                    Path(tmp) / f"run-{c}")
+            print(_row(measured))
+            runs.append(measured)
+        same = all(m.proofs == runs[0].proofs for m in runs[1:])
+        print(f"same proofs in every mode: {same}")
+        base = runs[0].per_minute
+        for measured, c in zip(runs[1:], args.concurrency):
+            print(f"speedup_{c}: {measured.per_minute / base:.2f}")
+
+
+def _row(m: Measured) -> str:
+    return (f"{m.label:>24}: {m.seconds:7.2f} s  {m.per_minute:7.1f} theorems/min  proved {m.proved:3d}/{m.theorems}"
+            f"  steps {m.steps:5d}  mean batch {m.mean_batch:5.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller run, under a minute on 2 cores")
+    parser.add_argument("--theorems", type=int, default=64)
+    parser.add_argument("--expansions", type=int, default=3)
+    parser.add_argument("--candidates", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--batch-wait-ms", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
+    args = parser.parse_args()
+    if args.quick:
+        args.theorems, args.expansions, args.candidates = 32, 1, 4
+    args.concurrency = (1, 8, 32)
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""The language server driven by a real LSP client over stdio (server in its own process).
+
+The server runs the scripted prover/proposer doubles through its `backends` initialization option;
+they log every call to a file, which is how these tests see from outside that a cancelled search
+really stopped and that the prover was started only once for several requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcRequestCancelled
+
+from tests.editor.doubles import SAMPLE_LEAN, read_events
+from tests.editor.lsp_client import EditorClient, utf16_position
+
+# The helper line carries characters outside the Basic Multilingual Plane before the `sorry`, so its
+# UTF-16 column differs from its code-point column: both sides must convert.
+TEXT = SAMPLE_LEAN.replace("lemma helper (x : ℕ) :", "lemma helper (x : ℕ) /- 𝔽 𝕜 -/ :") + (
+    "\ntheorem chain (n : ℕ) : n = n := by sorry\n\ntheorem stuck : False := by sorry\n")
+
+pytestmark = pytest.mark.usefixtures("no_leftover_children")
+
+
+def options(log: Path, **extra):
+    backend = {"log": str(log), "roots": {"stuck": "⊢ False"}}
+    backend.update(extra.pop("backend", {}))
+    return {"backends": "tests.editor.doubles:lsp_backends", "backendOptions": backend, "expansions": 50,
+            "candidates": 4, **extra}
+
+
+def sorry_range(text: str, marker: str) -> lsp.Range:
+    """The range of the first `sorry` after `marker`."""
+    start = text.index("sorry", text.index(marker))
+    return lsp.Range(utf16_position(text, start), utf16_position(text, start + len("sorry")))
+
+
+async def started(tmp_path: Path, module: str = "llemma_prove.editor.lsp_server", **extra) -> tuple[EditorClient, Path]:
+    log = tmp_path / "events.log"
+    client = EditorClient()
+    args = ("llemma_prove.cli", "lsp") if module == "cli" else (module,)
+    await client.start(*args)
+    await client.initialize(options(log, **extra), tmp_path)
+    return client, log
+
+
+async def actions_at(client: EditorClient, doc, marker: str):
+    return await client.code_actions(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=sorry_range(doc.text, marker),
+        context=lsp.CodeActionContext(diagnostics=[])))
+
+
+async def execute(client: EditorClient, action: lsp.CodeAction):
+    assert action.command is not None
+    return await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+        command=action.command.command, arguments=action.command.arguments)), 30)
+
+
+def events(log: Path, kind: str) -> list[str]:
+    return [detail for _, event, detail in read_events(log) if event == kind]
+
+
+async def test_code_action_proves_and_the_edit_applies(tmp_path):
+    client, log = await started(tmp_path, module="cli")  # through `llemma-prove lsp`
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        (action,) = await actions_at(client, doc, "lemma helper")
+        assert action.title == "Prove with LLEMMA" and action.kind == lsp.CodeActionKind.QuickFix
+        assert action.command.command == "llemma.prove"
+        assert await client.code_actions(lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
+            range=lsp.Range(lsp.Position(0, 0), lsp.Position(0, 3)), context=lsp.CodeActionContext(diagnostics=[]))) == []
+        (disabled,) = await actions_at(client, doc, "theorem «nested one»")
+        assert disabled.command is None and "nested inside the tactic `·`" in disabled.disabled.reason
+
+        result = await execute(client, action)
+        assert result["status"] == "proved" and result["applied"] is True and result["proof"] == "simp"
+        expected = TEXT.replace("/- 𝔽 𝕜 -/ : x + 0 = x := by sorry", "/- 𝔽 𝕜 -/ : x + 0 = x := by simp")
+        assert doc.text == expected and doc.version == 2
+
+        # Progress on the token the server created: begin (cancellable), reports, end.
+        (token,) = client.created_tokens
+        kinds = [value["kind"] for tok, value in client.progress if tok == token]
+        assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
+        begin = client.progress[0][1]
+        assert begin["cancellable"] is True and begin["title"] == "LLEMMA: proving helper"
+        assert client.progress[-1][1]["message"] == "proof found"
+
+        # A second request (a last-tactic sorry) reuses the same backends: nothing is built twice.
+        (action,) = await actions_at(client, doc, "theorem uses_helper")
+        result = await execute(client, action)
+        assert result["status"] == "proved" and result["applied"] is True
+        assert doc.text == expected.replace("  rw [helper]\n  sorry", "  rw [helper]\n  exact helper a")
+        assert len(events(log, "backends-built")) == 1 and len(events(log, "prover-start")) == 1
+        assert events(log, "verify")[-1] == "rw [helper] ; exact helper a"
+    finally:
+        assert await client.close() == 0
+    assert events(log, "backends-closed") == [""]  # shutdown closed the provers
+
+
+async def test_no_proof_gives_a_message_and_a_diagnostic(tmp_path):
+    client, log = await started(tmp_path)
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        (action,) = await actions_at(client, doc, "theorem stuck")
+        result = await execute(client, action)
+        assert result == {"status": "exhausted", "reason": "the search ran out of candidates after 1 expansions"}
+        assert doc.text == TEXT and not client.applied
+        message = await client.wait_for(lambda: [m for m in client.messages if "no proof" in m.message])
+        assert message[0].type == lsp.MessageType.Warning
+        assert message[0].message.startswith("LLEMMA: no proof for stuck (line 20)")
+        (diagnostic,) = await client.wait_for(lambda: client.diagnostics.get(doc.uri))
+        assert diagnostic.range == sorry_range(TEXT, "theorem stuck") and diagnostic.source == "llemma-prove"
+        assert "search ran out of candidates" in diagnostic.message
+        client.change(doc, doc.text + "\n")  # an edit makes the diagnostic's range stale: it is withdrawn
+        await client.wait_for(lambda: client.diagnostics.get(doc.uri) == [])
+    finally:
+        await client.close()
+
+
+async def _start_slow_search(client: EditorClient, doc, msg_id: str | None = None, marker: str = "theorem chain"):
+    (action,) = await actions_at(client, doc, marker)
+    params = lsp.ExecuteCommandParams(command=action.command.command, arguments=action.command.arguments)
+    if msg_id is None:
+        pending = asyncio.ensure_future(client.workspace_execute_command_async(params))
+    else:
+        pending = asyncio.wrap_future(client.protocol.send_request(lsp.WORKSPACE_EXECUTE_COMMAND, params, msg_id=msg_id))
+    seen = len(client.progress)
+    await client.wait_for(lambda: any(v.get("kind") == "report" for _, v in client.progress[seen:]))
+    return pending
+
+
+async def _assert_stopped(client: EditorClient, log: Path) -> None:
+    """The session was closed and no step ran after that (the chain would take a step every 0.25 s).
+
+    A cancelled request is answered at once; the search task winds down right after, so wait for it."""
+    def closed() -> list[float]:
+        return [stamp for stamp, event, detail in read_events(log) if event == "session-closed" and detail == "chain"]
+
+    await client.wait_for(closed, timeout=5)
+    await asyncio.sleep(1.0)
+    assert len(closed()) == 1
+    steps = [stamp for stamp, event, _ in read_events(log) if event == "step"]
+    assert steps and max(steps) < closed()[0]
+
+
+async def test_cancel_through_the_progress_token_stops_the_search(tmp_path):
+    client, log = await started(tmp_path, backend={"delay": 0.25})
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        pending = await _start_slow_search(client, doc)
+        (token,) = client.created_tokens
+        client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token=token))
+        result = await asyncio.wait_for(pending, 5)
+        assert result == {"status": "cancelled", "reason": "cancelled"}
+        await _assert_stopped(client, log)
+        assert client.progress[-1] == (token, {"kind": "end", "message": "cancelled"})
+        assert doc.text == TEXT and not client.applied
+        # The server is still healthy: the next request is answered.
+        (action,) = await actions_at(client, doc, "lemma helper")
+        assert (await execute(client, action))["status"] == "proved"
+    finally:
+        await client.close()
+
+
+async def test_cancel_request_stops_the_search(tmp_path):
+    client, log = await started(tmp_path, backend={"delay": 0.25})
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        pending = await _start_slow_search(client, doc, msg_id="prove-chain")
+        client.cancel_request(lsp.CancelParams(id="prove-chain"))
+        with pytest.raises(JsonRpcRequestCancelled):
+            await asyncio.wait_for(pending, 5)
+        await _assert_stopped(client, log)
+        assert doc.text == TEXT
+    finally:
+        await client.close()
+
+
+async def test_edit_follows_the_sorry_when_the_document_changed_meanwhile(tmp_path):
+    client, log = await started(tmp_path, backend={"delay": 0.2, "prove_at": 3, "roots": {"again": "s0"}})
+    try:
+        text = TEXT + "\ntheorem again (n : ℕ) : n = n := by sorry\n"
+        doc = client.open(tmp_path / "Sample.lean", text)
+        pending = await _start_slow_search(client, doc)
+        client.change(doc, "-- a line typed while the search runs\n" + doc.text)
+        result = await asyncio.wait_for(pending, 20)
+        assert result["status"] == "proved" and result["applied"] is True
+        assert result["steps"] == ["step", "step", "step", "step"]
+        assert doc.text == "-- a line typed while the search runs\n" + text.replace(
+            "theorem chain (n : ℕ) : n = n := by sorry",
+            "theorem chain (n : ℕ) : n = n := by\n  step\n  step\n  step\n  step")
+
+        # If the sorry is gone by the time the proof is found, nothing is inserted and the user is told.
+        pending = await _start_slow_search(client, doc, marker="theorem again")
+        client.change(doc, doc.text.replace("theorem again (n : ℕ) : n = n := by sorry", "theorem again (n : ℕ) : n = n := rfl"))
+        (action,) = await actions_at(client, doc, "theorem stuck")  # the document is still served meanwhile
+        assert action.command is not None
+        result = await asyncio.wait_for(pending, 20)
+        assert result["status"] == "proved" and result["applied"] is False
+        assert any("changed meanwhile; not inserted" in m.message for m in client.messages)
+    finally:
+        await client.close()
+
+
+async def test_bad_initialization_options_are_reported(tmp_path):
+    client = EditorClient()
+    await client.start("llemma_prove.editor.lsp_server")
+    try:
+        await client.initialize({"expansions": "lots"}, tmp_path)
+        message = await client.wait_for(lambda: client.messages)
+        assert message[0].type == lsp.MessageType.Error
+        assert message[0].message == "LLEMMA: bad initialization options: option expansions must be an integer, got 'lots'"
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        (action,) = await actions_at(client, doc, "lemma helper")
+        assert (await execute(client, action))["status"] == "error"
+    finally:
+        await client.close()
