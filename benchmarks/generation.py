@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--method", choices=["beam", "sample"], default="beam")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--max-batch-size", type=int, default=0,
+                        help="sequences decoded at once in the batched call (default: all of them in one pass)")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each mode (best is reported)")
     args = parser.parse_args()
     if args.quick:
@@ -80,14 +82,16 @@ def main() -> None:
         spec = TinyModelSpec()
         model_dir = build_tiny_llama(Path(tmp) / "tiny", spec)
         model = TransformersModel(
-            str(model_dir), device=args.device, dtype="float32", max_batch_size=len(prompts) * args.candidates
+            str(model_dir), device=args.device, dtype="float32",
+            max_batch_size=args.max_batch_size or len(prompts) * args.candidates,
         )
         prompt_tokens = sum(len(model.tokenizer(p)["input_ids"]) for p in prompts) / len(prompts)
         print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
               f"{torch.get_num_threads()} threads, device {args.device}")
         print(f"model: tiny random Llama (hidden {spec.hidden_size}, {spec.num_layers} layers, vocab {spec.vocab_size})")
         print(f"workload: {len(prompts)} states ({source}), {args.candidates} candidates each by {args.method}, "
-              f"up to {args.max_new_tokens} new tokens, mean prompt {prompt_tokens:.0f} tokens")
+              f"up to {args.max_new_tokens} new tokens, mean prompt {prompt_tokens:.0f} tokens, "
+              f"at most {model.max_batch_size} sequences per pass")
 
         model.generate_blocking(prompts[:2], params)  # warm-up: allocator, kernels, tokenizer caches
 

@@ -68,9 +68,10 @@ class Job:
     """One running `llemma.prove` command, so that either kind of cancellation can stop it."""
 
     task: asyncio.Task[Any]
-    token: str | None = None
+    token: str | None = None  # the work-done progress token, once the client accepted it
     request_id: Any = None
     cancel_reason: str = ""
+    progress_ended: bool = False
 
     def cancel(self, reason: str) -> None:
         if not self.task.done():
@@ -105,6 +106,7 @@ class LlemmaServer(LanguageServer):
         self._factory = backends_factory
         self._backends: Backends | None = None
         self._jobs: set[Job] = set()
+        self._cancelled_requests: set[Any] = set()
         self._docs: dict[str, _DocCache] = {}
         self._diagnostics: dict[str, dict[int, lsp.Diagnostic]] = {}
 
@@ -140,6 +142,11 @@ class LlemmaServer(LanguageServer):
         for job in list(self._jobs):
             if job.request_id == request_id:
                 job.cancel("the request was cancelled")
+                return
+        # Cancelled before its task started: remembered, so the task stops as soon as it starts.
+        self._cancelled_requests.add(request_id)
+        while len(self._cancelled_requests) > 256:
+            self._cancelled_requests.pop()
 
     def cancel_token(self, token: Any) -> None:
         for job in list(self._jobs):
@@ -251,57 +258,63 @@ class LlemmaServer(LanguageServer):
         task = asyncio.current_task()
         assert task is not None
         job = Job(task, request_id=self.protocol.msg_id)
+        if job.request_id is not None and job.request_id in self._cancelled_requests:
+            self._cancelled_requests.discard(job.request_id)
+            return {"status": "cancelled", "reason": "the request was cancelled"}
         self._jobs.add(job)
-        token = await self._begin_progress(job, target)
         try:
-            return await self._search(doc, entry.text, target, token)
+            await self._begin_progress(job, target)
+            return await self._search(doc, entry.text, target, job)
         except asyncio.CancelledError:
             # Answer normally: the task ends here, sessions are closed by the search's own cleanup.
-            self._end_progress(token, "cancelled")
+            self._end_progress(job, "cancelled")
             self.message(lsp.MessageType.Info, f"LLEMMA: search for {target.label} cancelled")
             return {"status": "cancelled", "reason": job.cancel_reason or "cancelled"}
         finally:
             self._jobs.discard(job)
 
-    async def _begin_progress(self, job: Job, target: Target) -> str | None:
+    async def _begin_progress(self, job: Job, target: Target) -> None:
+        """A server-created work-done progress (if the client supports it), cancellable."""
         if not self.supports_progress():
-            return None
+            return
         token = f"llemma-prove/{uuid.uuid4()}"
         try:
             await self.work_done_progress.create_async(token)
         except Exception as exc:  # a client that refuses the token still gets the proof
             log.warning("progress token refused: %s", exc)
-            return None
+            return
         job.token = token
         self.work_done_progress.begin(token, lsp.WorkDoneProgressBegin(
             title=f"LLEMMA: proving {target.name}", cancellable=True, message="starting", percentage=0))
-        return token
 
-    def _report(self, token: str | None, done: int, budget: int) -> None:
-        if token is None:
+    def _report(self, job: Job, done: int, budget: int) -> None:
+        if job.token is None or job.progress_ended:
             return
         percent = min(100, int(100 * done / max(1, budget)))
-        self.work_done_progress.report(token, lsp.WorkDoneProgressReport(
+        self.work_done_progress.report(job.token, lsp.WorkDoneProgressReport(
             message=f"expansion {done} of {budget}", percentage=percent, cancellable=True))
 
-    def _end_progress(self, token: str | None, message: str) -> None:
-        if token is not None:
-            self.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=message))
+    def _end_progress(self, job: Job, message: str) -> None:
+        if job.token is None or job.progress_ended:
+            return
+        job.progress_ended = True
+        self.work_done_progress.end(job.token, lsp.WorkDoneProgressEnd(message=message))
+        self.work_done_progress.tokens.pop(job.token, None)
 
-    async def _search(self, doc: TextDocument, text: str, target: Target, token: str | None) -> dict[str, Any]:
+    async def _search(self, doc: TextDocument, text: str, target: Target, job: Job) -> dict[str, Any]:
         try:
             outcome = await prove_target(target, self.backends(), self.config,
-                                         progress=lambda done, budget: self._report(token, done, budget))
+                                         progress=lambda done, budget: self._report(job, done, budget))
         except UserError as exc:  # e.g. Lean or Isabelle not installed: say what to install
-            self._end_progress(token, "failed")
+            self._end_progress(job, "failed")
             self.message(lsp.MessageType.Error, f"LLEMMA: {exc}")
             return {"status": "error", "reason": str(exc)}
         if not outcome.proved or outcome.edit is None:
-            self._end_progress(token, f"no proof: {outcome.reason}")
+            self._end_progress(job, f"no proof: {outcome.reason}")
             self.message(lsp.MessageType.Warning, f"LLEMMA: no proof for {target.label}: {outcome.reason}")
             self.set_diagnostic(doc, target, f"LLEMMA found no proof ({outcome.status}): {outcome.reason}")
             return {"status": outcome.status, "reason": outcome.reason}
-        self._end_progress(token, "proof found")
+        self._end_progress(job, "proof found")
         return await self._apply(doc, text, target, outcome)
 
     async def _apply(self, doc: TextDocument, text: str, target: Target, outcome: TargetOutcome) -> dict[str, Any]:

@@ -177,15 +177,19 @@ def describe_failure(result: SearchResult, config: EditorConfig) -> str:
 
 
 def _found_steps(prover: Prover, theorem: Theorem, result: SearchResult) -> tuple[str, ...]:
-    """The steps to write: the search's proof, with any hammer call replaced by the tactic it found
-    when the prover can say which (Isabelle `resolve`)."""
+    """The steps to write: the ones the final check accepted when it reports them (the Isabelle
+    check lists its steps with every hammer call replaced by the tactic it found), else the search's."""
     assert result.proof is not None
     found = tuple(result.proof.tactics)
+    prefix = prover.prefix if isinstance(prover, ReplayingProver) else ()
+    checked = result.verification.details.get("tactics") if result.verification else None
+    if (isinstance(checked, list) and len(checked) == len(prefix) + len(found)
+            and all(isinstance(step, str) for step in checked)):
+        return tuple(checked[len(prefix):])
     inner = prover.inner if isinstance(prover, ReplayingProver) else prover
     resolve = getattr(inner, "resolve", None)
     if resolve is None:
         return found
-    prefix = prover.prefix if isinstance(prover, ReplayingProver) else ()
     resolved = tuple(resolve(theorem, Proof(prefix + found)).tactics)
     return resolved[len(prefix):] if len(resolved) == len(prefix) + len(found) else found
 

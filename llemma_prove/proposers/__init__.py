@@ -56,12 +56,40 @@ def _model_class(kind: str) -> type:
     raise UserError(f"unknown model backend {kind!r} (choose {', '.join(MODEL_KINDS)})")
 
 
+def _common_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Accept the CLI's vocabulary for every back end: `model_id`, `endpoint` (the server URL of the
+    openai back end), `device` and `dtype`; options given as None mean "the back end's default"."""
+    key = kind.lower()
+    opts = {k: v for k, v in options.items() if v is not None}
+    if key in ("openai", "http"):
+        if "model_id" in opts:
+            opts["model"] = opts.pop("model_id")
+        if "endpoint" in opts:
+            opts["base_url"] = opts.pop("endpoint")
+        if "base_url" not in opts:
+            raise UserError("the openai model backend needs the server's URL (--endpoint, e.g. http://localhost:8000/v1)")
+        for local_only in ("device", "dtype"):
+            if local_only in opts:
+                raise UserError(f"{local_only} applies to local models (hf or vllm backend), not to a server")
+        opts.setdefault("model", DEFAULT_MODEL_ID)
+        return opts
+    if "endpoint" in opts:
+        raise UserError(f"an endpoint applies to the openai model backend only, not to {kind}")
+    if key == "vllm" and "device" in opts:
+        device = opts.pop("device")
+        if device not in ("auto", "cuda"):
+            raise UserError(f"the vllm backend runs on CUDA GPUs; use the hf backend for device {device!r}")
+    return opts
+
+
 def build_language_model(kind: str = "hf", **options: Any) -> LanguageModel:
     """A language model of the given back end: "hf" (transformers), "vllm" or "openai" (HTTP).
 
-    `options` are the back end's constructor arguments; a wrong or missing one is a `UserError`.
+    `options` are the back end's constructor arguments, plus the shared names `model_id`, `endpoint`,
+    `device` and `dtype`; a wrong or missing one is a `UserError`.
     """
     cls = _model_class(kind)
+    options = _common_options(kind, options)
     try:
         inspect.signature(cls).bind(**options)
     except TypeError as exc:

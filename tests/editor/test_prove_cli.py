@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -118,10 +119,23 @@ def test_isabelle_file(tmp_path, capsys, monkeypatch):
     assert result["kind"] == "whole-proof" and result["target"] == "two"
 
 
-def test_prove_in_a_real_process(sample, no_leftover_children):
+def test_prove_in_a_real_process(sample):
     env = dict(os.environ, PYTHONPATH=str(ROOT), **{SEAM: "tests.editor.doubles:cli_backends"})
     done = subprocess.run([sys.executable, "-m", "llemma_prove.cli", "prove", str(sample), "--theorem", "helper",
                            "--write"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "simp\n"
     assert "lemma helper (x : ℕ) : x + 0 = x := by simp\n" in sample.read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(shutil.which("lake") is not None, reason="Lean is installed here: the real search would run")
+def test_without_lean_the_real_backend_stops_with_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(SEAM, raising=False)
+    monkeypatch.delenv("LLEMMA_PROVE_LEAN_PROJECT", raising=False)
+    path = tmp_path / "T.lean"
+    path.write_text("import Mathlib\n\ntheorem t : 1 = 1 := by sorry\n", encoding="utf-8")
+    code, out, err = run(capsys, str(path), "--json")
+    # The prover is started before any model is loaded, so a missing Lean costs no model download.
+    assert code == 2 and out == ""
+    error = [line for line in err.splitlines() if line.startswith("llemma-prove: error: ")]
+    assert len(error) == 1 and "Lean" in error[0]

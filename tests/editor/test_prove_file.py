@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from llemma_prove.editor.backends import EditorConfig
@@ -122,3 +124,29 @@ def test_config_from_initialization_options():
         EditorConfig.from_mapping({"expansions": "many"})
     with pytest.raises(UserError, match="needs an endpoint"):
         EditorConfig.from_mapping({"modelBackend": "openai"})
+
+
+class HammerResolvingProver(EditorScriptedProver):
+    """Like the Isabelle backend, the final check reports the steps it accepted, with each hammer call
+    replaced by the tactic the hammer found."""
+
+    async def verify(self, theorem, proof):
+        verdict = await super().verify(theorem, proof)
+        steps = ["by (auto simp: field_simps)" if t == "normalhammer" else t for t in proof.tactics]
+        return replace(verdict, details={"tactics": steps})
+
+
+async def test_isabelle_writes_the_steps_the_final_check_accepted(tmp_path):
+    path = tmp_path / "Hammer.thy"
+    path.write_text('theory Hammer imports Complex_Main\nbegin\n\nlemma h:\n  fixes x :: real\n  assumes "x > 0"\n'
+                    '  shows "x / x = 1"\n  using assms\n  sorry\n\nend\n', encoding="utf-8")
+    prover = HammerResolvingProver({"x > 0 ==> x / x = 1": {"using assms": goes_to("using: x > 0 ==> x / x = 1")},
+                                    "using: x > 0 ==> x / x = 1": {"normalhammer": proves()}},
+                                   {"h": "x > 0 ==> x / x = 1"})
+    backends = ScriptedBackends(prover, ScriptedProposer({"using: x > 0 ==> x / x = 1": [("normalhammer", -0.1)]}))
+    report = await prove_file(path, CONFIG, write=True, backends=backends)
+    (outcome,) = report.outcomes
+    assert outcome.target.kind is HoleKind.LAST_STEP and outcome.target.theorem.language is Language.ISABELLE
+    assert outcome.steps == ("by (auto simp: field_simps)",)
+    assert prover.verified[0][1].tactics == ("using assms", "normalhammer")
+    assert path.read_text(encoding="utf-8").endswith('  shows "x / x = 1"\n  using assms\n  by (auto simp: field_simps)\n\nend\n')

@@ -154,3 +154,17 @@ def test_repl_transcript_lean_inputs():
     # The declaration starts at its docstring (the `#guard_msgs in` prefix belongs to it).
     text = (root / "Mathlib/test/H20231214.lean").read_text(encoding="utf-8")
     assert text[calc.declaration.start:].startswith("/--\nerror: type mismatch")
+
+
+def test_published_proof_files_locate_their_theorem_and_no_stray_sorry():
+    """1,195 complete Lean files (six proof sources, some with dozens of auxiliary lemmas, `have`
+    blocks, `calc`, comments and docstrings): each file's theorem is found as a declaration, and a
+    `sorry` target is reported exactly for the files whose `contains_sorry` flag says they hold one."""
+    folder = require_shared("minif2f/lean4/solutions")
+    rows = [row for path in sorted(folder.glob("*.jsonl")) for row in _jsonl(path)]
+    assert len(rows) == 1195
+    for row in rows:
+        located = locate(row["lean_code"], Language.LEAN4)
+        names = {d.name for d in located.declarations}
+        assert row["name"] in names or row.get("canonical_name") in names, row["name"]
+        assert bool(located.targets) == bool(row["contains_sorry"]), row["name"]

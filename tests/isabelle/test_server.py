@@ -19,7 +19,7 @@ from llemma_prove.provers.isabelle.server import PisaPool, pisa_process_spec, wr
 from llemma_prove.types import OutcomeKind
 from tests.doubles.fake_pisa import FakeScript, Reply, closes, goes_to
 
-from .conftest import ROOT_STATE, fake_process_factory, free_port, toy_script, toy_theorem
+from .conftest import ROOT_STATE, fake_process_factory, free_port, handshake_for, toy_script, toy_theorem
 
 pytestmark = pytest.mark.usefixtures("no_leftover_children")
 
@@ -187,3 +187,30 @@ def test_context_theory_template(tmp_path) -> None:
     write_context_theory(path, ["Complex_Main", "HOL-Number_Theory.Number_Theory"])
     text = path.read_text()
     assert text.startswith("theory Interactive\n") and '"HOL-Number_Theory.Number_Theory"' in text
+
+
+async def test_children_start_cleanly_while_grpc_is_busy(context_files) -> None:
+    """gRPC's fork handlers used to abort forked children now and then (SIGABRT before exec)."""
+    import shutil
+
+    from llemma_prove.processes import ChildProcess
+    from tests.doubles.fake_pisa import FakePisa
+
+    true = shutil.which("true")
+    if true is None:
+        pytest.skip("no `true` executable")
+    async with FakePisa(toy_script()) as fake:
+        from llemma_prove.provers.isabelle.client import PisaClient
+
+        client = PisaClient("127.0.0.1", fake.port)
+        cfg = handshake_for(context_files)
+        await client.handshake(cfg.isabelle_home, cfg.working_dir, cfg.theory_file, 5.0)  # gRPC threads running
+        codes = []
+        for _ in range(100):
+            child = ChildProcess(ProcessSpec(argv=[true], stderr_to_stdout=True))
+            await child.start()
+            assert child.proc is not None
+            codes.append(await child.proc.wait())
+            await child.stop()
+        await client.close()
+    assert codes == [0] * 100

@@ -33,11 +33,28 @@ async def test_builds_the_http_model_without_connecting():
     await model.close()
 
 
+async def test_the_cli_vocabulary_works_for_every_backend(tiny_model_dir):
+    """The CLI passes model_id / endpoint / device / dtype whatever the backend."""
+    http = build_language_model("openai", model_id="llemma", endpoint="http://127.0.0.1:9/v1", device=None)
+    assert (http.name, http.endpoint) == ("llemma", "http://127.0.0.1:9/v1/completions")
+    await http.close()
+    local = build_language_model("hf", model_id=str(tiny_model_dir), endpoint=None, device="cpu", dtype=None)
+    assert isinstance(local, TransformersModel)
+
+
 def test_unknown_backend_and_bad_options_are_user_errors():
     with pytest.raises(UserError, match="unknown model backend 'gpt'"):
         build_language_model("gpt")
-    with pytest.raises(UserError, match="bad options for the openai model backend"):
+    with pytest.raises(UserError, match="needs the server's URL"):
         build_language_model("openai", model="llemma")
+    with pytest.raises(UserError, match="bad options for the openai model backend"):
+        build_language_model("openai", base_url="http://127.0.0.1:9", beams=4)
+    with pytest.raises(UserError, match="dtype applies to local models"):
+        build_language_model("openai", endpoint="http://127.0.0.1:9", dtype="bfloat16")
+    with pytest.raises(UserError, match="endpoint applies to the openai model backend only"):
+        build_language_model("hf", model_id="x", endpoint="http://127.0.0.1:9")
+    with pytest.raises(UserError, match="vllm backend runs on CUDA GPUs"):
+        build_language_model("vllm", model_id="x", device="cpu")
     with pytest.raises(UserError, match="bad options for the hf model backend"):
         build_language_model("hf", model_id="x", beams=4)
 

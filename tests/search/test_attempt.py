@@ -32,3 +32,14 @@ async def test_unknown_theorem_is_an_error_result():
     result = await prove_theorem(THM, prover, ScriptedProposer(TABLE), SearchConfig())
     assert result.status is SearchStatus.ERROR
     assert "not in the script" in result.error
+
+
+def test_verified_concrete_tactics_replace_the_searched_ones():
+    from llemma_prove.search import SearchResult
+    from llemma_prove.types import Proof, Verification
+
+    found = SearchResult("t", SearchStatus.PROVED, proof=Proof(("intro x", "normalhammer")))
+    checked = Verification(Verdict.ACCEPTED, details={"tactics": ["intro x", "by (simp add: foo)"]})
+    assert found.with_verification(checked).proof == Proof(("intro x", "by (simp add: foo)"))
+    rejected = Verification(Verdict.REJECTED, "x", details={"tactics": ["intro x", "by simp"]})
+    assert found.with_verification(rejected).proof == found.proof
