@@ -116,6 +116,18 @@ async def test_no_proof_gives_a_message_and_a_diagnostic(tmp_path):
         assert "search ran out of candidates" in diagnostic.message
         client.change(doc, doc.text + "\n")  # an edit makes the diagnostic's range stale: it is withdrawn
         await client.wait_for(lambda: client.diagnostics.get(doc.uri) == [])
+
+        # Isabelle theories get the action too (on `sorry` and `oops`), not other files.
+        thy = client.open(tmp_path / "Demo.thy", 'theory Demo imports Main\nbegin\nlemma l: "True"\n  oops\nend\n',
+                          language_id="isabelle")
+        (action,) = await client.code_actions(lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=thy.uri), range=lsp.Range(lsp.Position(3, 3), lsp.Position(3, 3)),
+            context=lsp.CodeActionContext(diagnostics=[])))
+        assert action.command.command == "llemma.prove"
+        txt = client.open(tmp_path / "notes.txt", "sorry\n", language_id="plaintext")
+        assert await client.code_actions(lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=txt.uri), range=lsp.Range(lsp.Position(0, 0), lsp.Position(0, 5)),
+            context=lsp.CodeActionContext(diagnostics=[]))) == []
     finally:
         await client.close()
 
