@@ -74,6 +74,24 @@ class ProverSpec:
         return cls(name=data["name"], toolchain=data.get("toolchain"), options=dict(data.get("options") or {}))
 
 
+@dataclass(frozen=True)
+class EngineSpec:
+    """How a run was executed, not what its results mean (so not part of `identity()`): the tactic-outcome
+    cache, batching of generation across concurrent searches, and the Ray cluster, if any."""
+
+    cache_file: str | None = None  # None: no tactic-outcome cache
+    batch_size: int | None = None  # None: no batching front (one search at a time)
+    batch_wait_ms: float | None = None
+    ray: str | None = None  # None: this process; "local": a local Ray cluster; else the cluster's address
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "EngineSpec":
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
 def package_versions() -> dict[str, str]:
     """Versions of Python and the packages that shape results (absent optional ones are skipped)."""
     versions = {"python": platform.python_version(), "llemma-prove": __version__}
@@ -97,6 +115,7 @@ class RunConfig:
     concurrency: int = 1
     selection: tuple[str, ...] = ()  # every theorem asked for in this run directory, in order
     versions: dict[str, str] = field(default_factory=dict)
+    engine: EngineSpec = field(default_factory=EngineSpec)
 
     def identity(self) -> dict[str, Any]:
         """What a result depends on; resuming requires it to be equal."""
@@ -136,6 +155,7 @@ class RunConfig:
             "concurrency": self.concurrency,
             "selection": list(self.selection),
             "versions": dict(self.versions),
+            "engine": self.engine.to_json(),
             "fingerprint": self.fingerprint(),
         }
 
@@ -151,6 +171,7 @@ class RunConfig:
             concurrency=int(data.get("concurrency", 1)),
             selection=tuple(data.get("selection") or ()),
             versions=dict(data.get("versions") or {}),
+            engine=EngineSpec.from_json(data.get("engine") or {}),
         )
 
 

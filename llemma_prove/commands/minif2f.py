@@ -327,14 +327,12 @@ def build_proposer(args: Minif2fArgs, template: Any) -> Any:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     model = proposers.build_language_model(args.model_backend, **options)
-    if template is None:
-        if args.prover == "isabelle" and hasattr(proposers, "default_isabelle_template"):
-            template = proposers.default_isabelle_template()
-        else:
-            if args.prover == "isabelle":
-                log.warning("no Isabelle next-step prompt is packaged; using the Lean 4 prompt (pass --prompt FILE)")
-            template = proposers.default_lean4_template()
-    return proposers.TacticProposer(model, template)
+    if args.prover == "isabelle":
+        from ..provers.isabelle.prompt import HammerCandidates
+
+        # Sledgehammer (after DSP's heuristic tactics) is one more candidate at every state.
+        return HammerCandidates(proposers.TacticProposer(model, template or proposers.default_isabelle_template()))
+    return proposers.TacticProposer(model, template or proposers.default_lean4_template())
 
 
 def _test_doubles(theorems: Sequence[Theorem], args: Minif2fArgs) -> tuple[Any, Any] | None:

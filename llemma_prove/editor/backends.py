@@ -253,13 +253,16 @@ class DefaultBackends:
             self._model = proposers.build_language_model(self.config.model_backend, **options)
         if self.config.prompt is not None:
             template = proposers.PromptTemplate.load(self.config.prompt)
-        elif language is Language.ISABELLE and hasattr(proposers, "default_isabelle_template"):
+        elif language is Language.ISABELLE:
             template = proposers.default_isabelle_template()
         else:
-            if language is Language.ISABELLE:
-                log.warning("no Isabelle next-step prompt is packaged; using the Lean 4 prompt (set a prompt file)")
             template = proposers.default_lean4_template()
-        return proposers.TacticProposer(self._model, template)
+        proposer = proposers.TacticProposer(self._model, template)
+        if language is Language.ISABELLE:
+            from ..provers.isabelle.prompt import HammerCandidates
+
+            return HammerCandidates(proposer)  # Sledgehammer is one more candidate at every state
+        return proposer
 
     async def close(self) -> None:
         provers, self._provers = list(self._provers.values()), {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from ..errors import ProverError
@@ -129,7 +129,15 @@ class ReplayingProver:
         return Proof(self.prefix + tuple(proof.tactics))
 
     async def verify(self, theorem: Theorem, proof: Proof) -> Verification:
-        return await self.inner.verify(theorem, self.whole(proof))
+        """The check of the whole proof. Steps the check reports as accepted (`details["tactics"]`,
+        hammer calls replaced by what they found) are given back relative to the replayed root, like
+        the search's proof; the whole list stays in `details["whole_tactics"]`."""
+        verification = await self.inner.verify(theorem, self.whole(proof))
+        steps = verification.details.get("tactics")
+        if isinstance(steps, list) and len(steps) >= len(self.prefix):
+            details = dict(verification.details, whole_tactics=list(steps), tactics=list(steps[len(self.prefix):]))
+            verification = replace(verification, details=details)
+        return verification
 
     def render(self, theorem: Theorem, proof: Proof) -> str:
         return self.inner.render(theorem, self.whole(proof))
@@ -176,22 +184,15 @@ def describe_failure(result: SearchResult, config: EditorConfig) -> str:
     return result.error or status.value
 
 
-def _found_steps(prover: Prover, theorem: Theorem, result: SearchResult) -> tuple[str, ...]:
-    """The steps to write: the ones the final check accepted when it reports them (the Isabelle
-    check lists its steps with every hammer call replaced by the tactic it found), else the search's."""
+def _found_steps(result: SearchResult) -> tuple[str, ...]:
+    """The steps to write: the ones the final check accepted when it lists them (the Isabelle check
+    replaces each hammer call by the tactic it found), else the search's own."""
     assert result.proof is not None
     found = tuple(result.proof.tactics)
-    prefix = prover.prefix if isinstance(prover, ReplayingProver) else ()
     checked = result.verification.details.get("tactics") if result.verification else None
-    if (isinstance(checked, list) and len(checked) == len(prefix) + len(found)
-            and all(isinstance(step, str) for step in checked)):
-        return tuple(checked[len(prefix):])
-    inner = prover.inner if isinstance(prover, ReplayingProver) else prover
-    resolve = getattr(inner, "resolve", None)
-    if resolve is None:
-        return found
-    resolved = tuple(resolve(theorem, Proof(prefix + found)).tactics)
-    return resolved[len(prefix):] if len(resolved) == len(prefix) + len(found) else found
+    if isinstance(checked, list) and len(checked) == len(found) and all(isinstance(s, str) for s in checked):
+        return tuple(checked)
+    return found
 
 
 async def prove_target(
@@ -220,6 +221,6 @@ async def prove_target(
         return TargetOutcome(target, result.status.value, elapsed_s=elapsed,
                              reason=describe_failure(result, config), expansions=result.expansions,
                              checked_text=checked)
-    steps = _found_steps(prover, theorem, result)
+    steps = _found_steps(result)
     edit = proof_edit(target, steps)
     return TargetOutcome(target, PROVED, steps, edit, elapsed, "", result.expansions, checked)

@@ -14,7 +14,7 @@ from ..errors import UserError
 from ..interfaces import LanguageModel
 from .batching import BatchingProposer, BatchStats
 from .model_ids import DEFAULT_MODEL_ID
-from .prompts import PromptTemplate, default_lean4_template
+from .prompts import PromptTemplate, default_isabelle_template, default_lean4_template
 from .tactic import TacticProposer
 
 if TYPE_CHECKING:
@@ -115,5 +115,6 @@ __all__ = [
     "VLLMModel",
     "build_language_model",
     "build_tactic_proposer",
+    "default_isabelle_template",
     "default_lean4_template",
 ]

@@ -160,3 +160,8 @@ def packaged_template(filename: str) -> PromptTemplate:
 def default_lean4_template() -> PromptTemplate:
     """The project's own few-shot next-tactic prompt for Lean 4, in the paper's format."""
     return packaged_template("lean4_next_tactic.json")
+
+
+def default_isabelle_template() -> PromptTemplate:
+    """The project's own few-shot next-step prompt for Isabelle (`Proof state:` / `---` blocks)."""
+    return packaged_template("isabelle_next_step.json")

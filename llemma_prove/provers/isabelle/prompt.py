@@ -1,8 +1,8 @@
-"""The Isabelle next-step prompt file, and a proposer wrapper that adds the hammer as a candidate.
+"""Where the Isabelle next-step prompt lives, and a proposer wrapper that adds the hammer as a candidate.
 
-The prompt (`isabelle_next_step_fewshot.json`) has the shape of the LLEMMA Lean 4 prompt file
-(`description`, `template`, `placeholder`, `examples` with `tactic_state` / `next_tactic`), so the
-proposers' prompt loader reads it unchanged: `PromptTemplate.load(ISABELLE_PROMPT_PATH)`.
+The prompt (`llemma_prove/proposers/templates/isabelle_next_step.json`, loaded by
+`proposers.default_isabelle_template()`) has the shape of the LLEMMA Lean 4 prompt file
+(`description`, `template`, `placeholder`, `examples` with `tactic_state` / `next_tactic`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from ...interfaces import Proposer
 from ...types import Candidate, ProposalRequest, SamplingParams
 from .hammer import HAMMER, is_hammer_step
 
-ISABELLE_PROMPT_FILE = "isabelle_next_step_fewshot.json"
+ISABELLE_PROMPT_FILE = "isabelle_next_step.json"
 
 
 def isabelle_prompt_path() -> Path:
     """Path of the packaged few-shot next-step prompt for Isabelle."""
-    return Path(str(resources.files(__package__).joinpath(ISABELLE_PROMPT_FILE)))
+    return Path(str(resources.files("llemma_prove.proposers.templates").joinpath(ISABELLE_PROMPT_FILE)))
 
 
 class HammerCandidates:
