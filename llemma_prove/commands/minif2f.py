@@ -25,7 +25,7 @@ from typing import Any, Optional, Sequence
 
 import typer
 
-from ..config import DEFAULT_MODEL, ModelSpec, ProverSpec, RunConfig, package_versions
+from ..config import DEFAULT_MODEL, EngineSpec, ModelSpec, ProverSpec, RunConfig, package_versions
 from ..data import minif2f
 from ..errors import ModelLoadError, ProverUnavailable, UserError
 from ..search import Priority, SearchConfig
@@ -102,6 +102,11 @@ class Minif2fArgs:
     force: bool = False
     retry_errors: bool = False
     progress: bool = True
+    cache: bool = False
+    cache_file: Path | None = None
+    batch_size: int = 32
+    batch_wait_ms: float = 5.0
+    ray: str | None = None  # None: this process; "local": start a local Ray cluster; else its address
 
 
 # -- validation (no model, no prover) ----------------------------------------------------------------
@@ -180,6 +185,10 @@ def validate_args(args: Minif2fArgs) -> None:
         raise UserError(f"prompt file {args.prompt} not found")
     if args.data is not None and not args.data.exists():
         raise UserError(f"data file {args.data} not found")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not args.batch_wait_ms >= 0:
+        raise UserError(f"--batch-wait-ms must be 0 or more, got {args.batch_wait_ms:g}")
 
 
 def load_prompt(args: Minif2fArgs) -> tuple[Any, str | None]:
@@ -335,6 +344,49 @@ def build_proposer(args: Minif2fArgs, template: Any) -> Any:
     return proposers.TacticProposer(model, template or proposers.default_lean4_template())
 
 
+CACHE_FILE = "tactic-cache.sqlite"
+
+
+def cache_path(args: Minif2fArgs, run_dir: Path) -> Path | None:
+    """The tactic-outcome cache file: --cache-file, else one in the run directory; None without --cache."""
+    if not args.cache:
+        return None
+    return (args.cache_file or run_dir / CACHE_FILE).resolve()
+
+
+def with_batching(proposer: Any, args: Minif2fArgs) -> Any:
+    """With several searches at once, one batching front gathers their generation requests."""
+    from ..proposers.batching import BatchingProposer
+
+    if args.concurrency <= 1 or isinstance(proposer, BatchingProposer):
+        return proposer
+    return BatchingProposer(proposer, max_batch_size=args.batch_size, max_wait_ms=args.batch_wait_ms)
+
+
+def engine_spec(args: Minif2fArgs, run_dir: Path) -> EngineSpec:
+    path = cache_path(args, run_dir)
+    batching = args.concurrency > 1
+    return EngineSpec(cache_file=str(path) if path else None, batch_size=args.batch_size if batching else None,
+                      batch_wait_ms=args.batch_wait_ms if batching else None, ray=args.ray)
+
+
+def record_cache_stats(store: Any, stats: dict[str, Any] | None, err_console: Any) -> None:
+    """Show the tactic cache's hit rate and add it to summary.json / summary.md."""
+    if not stats:
+        return
+    from ..report import summarise, to_markdown
+
+    lookups = stats["hits"] + stats["misses"]
+    line = (f"tactic cache: {stats['hits']} of {lookups} steps answered from the cache "
+            f"({100 * stats['hit_rate']:.1f}% hit rate), {stats['replays']} replays; {store.config.engine.cache_file}")
+    summary = summarise(store.config, store.records())
+    data = summary.to_json()
+    data["tactic_cache"] = {**stats, "file": store.config.engine.cache_file}
+    store.write_summary(data, to_markdown(summary) + f"\n{line[0].upper()}{line[1:]}.\n")
+    if err_console is not None:
+        err_console.print(line)
+
+
 def _test_doubles(theorems: Sequence[Theorem], args: Minif2fArgs) -> tuple[Any, Any] | None:
     target = os.environ.get(TEST_DOUBLES_ENV)
     if not target:
@@ -370,17 +422,27 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
     # A local data file is checked first (cheap, and its errors are the user's); a missing Lean or
     # Isabelle then stops the command before any download, run directory or model.
     loaded = await load_theorems(args) if args.data is not None else None
-    if not os.environ.get(TEST_DOUBLES_ENV):
+    if not os.environ.get(TEST_DOUBLES_ENV) and args.ray in (None, "local"):  # a remote cluster checks its own
         await preflight_prover(args)
     theorems, source = loaded or await load_theorems(args)
     config = run_config(args, search, source, theorems, prompt_sha256)
     if os.environ.get(TEST_DOUBLES_ENV):  # recorded as such, so no report mistakes it for a real run
         config = replace(config, prover=ProverSpec(name="test-doubles", options={"factory": os.environ[TEST_DOUBLES_ENV]}))
     run_dir = args.run_dir or default_run_dir(args, config)
+    config = replace(config, engine=engine_spec(args, run_dir))
     check_run_dir(run_dir, config, resume=args.resume, force=args.force)
     if source.lean_version and config.prover.toolchain and source.lean_version not in config.prover.toolchain:
         log.warning("statement set %s is written for Lean %s but the Lake project uses %s",
                     source.statement_set, source.lean_version, config.prover.toolchain)
+
+    if args.ray is not None:
+        from ..distributed.cli import run_on_ray
+
+        summary = await run_on_ray(args, theorems, config, run_dir, search, template, err_console)
+        if console is not None:
+            console.print(rich_table(summary))
+            console.print(f"results: {run_dir}")
+        return 0
 
     doubles = _test_doubles(theorems, args)
     prover = doubles[0] if doubles else build_prover(args, theorems, config.prover)
@@ -391,8 +453,14 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
             proposer = doubles[1]
         else:
             proposer = await asyncio.to_thread(build_proposer, args, template)
+        proposer = with_batching(proposer, args)
         with RunStore.open(run_dir, config, resume=args.resume, force=args.force,
                            retry_errors=args.retry_errors) as store:
+            cache_file = cache_path(args, run_dir)
+            if cache_file is not None:  # opened after the store, which may move an old run aside
+                from ..provers.cache import CachingProver, TacticCache
+
+                prover = CachingProver(prover, TacticCache(cache_file))
             if err_console is not None:
                 err_console.print(f"run directory: {run_dir}  ({len(theorems)} theorems, "
                                   f"{len(store.finished() & set(config.selection))} already finished)")
@@ -407,6 +475,8 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
             )
             await runner.run(theorems)
             summary = summarise(store.config, store.records())
+            if cache_file is not None:
+                record_cache_stats(store, prover.cache.stats.to_json(), err_console)
     finally:
         if proposer is not None:
             await _close(proposer)
@@ -457,6 +527,12 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Start over in a run directory made with another configuration (old files are kept)."),
         retry_errors: bool = typer.Option(False, "--retry-errors", help="Run again the theorems that ended in an error."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+        cache: bool = typer.Option(False, "--cache/--no-cache", help="Tactic-outcome cache: steps already answered (same prover, header, state, tactic) are not sent to the prover again."),
+        cache_file: Optional[Path] = typer.Option(None, "--cache-file", help="Cache file (implies --cache; default: tactic-cache.sqlite in the run directory); share one between runs."),
+        batch_size: int = typer.Option(32, "--batch-size", help="Most generation requests of concurrent searches sent to the model in one batch."),
+        batch_wait_ms: float = typer.Option(5.0, "--batch-wait-ms", help="Longest wait (ms) to fill a generation batch."),
+        ray: bool = typer.Option(False, "--ray", help="Spread the theorems over a Ray cluster (a new local one unless --ray-address)."),
+        ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (auto, host:6379, ray://host:10001); implies --ray."),
     ) -> None:
         """Run best-first proof search on a miniF2F split and record the results in a run directory."""
         from rich.console import Console
@@ -470,7 +546,8 @@ def register(app: typer.Typer) -> None:
             clean_candidates=clean_candidates, priority=priority.value if priority else None,
             exclude_model_wait=exclude_model_wait, improved=improved, concurrency=concurrency,
             output_dir=output_dir, run_dir=run_dir, resume=resume, force=force, retry_errors=retry_errors,
-            progress=progress,
+            progress=progress, cache=cache or cache_file is not None, cache_file=cache_file, batch_size=batch_size, batch_wait_ms=batch_wait_ms,
+            ray=ray_address or ("local" if ray else None),
         )
         try:
             code = asyncio.run(run_minif2f(args, Console(), Console(stderr=True)))

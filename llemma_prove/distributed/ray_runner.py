@@ -92,7 +92,7 @@ class RayCluster:
                 cpus = self.options.num_cpus or max(
                     os.cpu_count() or 1, int(self.options.workers_per_node * self.options.cpus_per_worker + 0.999)
                 )
-                ray.init(num_cpus=cpus, **common)
+                ray.init(address="local", num_cpus=cpus, **common)  # always a new cluster of our own
             else:
                 ray.init(address=self.options.address, **common)
         except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -7,7 +7,8 @@ command `llemma.prove`, which
 - stops the search when the client cancels that token (`window/workDoneProgress/cancel`) or the
   request (`$/cancelRequest`);
 - on a checked proof, asks the client to apply a versioned `workspace/applyEdit` that replaces the
-  `sorry` (re-anchored if the document changed meanwhile, refused if the `sorry` is gone);
+  `sorry` (moved along if the document changed meanwhile; withheld, with the proof in a message, if
+  the declaration changed or the text before it now reads differently to the prover);
 - otherwise says why in a `window/showMessage` and an information diagnostic on the `sorry`.
 
 Configuration comes from `initializationOptions` (see `EditorConfig.from_mapping`: model,
@@ -38,7 +39,7 @@ from ..errors import UserError
 from ..types import Language
 from .backends import Backends, EditorConfig, load_backends
 from .session import TargetOutcome, prove_target
-from .targets import LocatedFile, Target, TextEdit, locate
+from .targets import LocatedFile, Target, TextEdit, context_tokens, locate
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +325,8 @@ class LlemmaServer(LanguageServer):
         result: dict[str, Any] = {"status": "proved", "proof": outcome.edit.new_text, "steps": list(outcome.steps)}
         if edit is None:
             self.message(lsp.MessageType.Warning,
-                         f"LLEMMA: proof of {target.label} found, but the sorry changed meanwhile; not inserted. "
+                         f"LLEMMA: proof of {target.label} found, but the sorry or the text before it changed "
+                         f"meanwhile; not inserted. "
                          f"Proof: {outcome.edit.new_text}")
             result["applied"] = False
             return result
@@ -349,10 +351,11 @@ class LlemmaServer(LanguageServer):
 
 
 def _reanchor(edit: TextEdit, target: Target, old: str, new: str) -> TextEdit | None:
-    """The edit moved to where the same declaration stands in the current text, or None if it is gone.
+    """The edit moved to where the same declaration stands in the current text, or None.
 
     Unchanged text: the edit as is. Otherwise the declaration's text (which holds the `sorry`) must
-    occur exactly once in the new text, unchanged; the edit moves with it.
+    occur exactly once in the new text, unchanged, and everything before it must still read the same
+    to the prover (comments and layout may differ): the proof was checked in that context.
     """
     if old == new:
         return edit
@@ -362,6 +365,9 @@ def _reanchor(edit: TextEdit, target: Target, old: str, new: str) -> TextEdit | 
     chunk = old[decl.start: decl.end]
     at = new.find(chunk)
     if at < 0 or new.find(chunk, at + 1) >= 0:
+        return None
+    before = context_tokens(old[: decl.start], target.language)
+    if before is None or before != context_tokens(new[:at], target.language):
         return None
     shift = at - decl.start
     return TextEdit(edit.start + shift, edit.end + shift, edit.new_text)

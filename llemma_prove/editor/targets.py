@@ -141,6 +141,19 @@ _ISABELLE_ADVICE = (
 )
 
 
+def context_tokens(text: str, language: Language) -> list[str] | None:
+    """The tokens of `text` that the prover reads (comments and layout dropped); None if unscannable.
+
+    Two texts with the same context tokens give a declaration after them the same meaning, so a proof
+    checked after one may be placed after the other."""
+    try:
+        if language is Language.LEAN4:
+            return [t.text for t in tokenize(text) if t.significant]
+        return [t.text for t in _isabelle_tokens(text)]
+    except (LeanSyntaxError, UnsupportedSource):
+        return None
+
+
 def locate(text: str, language: Language) -> LocatedFile:
     """Declarations and `sorry` targets of a source text. Raises `UnsupportedSource` on unscannable text."""
     if language is Language.LEAN4:

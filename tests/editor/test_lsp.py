@@ -192,9 +192,9 @@ async def test_cancel_request_stops_the_search(tmp_path):
 
 
 async def test_edit_follows_the_sorry_when_the_document_changed_meanwhile(tmp_path):
-    client, log = await started(tmp_path, backend={"delay": 0.2, "prove_at": 3, "roots": {"again": "s0"}})
+    client, log = await started(tmp_path, backend={"delay": 0.2, "prove_at": 3, "roots": {"again": "s0", "third": "s0"}})
     try:
-        text = TEXT + "\ntheorem again (n : ℕ) : n = n := by sorry\n"
+        text = TEXT + "\ntheorem again (n : ℕ) : n = n := by sorry\n\ntheorem third (n : ℕ) : n = n := by sorry\n"
         doc = client.open(tmp_path / "Sample.lean", text)
         pending = await _start_slow_search(client, doc)
         client.change(doc, "-- a line typed while the search runs\n" + doc.text)
@@ -213,6 +213,13 @@ async def test_edit_follows_the_sorry_when_the_document_changed_meanwhile(tmp_pa
         result = await asyncio.wait_for(pending, 20)
         assert result["status"] == "proved" and result["applied"] is False
         assert any("changed meanwhile; not inserted" in m.message for m in client.messages)
+
+        # Nor when the text before the theorem now means something else (the proof was checked without it).
+        pending = await _start_slow_search(client, doc, marker="theorem third")
+        client.change(doc, doc.text.replace("open Real\n", "open Real\nattribute [-simp] helper\n"))
+        result = await asyncio.wait_for(pending, 20)
+        assert result["status"] == "proved" and result["applied"] is False
+        assert "theorem third (n : ℕ) : n = n := by sorry" in doc.text
     finally:
         await client.close()
 

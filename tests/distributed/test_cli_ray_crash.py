@@ -1,0 +1,77 @@
+"""`llemma-prove minif2f --ray` as a process: killed with SIGKILL mid-run it loses no finished theorem,
+leaves no Ray process behind, and the same command resumes with the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+pytest.importorskip("ray")
+
+from tests.conftest import ROOT  # noqa: E402
+from tests.throughput.cli_data import NAMES, write_statements  # noqa: E402
+
+
+def _ray_processes(since: float) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "create_time", "name"]):
+        try:
+            text = " ".join(proc.info["cmdline"] or []) + " " + (proc.info["name"] or "")
+            if proc.info["create_time"] >= since and ("ray" in text.lower()) and proc.pid != os.getpid():
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def _command(tmp_path) -> tuple[list[str], dict[str, str]]:
+    data = write_statements(tmp_path / "statements.jsonl")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LLEMMA_PROVE_TEST_DOUBLES": "tests.runner.cli_doubles:build",
+           "LLEMMA_PROVE_TEST_STEP_DELAY": "0.4", "COLUMNS": "160"}
+    cmd = [sys.executable, "-m", "llemma_prove.cli", "minif2f", "--data", str(data), "--run-dir",
+           str(tmp_path / "run"), "--no-progress", "--concurrency", "2", "--ray"]
+    return cmd, env
+
+
+def _results(tmp_path) -> list[str]:
+    path = tmp_path / "run" / "results.jsonl"
+    return [json.loads(l)["name"] for l in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_killed_driver_keeps_results_leaves_nothing_running_and_resumes(tmp_path):
+    since = time.time() - 1
+    cmd, env = _command(tmp_path)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not _results(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    kept = _results(tmp_path)
+    assert 1 <= len(kept) < len(NAMES)
+
+    deadline = time.monotonic() + 20  # Ray's own processes share the driver's fate
+    while _ray_processes(since) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _ray_processes(since), [p.info["cmdline"][:3] for p in _ray_processes(since)]
+
+    env["LLEMMA_PROVE_TEST_STEP_DELAY"] = "0"
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    names = _results(tmp_path)
+    assert sorted(names) == sorted(NAMES) and names[: len(kept)] == kept  # nothing lost, nothing twice
+    assert not _ray_processes(since)  # a normal exit shuts its local cluster down too
