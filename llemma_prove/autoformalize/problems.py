@@ -7,7 +7,6 @@ problem with a line is a `DataError` naming the file, the line and the field.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -15,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.jsonl import UniqueNames, json_rows
 from ..errors import DataError
 from ..types import Language, Theorem, problem_family
 
@@ -82,19 +82,10 @@ def load_problems(path: str | os.PathLike[str]) -> list[InformalProblem]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"input file {path} cannot be read: {exc}") from None
     problems: list[InformalProblem] = []
-    seen: dict[str, int] = {}
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        problem = parse_problem(data, where)
-        if problem.name in seen:
-            raise DataError(f"{where}: problem {problem.name} already appears on line {seen[problem.name]}")
-        seen[problem.name] = lineno
+    names = UniqueNames("problem")
+    for row in json_rows(lines, str(path)):
+        problem = parse_problem(row.data, row.where)
+        names.add(problem.name, row)
         problems.append(problem)
     if not problems:
         raise DataError(f"input file {path} holds no problems")

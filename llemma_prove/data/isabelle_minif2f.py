@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .jsonl import UniqueNames, json_rows
 from ..errors import DataError
 from ..provers.isabelle.theory import TheorySyntaxError, split_theory
 from ..types import Language, Theorem
@@ -104,26 +105,16 @@ def theorem_row(theorem: Theorem) -> dict[str, Any]:
 def parse_isabelle_rows(lines: Iterable[str], origin: str, statement_set: str = LOCAL_SET) -> list[Theorem]:
     """Theorems from JSONL rows (`theory` or `header` + `statement`); DataError names origin:line."""
     theorems: list[Theorem] = []
-    seen: dict[str, int] = {}
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{origin}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    names = UniqueNames()
+    for json_row in json_rows(lines, origin):
+        row, where = json_row.data, json_row.where
         for key in TEXT_FIELDS:
             if row.get(key) is not None and not isinstance(row[key], str):
                 raise DataError(f"{where}: field '{key}' must be a string, got {type(row[key]).__name__}")
         name = (row.get("name") or "").strip()
         if not name:
             raise DataError(f"{where}: missing field 'name'")
-        if name in seen:
-            raise DataError(f"{where}: duplicate theorem name '{name}' (first on line {seen[name]})")
-        seen[name] = lineno
+        names.add(name, json_row)
         split = row.get("split") or ""
         if split and split not in SPLITS:
             raise DataError(f"{where}: unknown split '{split}' for {name} (expected one of {', '.join(SPLITS)})")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from .jsonl import UniqueNames, json_rows
 from ..errors import DataError, UserError
 from ..processes import ChildProcess, ProcessSpec
 from ..types import Language, Theorem
@@ -158,17 +159,9 @@ def _docstring_text(prefix: str) -> str:
 def parse_rows(lines: Iterable[str], origin: str, statement_set: str = LOCAL_SET) -> list[Theorem]:
     """Parse JSONL statement rows (our shape or DeepSeek's). Raises DataError naming origin:line."""
     theorems: list[Theorem] = []
-    first_line: dict[str, int] = {}
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{origin}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    names = UniqueNames()
+    for json_row in json_rows(lines, origin):
+        row, where = json_row.data, json_row.where
         for key in REQUIRED_FIELDS:
             if key not in row:
                 raise DataError(f"{where}: missing field '{key}' (each row needs {', '.join(REQUIRED_FIELDS)})")
@@ -180,9 +173,7 @@ def parse_rows(lines: Iterable[str], origin: str, statement_set: str = LOCAL_SET
             raise DataError(f"{where}: field 'name' is empty")
         if not row["formal_statement"].strip():
             raise DataError(f"{where}: field 'formal_statement' of {name} is empty")
-        if name in first_line:
-            raise DataError(f"{where}: duplicate theorem name '{name}' (first on line {first_line[name]})")
-        first_line[name] = lineno
+        names.add(name, json_row)
         split = row.get("split") or ""
         if split and split not in SPLITS:
             raise DataError(f"{where}: unknown split '{split}' for {name} (expected one of {', '.join(SPLITS)})")
@@ -199,7 +190,7 @@ def parse_rows(lines: Iterable[str], origin: str, statement_set: str = LOCAL_SET
                 language=Language.LEAN4,
                 informal_statement=informal,
                 informal_proof=row.get("informal_proof"),
-                source=row.get("source") or f"{origin}:{lineno}",
+                source=row.get("source") or where,
             )
         )
     return theorems

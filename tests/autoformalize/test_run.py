@@ -143,7 +143,7 @@ def test_input_file_errors_name_the_file_and_line(tmp_path):
     with pytest.raises(DataError, match=r"in\.jsonl:3: field 'informal_statement' is missing"):
         load_problems(path)
     path.write_text('{"name": "a", "informal_statement": "x"}\n{"name": "a", "informal_statement": "y"}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"in\.jsonl:2: problem a already appears on line 1"):
+    with pytest.raises(DataError, match=r"in\.jsonl:2: duplicate problem 'a' \(first on line 1\)"):
         load_problems(path)
     path.write_text('{"name": "a", "informal_statement": "x", "informal_proof": 3}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"in\.jsonl:1: field 'informal_proof' must be a string"):
@@ -152,7 +152,7 @@ def test_input_file_errors_name_the_file_and_line(tmp_path):
     with pytest.raises(DataError, match=r"in\.jsonl:1: expected a JSON object"):
         load_problems(path)
     path.write_text("{oops\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"in\.jsonl:1: not valid JSON"):
+    with pytest.raises(DataError, match=r"in\.jsonl:1: invalid JSON"):
         load_problems(path)
     with pytest.raises(DataError, match="does not exist"):
         load_problems(tmp_path / "nope.jsonl")

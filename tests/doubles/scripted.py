@@ -8,7 +8,7 @@ budgets and order.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from llemma_prove.types import (

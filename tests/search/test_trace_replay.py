@@ -12,7 +12,7 @@ from collections import defaultdict
 import pytest
 
 from llemma_prove.search import SearchConfig, best_first_search
-from llemma_prove.types import Proof, SamplingParams, SearchStatus, Theorem
+from llemma_prove.types import Proof, SearchStatus, Theorem
 from tests.conftest import require_shared
 from tests.doubles.scripted import ScriptedProposer, ScriptedProver, fails, goes_to, proves
 
