@@ -35,6 +35,8 @@ async def run_on_ray(args: Any, theorems: Sequence[Theorem], config: RunConfig, 
     options = RayOptions(
         address=args.ray,
         searches_per_worker=args.concurrency,
+        # a local model engine gets a GPU on nodes that have one; a shared endpoint needs none
+        gpus_per_worker=None if args.model_backend != "openai" and args.device != "cpu" else 0.0,
         theorem_timeout_s=None if search.exclude_model_wait else search.time_limit_s * 2 + 600,
         show_progress=args.progress,
     )

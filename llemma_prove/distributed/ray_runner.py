@@ -45,7 +45,7 @@ class RayOptions:
     workers_per_node: int = 1
     searches_per_worker: int = 8  # concurrent searches inside one worker (they share its proposer)
     cpus_per_worker: float = 1.0
-    gpus_per_worker: float = 0.0  # give each worker's model engine a GPU share
+    gpus_per_worker: float | None = 0.0  # GPU share of each worker's model engine; None: 1 where a node has one
     theorem_timeout_s: float | None = None
     max_consecutive_errors: int | None = 20
     show_progress: bool = True
@@ -107,18 +107,20 @@ class RayCluster:
             self.ray.shutdown()
             self._owned = False
 
-    def node_ids(self) -> list[str]:
-        """Alive nodes that can host a worker (enough CPUs and GPUs)."""
+    def nodes(self) -> list[tuple[str, float]]:
+        """(node id, GPUs per worker there) for each alive node that can host a worker."""
+        wanted = self.options.gpus_per_worker
         nodes = []
         for node in self.ray.nodes():
             resources = node.get("Resources", {})
-            if (node.get("Alive") and resources.get("CPU", 0) >= self.options.cpus_per_worker
-                    and resources.get("GPU", 0) >= self.options.gpus_per_worker):
-                nodes.append(node["NodeID"])
+            gpus = resources.get("GPU", 0)
+            per_worker = (1.0 if gpus >= 1 else 0.0) if wanted is None else wanted
+            if node.get("Alive") and resources.get("CPU", 0) >= self.options.cpus_per_worker and gpus >= per_worker:
+                nodes.append((node["NodeID"], per_worker))
         if not nodes:
             raise RayUnavailable(
-                f"no Ray node has {self.options.cpus_per_worker:g} CPU(s) and {self.options.gpus_per_worker:g} GPU(s) "
-                "free for a prover worker"
+                f"no Ray node has {self.options.cpus_per_worker:g} CPU(s) and {wanted or 0:g} GPU(s) "
+                "for a prover worker"
             )
         return nodes
 
@@ -213,11 +215,11 @@ class RayRunner:
 
         actor_class = cluster.ray.remote(ProverWorker)
         slots = []
-        for node in cluster.node_ids():
+        for node, gpus in cluster.nodes():
             for _ in range(self.options.workers_per_node):
                 actor = actor_class.options(
                     num_cpus=self.options.cpus_per_worker,
-                    num_gpus=self.options.gpus_per_worker,
+                    num_gpus=gpus,
                     max_concurrency=self.options.searches_per_worker + 4,  # + stats and close calls
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
                 ).remote(self.factory, self.search, self.options.theorem_timeout_s)
