@@ -118,11 +118,7 @@ class Runner:
     async def run(self, theorems: Sequence[Theorem]) -> RunOutcome:
         """Run every theorem not yet finished in the store, `concurrency` at a time."""
         started = time.monotonic()
-        finished = self.store.finished()
-        todo = [t for t in theorems if t.name not in finished]
-        skipped = len(theorems) - len(todo)
-        if skipped:
-            log.info("resuming: %d of %d theorems already have results", skipped, len(theorems))
+        todo, skipped = pending_theorems(self.store, theorems)
         counts = {"tried": 0, "proved": 0, "errors": 0}
         queue: asyncio.Queue[Theorem] = asyncio.Queue()
         for theorem in todo:
@@ -165,6 +161,16 @@ class Runner:
             attempted=counts["tried"], skipped=skipped, proved=counts["proved"], errors=counts["errors"],
             interrupted=interrupted, elapsed_s=time.monotonic() - started,
         )
+
+
+def pending_theorems(store: RunStore, theorems: Sequence[Theorem]) -> tuple[list[Theorem], int]:
+    """The theorems without a result yet (resume), and how many were skipped."""
+    finished = store.finished()
+    todo = [t for t in theorems if t.name not in finished]
+    skipped = len(theorems) - len(todo)
+    if skipped:
+        log.info("resuming: %d of %d theorems already have results", skipped, len(theorems))
+    return todo, skipped
 
 
 class _Progress:

@@ -128,6 +128,12 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def write_summary_files(run_dir: Path, summary_json: Mapping[str, Any], summary_md: str) -> None:
+    """`summary.json` and `summary.md`, each replaced atomically."""
+    write_atomic(run_dir / SUMMARY_JSON, (json.dumps(summary_json, indent=2) + "\n").encode())
+    write_atomic(run_dir / SUMMARY_MD, summary_md.encode("utf-8"))
+
+
 def read_results(path: Path, repair: bool = False) -> list[TheoremRecord]:
     """Records of a results file. A last line without its newline (torn by a kill) is ignored, and cut
     from the file when `repair` is set; a broken line elsewhere is a `StoreError` naming it."""
@@ -262,8 +268,7 @@ class RunStore:
                 write_atomic(folder / f"{safe_filename(record.name)}.thy", (record.proof_text or "").encode("utf-8"))
 
     def write_summary(self, summary_json: Mapping[str, Any], summary_md: str) -> None:
-        write_atomic(self.run_dir / SUMMARY_JSON, (json.dumps(summary_json, indent=2) + "\n").encode())
-        write_atomic(self.run_dir / SUMMARY_MD, summary_md.encode("utf-8"))
+        write_summary_files(self.run_dir, summary_json, summary_md)
 
     def close(self) -> None:
         for fd in (self._results_fd, self._lock_fd):

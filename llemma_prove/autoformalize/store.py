@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..store import CONFIG_FILE, LOCK_FILE, RESULTS_FILE, SUMMARY_JSON, SUMMARY_MD, StoreError, safe_filename, write_atomic
+from ..store import (
+    CONFIG_FILE,
+    LOCK_FILE,
+    RESULTS_FILE,
+    StoreError,
+    safe_filename,
+    write_atomic,
+    write_summary_files,
+)
 from ..types import problem_family
 from .config import AutoformalizeConfig
 
@@ -175,8 +183,7 @@ class AutoformalizeStore:
             write_atomic(folder / f"{safe_filename(record.name)}{suffix}", proof.encode("utf-8"))
 
     def write_summary(self, summary: Mapping[str, Any], markdown: str) -> None:
-        write_atomic(self.run_dir / SUMMARY_JSON, (json.dumps(summary, indent=2) + "\n").encode())
-        write_atomic(self.run_dir / SUMMARY_MD, markdown.encode("utf-8"))
+        write_summary_files(self.run_dir, summary, markdown)
 
     def close(self) -> None:
         for fd in (self._fd, self._lock_fd):

@@ -177,11 +177,7 @@ def build_sketcher(args: AutoformalizeArgs, prover: Any) -> Any:
 def build_model(args: AutoformalizeArgs) -> Any:
     from .. import proposers
 
-    options: dict[str, Any] = {"model_id": args.model}
-    for key in ("endpoint", "device", "dtype"):
-        if getattr(args, key) is not None:
-            options[key] = getattr(args, key)
-    return proposers.build_language_model(args.model_backend, **options)
+    return proposers.model_from_settings(args)
 
 
 def _doubles(problems: Sequence[Any], args: AutoformalizeArgs) -> tuple[Any, Any, Any, Any] | None:

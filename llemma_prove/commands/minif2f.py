@@ -331,11 +331,7 @@ def build_proposer(args: Minif2fArgs, template: Any) -> Any:
         from .. import proposers
     except ImportError as exc:  # pragma: no cover
         raise ModelLoadError(f"the proposers package cannot be imported: {exc}") from None
-    options: dict[str, Any] = {"model_id": args.model}
-    for key in ("endpoint", "device", "dtype"):
-        if getattr(args, key) is not None:
-            options[key] = getattr(args, key)
-    model = proposers.build_language_model(args.model_backend, **options)
+    model = proposers.model_from_settings(args)
     if args.prover == "isabelle":
         from ..provers.isabelle.prompt import HammerCandidates
 

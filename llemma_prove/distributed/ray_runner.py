@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..errors import UserError
-from ..runner import RunAborted, RunOutcome, _Progress
+from ..runner import RunAborted, RunOutcome, _Progress, pending_theorems
 from ..search import SearchConfig, SearchResult
 from ..store import RunStore
 from ..types import SearchStatus, Theorem
@@ -173,11 +173,7 @@ class RayRunner:
 
     async def run(self, theorems: Sequence[Theorem]) -> RunOutcome:
         started = time.monotonic()
-        finished = self.store.finished()
-        todo = [t for t in theorems if t.name not in finished]
-        skipped = len(theorems) - len(todo)
-        if skipped:
-            log.info("resuming: %d of %d theorems already have results", skipped, len(theorems))
+        todo, skipped = pending_theorems(self.store, theorems)
         counts = {"tried": 0, "proved": 0, "errors": 0}
         interrupted = False
         progress = _Progress(self.console, len(todo), self.options.show_progress)

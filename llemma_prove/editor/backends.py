@@ -246,11 +246,7 @@ class DefaultBackends:
         from .. import proposers
 
         if self._model is None:
-            options: dict[str, Any] = {"model_id": self.config.model}
-            for key in ("endpoint", "device", "dtype"):
-                if getattr(self.config, key) is not None:
-                    options[key] = getattr(self.config, key)
-            self._model = proposers.build_language_model(self.config.model_backend, **options)
+            self._model = proposers.model_from_settings(self.config)
         if self.config.prompt is not None:
             template = proposers.PromptTemplate.load(self.config.prompt)
         elif language is Language.ISABELLE:

@@ -97,6 +97,16 @@ def build_language_model(kind: str = "hf", **options: Any) -> LanguageModel:
     return cls(**options)
 
 
+def model_from_settings(settings: Any) -> LanguageModel:
+    """The model named by any settings object with the command-line fields `model`, `model_backend`,
+    `endpoint`, `device` and `dtype` (unset ones left to the back end's defaults)."""
+    options: dict[str, Any] = {"model_id": settings.model}
+    for key in ("endpoint", "device", "dtype"):
+        if getattr(settings, key, None) is not None:
+            options[key] = getattr(settings, key)
+    return build_language_model(settings.model_backend, **options)
+
+
 def build_tactic_proposer(model: LanguageModel, prompt_file: str | Path | None = None) -> TacticProposer:
     """A next-tactic proposer with the prompt from `prompt_file`, or the project's default Lean 4 prompt."""
     template = PromptTemplate.load(prompt_file) if prompt_file is not None else default_lean4_template()
@@ -115,6 +125,7 @@ __all__ = [
     "VLLMModel",
     "build_language_model",
     "build_tactic_proposer",
+    "model_from_settings",
     "default_isabelle_template",
     "default_lean4_template",
 ]
