@@ -123,7 +123,7 @@ class Runner:
         queue: asyncio.Queue[Theorem] = asyncio.Queue()
         for theorem in todo:
             queue.put_nowait(theorem)
-        progress = _Progress(self.console, len(todo), self.options.show_progress)
+        progress = RunProgress(self.console, len(todo), self.options.show_progress)
 
         async def worker() -> None:
             while not queue.empty() and not self._too_many_errors():
@@ -173,10 +173,11 @@ def pending_theorems(store: RunStore, theorems: Sequence[Theorem]) -> tuple[list
     return todo, skipped
 
 
-class _Progress:
+class RunProgress:
     """A rich progress bar (proved / tried / rate / elapsed), or nothing when disabled."""
 
-    def __init__(self, console: object | None, total: int, enabled: bool) -> None:
+    def __init__(self, console: object | None, total: int, enabled: bool, label: str = "miniF2F",
+                 success: str = "proved") -> None:
         self._bar = None
         self._task = None
         if not enabled or total == 0:
@@ -184,10 +185,10 @@ class _Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._bar = Progress(
-            TextColumn("[bold]miniF2F[/bold]"),
+            TextColumn(f"[bold]{label}[/bold]"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("proved {task.fields[proved]}/{task.fields[tried]} ({task.fields[rate]})"),
+            TextColumn(success + " {task.fields[proved]}/{task.fields[tried]} ({task.fields[rate]})"),
             TimeElapsedColumn(),
             console=console,  # type: ignore[arg-type]
             transient=False,
@@ -199,7 +200,7 @@ class _Progress:
             rate = f"{100 * proved / tried:.1f}%" if tried else "-"
             self._bar.update(self._task, advance=1, proved=proved, tried=tried, rate=rate)
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> "RunProgress":
         if self._bar is not None:
             self._bar.start()
         return self

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import ProposerError, ProverError
+from ..runner import RunProgress
 from .config import AutoformalizeConfig, Mode, Parts
 from .dsp import draft_sketch_prove
 from .problems import InformalProblem
@@ -19,6 +20,9 @@ from .statement import autoformalize_statement
 from .store import AutoformalizeStore, ProblemRecord, RunMeta
 
 log = logging.getLogger(__name__)
+
+# Verdicts counted as a success on the progress bar (statement mode: a well-formed statement at least).
+SUCCESS_VERDICTS = frozenset({"proved", "equivalent", "exact", "well-formed"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ async def run_autoformalize(
     resume: bool = True,
     extra: dict[str, Any] | None = None,
     on_record: Callable[[ProblemRecord], None] | None = None,
+    console: Any = None,
+    show_progress: bool = False,
 ) -> RunResult:
     """Evaluate `problems` into `run_dir`; problems with a result there already are skipped."""
     if concurrency < 1:
@@ -83,16 +89,23 @@ async def run_autoformalize(
             log.info("resuming: %d problems already finished, %d to go", len(skipped), len(todo))
         semaphore = asyncio.Semaphore(concurrency)
         lock = asyncio.Lock()
+        progress = RunProgress(console, len(todo), show_progress, label=f"autoformalize {config.mode.value}",
+                               success="ok")
+        counts = {"ok": 0, "tried": 0}
 
         async def one(problem: InformalProblem) -> None:
             async with semaphore:
                 record = await run_problem(problem, config, parts)
             async with lock:
                 store.append(record)
+            counts["tried"] += 1
+            counts["ok"] += int(record.verdict in SUCCESS_VERDICTS)
+            progress.advance(counts["ok"], counts["tried"])
             if on_record is not None:
                 on_record(record)
 
-        await asyncio.gather(*(one(p) for p in todo))
+        with progress:
+            await asyncio.gather(*(one(p) for p in todo))
         wanted = {p.name for p in selection.problems}
         records = [r for r in store.records() if r.name in wanted]
         summary = summarise(config, records, total=len(selection.problems),

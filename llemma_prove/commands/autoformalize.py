@@ -205,7 +205,7 @@ async def _close(thing: Any) -> None:
         log.exception("closing %r failed", thing)
 
 
-async def run_command(args: AutoformalizeArgs, console: Any = None) -> dict[str, Any]:
+async def run_command(args: AutoformalizeArgs, console: Any = None, err_console: Any = None) -> dict[str, Any]:
     """The whole command; returns the run's summary."""
     from ..autoformalize.config import AutoformalizeConfig, Mode, Parts
     from ..autoformalize.problems import load_problems
@@ -245,7 +245,8 @@ async def run_command(args: AutoformalizeArgs, console: Any = None) -> dict[str,
         extra = {"model": args.model, "model_backend": args.model_backend,
                  "input": str(args.input) if args.input else f"minif2f:{args.split}"}
         result = await run_autoformalize(problems, config, parts, run_dir, evaluated_split=args.split or "",
-                                         concurrency=args.concurrency, resume=args.resume, extra=extra)
+                                         concurrency=args.concurrency, resume=args.resume, extra=extra,
+                                         console=err_console, show_progress=err_console is not None)
     finally:
         if model is not None:
             await _close(model)
@@ -304,7 +305,7 @@ def register(app: typer.Typer) -> None:
             concurrency=concurrency, output_dir=output_dir, run_dir=run_dir, resume=resume,
         )
         try:
-            asyncio.run(run_command(args, Console()))
+            asyncio.run(run_command(args, Console(), Console(stderr=True)))
         except KeyboardInterrupt:
             typer.echo("interrupted: finished problems are saved; run the same command again to resume", err=True)
             raise typer.Exit(130)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..errors import UserError
-from ..runner import RunAborted, RunOutcome, _Progress, pending_theorems
+from ..runner import RunAborted, RunOutcome, RunProgress, pending_theorems
 from ..search import SearchConfig, SearchResult
 from ..store import RunStore
 from ..types import SearchStatus, Theorem
@@ -176,7 +176,7 @@ class RayRunner:
         todo, skipped = pending_theorems(self.store, theorems)
         counts = {"tried": 0, "proved": 0, "errors": 0}
         interrupted = False
-        progress = _Progress(self.console, len(todo), self.options.show_progress)
+        progress = RunProgress(self.console, len(todo), self.options.show_progress)
         try:
             if todo:
                 with RayCluster(self.options) as cluster, progress:
@@ -230,7 +230,7 @@ class RayRunner:
             slot.name = name
 
     async def _drive(self, ray: Any, slots: list[_Slot], todo: list[Theorem], counts: dict[str, int],
-                     progress: _Progress) -> None:
+                     progress: RunProgress) -> None:
         queue = list(reversed(todo))
         pending: dict[Any, tuple[Theorem, _Slot]] = {}
         while queue or pending:

@@ -249,3 +249,19 @@ def test_cli_isabelle_minif2f_data_file_dsp(tmp_path, monkeypatch, capsys):
     assert all(r["dsp"]["statement_source"] == "reference" for r in records)
     assert all(r["dsp"]["statement"].startswith(f"theorem {r['name']}") for r in records)
     assert "LLEMMA paper" in capsys.readouterr().out
+
+
+async def test_progress_bar_counts_the_problems(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    problems, model, prover = statement_setup(Language.LEAN4)
+    config = AutoformalizeConfig(target=Language.LEAN4, mode=Mode.STATEMENT)
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=120)
+    await run_autoformalize(problems, config, parts_for(Language.LEAN4, model, prover), tmp_path / "run", "valid",
+                            console=console, show_progress=True)
+    text = out.getvalue()
+    assert "autoformalize statement" in text
+    assert "3/3" in text
