@@ -215,7 +215,16 @@ async def run_command(args: AutoformalizeArgs, console: Any = None, err_console:
 
     validate(args)
     language = Language(args.target)
-    problems = await load_minif2f_problems(args) if args.minif2f else load_problems(args.input)  # type: ignore[arg-type]
+    # A local input file is checked first (its errors are the user's); a missing Lean or Isabelle then
+    # stops the command before any download or model.
+    problems = None if args.minif2f else load_problems(args.input)  # type: ignore[arg-type]
+    if not os.environ.get(TEST_DOUBLES_ENV):
+        from .minif2f import Minif2fArgs, preflight_prover
+
+        await preflight_prover(Minif2fArgs(prover="lean" if language is Language.LEAN4 else "isabelle",
+                                           lean_project=args.lean_project))
+    if problems is None:
+        problems = await load_minif2f_problems(args)
     problems = select_problems(problems, args.names, args.limit)
     prompts = load_prompts(args.prompt, language) if args.prompt else default_prompts(language)
     config = AutoformalizeConfig(

@@ -177,3 +177,12 @@ def test_default_run_dir_is_stable_for_the_same_command(tmp_path, test_jsonl):
     assert len((run_dir / "results.jsonl").read_text().splitlines()) == 3
     assert run_cli(*base, "--improved", doubles=True).returncode == 0  # another configuration, another directory
     assert len(list(tmp_path.iterdir())) == 2
+
+
+@pytest.mark.skipif(shutil.which("lake") is not None, reason="Lean is installed here")
+def test_autoformalize_without_lean_stops_before_any_download(tmp_path):
+    cache = tmp_path / "cache"
+    proc = run_cli("autoformalize", "--minif2f", "--split", "test", "--target", "lean4", "--mode", "dsp",
+                   "--run-dir", str(tmp_path / "run"), env={"LLEMMA_PROVE_CACHE": str(cache)})
+    assert_one_line_error(proc, "Lean is not ready", "llemma-prove setup lean")
+    assert not cache.exists() and not (tmp_path / "run").exists()
