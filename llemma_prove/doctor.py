@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -26,11 +25,6 @@ OPTIONAL_PACKAGES = {
     "isabelle-client": "pip install 'llemma-prove[isabelle]' (final checks through the Isabelle server)",
     "ray": "pip install 'llemma-prove[ray]' (multi-machine runs)",
     "pygls": "pip install 'llemma-prove[lsp]' (editor integration)",
-}
-LEAN_TOOLS = {
-    "elan": "install elan: curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh",
-    "lean": "install Lean with elan (see elan above); `llemma-prove setup lean` picks the right toolchain",
-    "lake": "comes with Lean through elan; then run `llemma-prove setup lean`",
 }
 
 
@@ -65,15 +59,6 @@ def gpu_checks() -> list[HealthCheck]:
     )]
 
 
-def lean_tool_checks() -> list[HealthCheck]:
-    checks = []
-    for tool, advice in LEAN_TOOLS.items():
-        path = shutil.which(tool)
-        checks.append(HealthCheck(f"lean: {tool} on PATH", path is not None, path or "not found",
-                                  "" if path else advice, required=False))
-    return checks
-
-
 def _guarded(name: str, probe: Callable[[], list[HealthCheck]], advice: str, prefix: str) -> list[HealthCheck]:
     """Run a backend's own health probe; a missing or broken backend module is one failed check."""
     try:
@@ -88,7 +73,7 @@ def _guarded(name: str, probe: Callable[[], list[HealthCheck]], advice: str, pre
 def _optional(check: HealthCheck, prefix: str) -> HealthCheck:
     from dataclasses import replace
 
-    name = check.name if check.name.lower().startswith(prefix.rstrip(": ")) else prefix + check.name
+    name = check.name if check.name.startswith(prefix) else prefix + check.name
     return replace(check, name=name, required=False)
 
 
@@ -143,7 +128,6 @@ def collect_checks(lean_project: Path | None = None, model_id: str = DEFAULT_MOD
     return [
         *package_checks(),
         *gpu_checks(),
-        *lean_tool_checks(),
         *lean_project_checks(lean_project),
         *isabelle_checks(),
         *model_cache_checks(model_id),

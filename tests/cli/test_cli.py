@@ -58,7 +58,7 @@ def test_help_lists_every_command():
 def test_doctor_runs_and_reports_what_to_do():
     proc = run_cli("doctor")
     assert proc.returncode == 0, proc.stderr
-    assert "python: torch" in proc.stdout and "lean: lake on PATH" in proc.stdout
+    assert "python: torch" in proc.stdout and "lean: Lean toolchain (elan, lake)" in proc.stdout
     if shutil.which("lake") is None:
         assert "setup lean" in proc.stdout  # advice for the missing piece
 
