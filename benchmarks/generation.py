@@ -61,6 +61,10 @@ def main() -> None:
     parser.add_argument("--max-batch-size", type=int, default=0,
                         help="sequences decoded at once in the batched call (default: all of them in one pass)")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each mode (best is reported)")
+    parser.add_argument("--dtype", default="float32", help="weights dtype (bfloat16 on GPUs)")
+    parser.add_argument("--hidden-size", type=int, default=TinyModelSpec.hidden_size,
+                        help="random Llama width; with --layers, sizes the model like a real one (e.g. 2048 x 16)")
+    parser.add_argument("--layers", type=int, default=TinyModelSpec.num_layers)
     args = parser.parse_args()
     if args.quick:
         args.states, args.candidates, args.max_new_tokens = 16, 16, 16
@@ -80,15 +84,21 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         spec = TinyModelSpec()
+        if (args.hidden_size, args.layers) != (spec.hidden_size, spec.num_layers):
+            heads = max(4, args.hidden_size // 128)
+            spec = TinyModelSpec(hidden_size=args.hidden_size, intermediate_size=int(args.hidden_size * 8 / 3) // 64 * 64,
+                                 num_layers=args.layers, num_heads=heads, num_kv_heads=heads, initializer_range=0.02)
         model_dir = build_tiny_llama(Path(tmp) / "tiny", spec)
         model = TransformersModel(
-            str(model_dir), device=args.device, dtype="float32",
+            str(model_dir), device=args.device, dtype=args.dtype,
             max_batch_size=args.max_batch_size or len(prompts) * args.candidates,
         )
         prompt_tokens = sum(len(model.tokenizer(p)["input_ids"]) for p in prompts) / len(prompts)
         print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
               f"{torch.get_num_threads()} threads, device {args.device}")
-        print(f"model: tiny random Llama (hidden {spec.hidden_size}, {spec.num_layers} layers, vocab {spec.vocab_size})")
+        params_m = sum(p.numel() for p in model._model.parameters()) / 1e6
+        print(f"model: random Llama (hidden {spec.hidden_size}, {spec.num_layers} layers, vocab {spec.vocab_size}, "
+              f"{params_m:.2f}M parameters, {args.dtype})")
         print(f"workload: {len(prompts)} states ({source}), {args.candidates} candidates each by {args.method}, "
               f"up to {args.max_new_tokens} new tokens, mean prompt {prompt_tokens:.0f} tokens, "
               f"at most {model.max_batch_size} sequences per pass")
