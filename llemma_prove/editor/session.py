@@ -3,6 +3,11 @@
 Everything goes through `search.prove_theorem`, so a proof is reported only after the prover's final
 check accepted it from scratch; for a last-step target that check covers the replayed steps plus the
 found ones, i.e. the whole proof as it will stand in the file.
+
+A nested target (a `sorry` deeper in a Lean proof) is searched from a sketch instead: the declaration's
+proof is opened once with that `sorry` as its only hole (`SketchProver.open_sketch`), best-first search
+runs from the hole's goal, and the edit that replaces the `sorry` is spliced into the proof text, which
+`SketchProver.verify_sketch` then checks from scratch, byte for byte as it will be written.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
-from ..errors import ProverError
+from ..autoformalize.holes import parse_sketch
+from ..autoformalize.protocols import SketchProver, SketchSession
+from ..errors import ProposerError, ProverError
 from ..interfaces import Proposer, Prover, ProverSession
-from ..search import SearchResult, prove_theorem
+from ..search import SearchResult, best_first_search, prove_theorem
 from ..types import (
     Candidate,
     GoalState,
@@ -25,10 +32,11 @@ from ..types import (
     SearchStatus,
     StepOutcome,
     Theorem,
+    Verdict,
     Verification,
 )
 from .backends import Backends, EditorConfig
-from .targets import Target, TextEdit, proof_edit
+from .targets import HoleKind, Target, TextEdit, proof_edit
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +214,8 @@ async def prove_target(
     if not target.supported or target.theorem is None:
         return TargetOutcome(target, UNSUPPORTED, reason=target.reason)
     theorem = target.theorem
+    if target.kind is HoleKind.NESTED:
+        return await prove_nested(target, backends, config, progress)
     prover: Prover = await backends.prover(theorem)
     proposer: Proposer = await backends.proposer(theorem.language)
     if target.prefix:
@@ -224,3 +234,118 @@ async def prove_target(
     steps = _found_steps(result)
     edit = proof_edit(target, steps)
     return TargetOutcome(target, PROVED, steps, edit, elapsed, "", result.expansions, checked)
+
+
+# ============================================================================================ nested
+
+
+class _HoleSession:
+    """A sketch session seen as a ProverSession whose root is the hole's goal (for best-first search).
+    The sketch session belongs to `prove_nested`, which closes it."""
+
+    def __init__(self, session: SketchSession, theorem: Theorem, state: GoalState) -> None:
+        self.session = session
+        self.theorem = theorem
+        self._root = state
+
+    async def initial_state(self) -> GoalState:
+        return self._root
+
+    async def step(self, state: GoalState, tactic: str) -> StepOutcome:
+        return await self.session.step(state, tactic)
+
+    async def close(self) -> None:
+        return None
+
+
+async def sketcher_for(backends: Backends, theorem: Theorem) -> SketchProver | None:
+    """The sketch capability for `theorem`: the backends' own `sketcher(theorem)` if they have one, the
+    prover itself if it implements `SketchProver`, the Lean REPL adapter for a `LeanReplProver`."""
+    own = getattr(backends, "sketcher", None)
+    if own is not None:
+        return await own(theorem)
+    prover = await backends.prover(theorem)
+    if isinstance(prover, SketchProver):
+        return prover
+    try:
+        from ..provers.lean import LeanReplProver
+        from ..provers.lean.sketch import sketch_prover
+    except ImportError:  # pragma: no cover - the Lean backend is part of the package
+        return None
+    if isinstance(prover, LeanReplProver):
+        return sketch_prover(prover)
+    return None
+
+
+def _nested_result(target: Target, status: str, started: float, reason: str, expansions: int = 0,
+                   checked: str = "") -> TargetOutcome:
+    return TargetOutcome(target, status, elapsed_s=time.monotonic() - started, reason=reason,
+                         expansions=expansions, checked_text=checked)
+
+
+async def prove_nested(
+    target: Target,
+    backends: Backends,
+    config: EditorConfig,
+    progress: ProgressCallback | None = None,
+) -> TargetOutcome:
+    """Search a nested `sorry` from its sketch hole; the edit is kept only if `verify_sketch` accepts
+    the declaration with exactly that edit in place."""
+    started = time.monotonic()
+    theorem = target.theorem
+    assert theorem is not None
+    sketcher = await sketcher_for(backends, theorem)
+    if sketcher is None:
+        return _nested_result(target, UNSUPPORTED, started,
+                              "the prover cannot open a proof sketch, which a nested sorry needs")
+    sketch = parse_sketch(target.sketch_body, theorem.language)
+    hole_start, hole_end = target.sketch_hole
+    hole = next((h for h in sketch.holes if h.start == hole_start and h.end == hole_end), None)
+    if hole is None or len(sketch.holes) != 1:
+        return _nested_result(target, UNSUPPORTED, started,
+                              f"the proof around this sorry has {len(sketch.holes)} sorrys; exactly one was expected")
+    proposer: Proposer = await backends.proposer(theorem.language)
+    search = config.search_config()
+    if progress is not None:
+        proposer = CountingProposer(proposer, progress, search.max_expansions)
+    log.info("searching %s (%s) from its sketch hole", target.label, target.kind.value)
+    try:
+        session = await sketcher.open_sketch(theorem, sketch)
+    except ProverError as exc:
+        return _nested_result(target, SearchStatus.ERROR.value, started, f"could not open the proof as a sketch: {exc}")
+    try:
+        goal = await session.hole_goal(hole.index, ())
+        if not goal.ok or goal.state is None:
+            return _nested_result(target, SearchStatus.ERROR.value, started,
+                                  f"the proof around the sorry does not check: {goal.error}")
+        root: ProverSession = _HoleSession(session, theorem, goal.state)  # type: ignore[assignment]
+        result = await best_first_search(theorem, root, proposer, search)
+    except (ProverError, ProposerError) as exc:
+        return _nested_result(target, SearchStatus.ERROR.value, started, f"the search failed: {exc}")
+    finally:
+        try:
+            await session.close()
+        except ProverError as exc:
+            log.warning("closing the sketch session of %s failed: %s", theorem.name, exc)
+    if result.proof is None:
+        return _nested_result(target, result.status.value, started, describe_failure(result, config),
+                              result.expansions)
+    steps = tuple(result.proof.tactics)
+    edit = proof_edit(target, steps)
+    assert (edit.start, edit.end) == (target.start, target.end)  # NESTED edits replace just the `sorry`
+    body = target.sketch_body[:hole_start] + edit.new_text + target.sketch_body[hole_end:]
+    if parse_sketch(body, theorem.language).holes:  # a found "tactic" that is itself a sorry
+        return _nested_result(target, SearchStatus.REJECTED.value, started,
+                              "a proof was found but the final check refused it: it still contains a sorry",
+                              result.expansions)
+    try:
+        verification = await sketcher.verify_sketch(theorem, body)
+    except ProverError as exc:
+        verification = Verification(Verdict.UNCHECKED, f"final check could not run: {exc}")
+    checked = verification.checked_text
+    if not verification.accepted:
+        log.warning("proof of %s found by the search was not accepted: %s", target.label, verification.reason)
+        return _nested_result(target, SearchStatus.REJECTED.value, started,
+                              f"a proof was found but the final check refused it: "
+                              f"{verification.reason or verification.verdict.value}", result.expansions, checked)
+    return TargetOutcome(target, PROVED, steps, edit, time.monotonic() - started, "", result.expansions, checked)

@@ -11,9 +11,15 @@ What can be searched (anything else is reported as unsupported, with the reason)
   block; Isabelle, a `sorry`/`oops` ending a flat `apply`/`using` script. The steps before it are
   replayed in the prover first, the search continues from the goal they leave, and the final check
   runs on the whole proof (those steps plus the found ones).
-A `sorry` nested deeper (inside `have ... := by sorry`, a `·` bullet, a term, a `calc` step, a `where`
-clause, Isar `proof ... qed`) has a goal that only the prover can compute from the enclosing proof; it
-is located and reported, not searched.
+- Lean, a nested `sorry` in tactic position (`have h : P := by sorry`, a bullet `· sorry`, a `sorry`
+  line followed by more tactics, any `by sorry` inside the proof's top-level `by` block), when it is
+  the only `sorry` of its declaration. Its goal is one only the prover can compute from the enclosing
+  proof, so the declaration is opened as a sketch whose single hole is that `sorry`
+  (`autoformalize.protocols.SketchProver`); the search starts from the hole's goal and the final check
+  runs on the whole declaration with the hole filled by exactly the text the edit writes.
+A `sorry` in a term (`exact sorry`, `⟨sorry, h⟩`, a `calc` step `:= sorry`), in a term-mode proof, in
+a `where` clause, beside another `sorry` of the same declaration, or in an Isar `proof ... qed` is
+located and reported with the reason, not searched.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ def language_for(path: str | Path) -> Language:
 class HoleKind(str, enum.Enum):
     WHOLE_PROOF = "whole-proof"  # the entire proof is the `sorry`
     LAST_STEP = "last-step"  # the last step of a tactic block / apply script; earlier steps replayed
+    NESTED = "nested"  # Lean: a tactic-position `sorry` deeper in the proof, searched from its sketch hole
     UNSUPPORTED = "unsupported"
 
 
@@ -94,6 +101,15 @@ class Target:
     prefix: tuple[str, ...] = ()  # steps replayed before the search (LAST_STEP)
     insertion: Insertion | None = None
     keyword: str = "sorry"
+    # NESTED: the proof text after the declaration's `:= by` (the sketch, with this `sorry` its only
+    # hole) and the file offset where it starts.
+    sketch_body: str = ""
+    sketch_offset: int = 0
+
+    @property
+    def sketch_hole(self) -> tuple[int, int]:
+        """The `sorry`'s span inside `sketch_body` (NESTED targets)."""
+        return self.start - self.sketch_offset, self.end - self.sketch_offset
 
     @property
     def supported(self) -> bool:
@@ -132,8 +148,16 @@ class LocatedFile:
 
 
 _NESTED_ADVICE = (
-    "only a whole proof (`:= by sorry`, `:= sorry`) or a `sorry` that is the last tactic of the "
-    "proof's top-level `by` block can be searched"
+    "only a whole proof (`:= by sorry`, `:= sorry`), a `sorry` that is the last tactic of the "
+    "proof's top-level `by` block, or a lone `sorry` in tactic position inside a `:= by` proof can be searched"
+)
+_NESTED_ONLY_ONE = (
+    "a nested sorry is searched only when it is the only sorry left in its declaration (the final check "
+    "accepts no proof that keeps one), so fill the others first"
+)
+_TACTIC_POSITION_ADVICE = (
+    "a nested sorry is searched only in tactic position (`by sorry`, `· sorry`, or a line of its own in a "
+    "tactic block), not where it stands for a term"
 )
 _ISABELLE_ADVICE = (
     "only a whole proof (`sorry`/`oops` right after the statement) or a `sorry` ending a flat "
@@ -579,7 +603,23 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
         else:
             first = holder[0]
             why = f"this sorry is nested inside the tactic `{first.text}` at line {first.line}"
-        return _unsupported(Language.LEAN4, tok, decl, f"{why}; " + _NESTED_ADVICE)
+        if others:
+            lines = ", ".join(str(t.line) for t in others)
+            return _unsupported(Language.LEAN4, tok, decl,
+                                f"{why}; the proof has other sorrys (line {lines}); " + _NESTED_ONLY_ONE)
+        if suffix_note:
+            return _unsupported(Language.LEAN4, tok, decl, f"{why}; {suffix_note}")
+        if not _lean_tactic_position(body, next(i for i, t in enumerate(body) if t.start == tok.start)):
+            return _unsupported(Language.LEAN4, tok, decl, f"{why}; " + _TACTIC_POSITION_ADVICE)
+        statement = text[decl.start: assign_tok.end] + " by sorry"
+        theorem = _lean_theorem(text, header, decl, statement)
+        # Further tactics go on new lines at the `sorry`'s own column: where Lean's tactic block (the
+        # `by`, the bullet, or the enclosing block of a `sorry` line) expects its next tactic.
+        insertion = Insertion(tok.start, tok.end, " " * tok.column, newline, True, "")
+        by_end = body[0].end
+        return Target(Language.LEAN4, tok.start, tok.end, tok.line, tok.column, HoleKind.NESTED, decl,
+                      theorem=theorem, insertion=insertion, sketch_body=text[by_end: body[-1].end],
+                      sketch_offset=by_end)
     if suffix_note:
         return _unsupported(Language.LEAN4, tok, decl, suffix_note)
     if others:
@@ -593,6 +633,40 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
     insertion = Insertion(tok.start, tok.end, _line_indent(text, tok.start), newline, True, "")
     return Target(Language.LEAN4, tok.start, tok.end, tok.line, tok.column, HoleKind.LAST_STEP, decl,
                   theorem=theorem, prefix=prefix, insertion=insertion)
+
+
+_BULLETS = ("·", ".")
+
+
+def _lean_tactic_position(body: list[Token], k: int) -> bool:
+    """Does `body[k]` (a `sorry`) stand where a tactic goes? Right after `by`, after a bullet that
+    starts its line, after `case ... =>` / `next ... =>`, or first on its line at the column of an
+    earlier tactic line of the same block (a bullet line counts at the column after its bullet)."""
+    tok = body[k]
+    prev = body[k - 1] if k > 0 else None
+    if prev is None:
+        return False
+    if prev.kind is Kind.IDENT and prev.text == "by":
+        return True
+    if prev.text in _BULLETS and prev.first_on_line and prev.line == tok.line:
+        return True
+    if prev.text == "=>" and prev.line == tok.line:
+        head = next((body[j] for j in range(k - 1, -1, -1) if body[j].first_on_line), None)
+        return head is not None and head.text in ("case", "case'", "next")
+    if not tok.first_on_line:
+        return False
+    for j in range(k - 1, -1, -1):
+        head = body[j]
+        if not head.first_on_line:
+            continue
+        column = head.column
+        if head.text in _BULLETS and j + 1 < k and body[j + 1].line == head.line:
+            column = body[j + 1].column
+        if column == tok.column:
+            return True
+        if head.column < tok.column:
+            return False
+    return False
 
 
 def _lean_theorem(text: str, header: str, decl: Declaration, statement: str) -> Theorem:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from llemma_prove.editor.backends import EditorConfig
-from llemma_prove.types import GoalState, Language, Proof, StepOutcome, Theorem, Verification
+from llemma_prove.types import GoalState, Language, OutcomeKind, Proof, StepOutcome, Theorem, Verification
 from tests.doubles.scripted import Edge, ScriptedProposer, ScriptedProver, ScriptedSession, fails, goes_to, proves
 
 
@@ -187,7 +187,7 @@ example : (2 : ℕ) + 2 = 4 := sorry
 
 theorem «nested one» : True ∧ True := by
   constructor
-  · sorry
+  · exact sorry
   · trivial
 """
 
@@ -252,3 +252,125 @@ def lsp_backends(config: EditorConfig) -> ScriptedBackends:
     roots.update(options.get("roots", {}))
     prover = EditorScriptedProver(Script(script), roots, log=log)
     return ScriptedBackends(prover, ScriptedProposer(Table(table)), log)
+
+
+# ------------------------------------------------------------------ sketch-capable doubles (nested sorrys)
+
+
+class SketchSessionDouble(LoggedSession):
+    """A scripted sketch session: its one hole's goal is the script's hole root for the theorem."""
+
+    def __init__(self, prover: SketchScriptedProver, theorem: Theorem, sketch: Any) -> None:
+        super().__init__(prover, theorem)
+        self.sketch = sketch
+        self.hole_roots = prover.hole_roots
+
+    async def hole_goal(self, index: int, fills: Sequence[str]) -> Any:
+        from llemma_prove.autoformalize.protocols import HoleGoal
+
+        root = self.hole_roots.get(self.theorem.name)
+        if root is None or index >= len(self.sketch.holes):
+            return HoleGoal(index, None, "the sketch does not elaborate (not in the test script)")
+        return HoleGoal(index, GoalState(root, handle=("hole", index)))
+
+
+class SketchScriptedProver(EditorScriptedProver):
+    """EditorScriptedProver that also opens sketches (`autoformalize.protocols.SketchProver`).
+
+    `verify_sketch` stands in for Lean's from-scratch check of the assembled proof: the text around the
+    hole must be the opened sketch's, byte for byte; the fill's tactics (one per line, later lines
+    at the hole's own column, as Lean's tactic blocks require) must replay through the script from the
+    hole's goal to a proof; no `sorry` may remain.
+    """
+
+    def __init__(self, script: Mapping[str, Mapping[str, Edge]], roots: Mapping[str, str],
+                 hole_roots: Mapping[str, str], reject: Sequence[str] = (), log: EventLog | None = None) -> None:
+        super().__init__(script, roots, reject, log)
+        self.hole_roots = dict(hole_roots)
+        self.sketches: list[tuple[Theorem, Any]] = []
+        self.checked_bodies: list[tuple[Theorem, str]] = []
+
+    async def open_sketch(self, theorem: Theorem, sketch: Any) -> SketchSessionDouble:
+        self.sketches.append((theorem, sketch))
+        self.log.write("open-sketch", theorem.name)
+        session = SketchSessionDouble(self, theorem, sketch)
+        self.sessions.append(session)
+        return session
+
+    async def verify_sketch(self, theorem: Theorem, body: str) -> Verification:
+        from llemma_prove.autoformalize.holes import parse_sketch
+        from llemma_prove.provers.lean.render import statement_head
+        from llemma_prove.types import Verdict
+
+        self.checked_bodies.append((theorem, body))
+        self.log.write("verify-sketch", body)
+        text = theorem.header + statement_head(theorem.statement) + " by" + body
+        if theorem.name in self.reject:
+            return Verification(Verdict.REJECTED, "rejected by the test script", text)
+        if parse_sketch(body, Language.LEAN4).holes:
+            return Verification(Verdict.REJECTED, "declaration uses 'sorry'", text)
+        opened = [s for t, s in self.sketches if t.name == theorem.name]
+        if not opened or len(opened[-1].holes) != 1:
+            return Verification(Verdict.REJECTED, "no one-hole sketch was opened for this theorem", text)
+        sketch = opened[-1]
+        before, after = sketch.segments()
+        if not (body.startswith(before) and body.endswith(after) and len(body) >= len(before) + len(after)):
+            return Verification(Verdict.REJECTED, "the text around the hole changed", text)
+        fill = body[len(before): len(body) - len(after)]
+        column = len(before) - (before.rfind("\n") + 1)
+        lines = fill.replace("\r\n", "\n").split("\n")
+        if any(len(line) - len(line.lstrip(" ")) != column for line in lines[1:]):
+            return Verification(Verdict.REJECTED, "a tactic is not at the block's column", text)
+        state = self.hole_roots.get(theorem.name, "")
+        tactics = [line.strip() for line in lines]
+        for i, tactic in enumerate(tactics):
+            edge = self.script.get(state, {}).get(tactic)
+            if edge is None or edge.kind in (OutcomeKind.ERROR, OutcomeKind.TIMEOUT):
+                return Verification(Verdict.REJECTED, f"step {i} ({tactic!r}) fails", text)
+            if edge.kind is OutcomeKind.PROVED:
+                if i != len(tactics) - 1:
+                    return Verification(Verdict.REJECTED, "tactics after the goal was closed", text)
+                return Verification(Verdict.ACCEPTED, "", text)
+            state = edge.target or ""
+        return Verification(Verdict.REJECTED, "unsolved goals at the hole", text)
+
+
+NESTED_LEAN = """import Mathlib
+
+theorem with_have (a b : ℕ) (h : a = b) : b = a := by
+  have h' : b = a := by sorry
+  exact h'
+
+theorem bullets (p q : Prop) (hp : p) (hq : q) : p ∧ q := by
+  constructor
+  · exact hp
+  · sorry
+"""
+
+NESTED_HOLE_ROOTS = {
+    "with_have": "a b : ℕ\nh : a = b\n⊢ b = a",
+    "bullets": "p q : Prop\nhq : q\n⊢ q",
+}
+NESTED_SCRIPT: dict[str, dict[str, Edge]] = {
+    "a b : ℕ\nh : a = b\n⊢ b = a": {"omega": fails("omega failed"), "exact h.symm": proves()},
+    "p q : Prop\nhq : q\n⊢ q": {"have hq' := hq": goes_to("p q : Prop\nhq hq' : q\n⊢ q")},
+    "p q : Prop\nhq hq' : q\n⊢ q": {"exact hq'": proves()},
+}
+NESTED_TABLE = {
+    "a b : ℕ\nh : a = b\n⊢ b = a": [("omega", -0.1), ("exact h.symm", -0.4)],
+    "p q : Prop\nhq : q\n⊢ q": [("have hq' := hq", -0.2)],
+    "p q : Prop\nhq hq' : q\n⊢ q": [("exact hq'", -0.1)],
+}
+
+
+def nested_backends(config: EditorConfig, reject: Sequence[str] = ()) -> ScriptedBackends:
+    """The sample script plus sketch-capable doubles for `NESTED_LEAN`; options as `lsp_backends`
+    (`log`, and `reject`: theorems whose final check refuses)."""
+    options = config.backend_options
+    log = EventLog(options.get("log"))
+    log.write("backends-built")
+    script = {**LEAN_SCRIPT, **NESTED_SCRIPT}
+    table = {**LEAN_TABLE, **NESTED_TABLE}
+    prover = SketchScriptedProver(script, LEAN_ROOTS, NESTED_HOLE_ROOTS,
+                                  reject=list(reject) + list(options.get("reject", [])), log=log)
+    return ScriptedBackends(prover, ScriptedProposer(table), log)

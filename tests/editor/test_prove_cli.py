@@ -90,7 +90,7 @@ def test_refused_proof_is_not_written(sample, capsys, monkeypatch):
     (["{missing}"], "no such file"),
     (["{file}", "--line", "3"], "no sorry and no theorem at line 3 of"),
     (["{file}", "--theorem", "nope"], "no theorem named 'nope' in"),
-    (["{file}", "--line", "15"], "sorry at line 15, column 5: this sorry is nested inside the tactic `·`"),
+    (["{file}", "--line", "15"], "sorry at line 15, column 11: this sorry is nested inside the tactic `·`"),
     (["{nosorry}"], "no sorry in"),
     (["{file}", "--line", "0"], "--line must be at least 1"),
     (["{file}", "--expansions", "0"], "expansions must be at least 1"),

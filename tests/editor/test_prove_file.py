@@ -106,7 +106,7 @@ async def test_user_mistakes_raise_before_any_backend_is_built(tmp_path):
         await prove_file(path, CONFIG, theorem="nope", backends=Exploding())
     with pytest.raises(NoTarget, match="no sorry and no theorem at line 3"):
         await prove_file(path, CONFIG, line=3, backends=Exploding())
-    with pytest.raises(UnsupportedTarget, match="sorry at line 15, column 5: this sorry is nested inside the tactic `·`"):
+    with pytest.raises(UnsupportedTarget, match="sorry at line 15, column 11: this sorry is nested inside the tactic `·`"):
         await prove_file(path, CONFIG, line=15, backends=Exploding())
     with pytest.raises(UserError, match="expansions must be at least 1"):
         EditorConfig(expansions=0)
