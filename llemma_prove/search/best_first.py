@@ -8,7 +8,9 @@ With the default `SearchConfig` this is the LLEMMA paper's harness (llemma_forma
   the first occurrence of each raw candidate text in descending score order, then strips them;
 - candidates run in that order; the first proof stops the search; a new state is queued unless its
   text was already expanded; errors and timeouts are dropped;
-- at most `max_expansions` pops and `time_limit_s` wall-clock seconds, model time included.
+- at most `max_expansions` pops and `time_limit_s` wall-clock seconds, model time included. The
+  clock is checked before every generation and every step, so one call in flight can finish past the
+  limit (each prover step has its own limit; the runner adds a hard cap per theorem).
 
 The improvements in `SearchConfig` change only what they say. The search knows the two interfaces and
 nothing about Lean, Isabelle or models.
