@@ -26,6 +26,8 @@ import typer
 from ..config import DEFAULT_MODEL
 from ..errors import DataError, ProverUnavailable, UserError
 from ..types import Language
+from .minif2f import Backend, Minif2fArgs, Split, preflight_prover, prover_spec
+from .minif2f import build_prover as build_search_prover
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +42,6 @@ class TargetChoice(str, enum.Enum):
 class ModeChoice(str, enum.Enum):
     statement = "statement"
     dsp = "dsp"
-
-
-class SplitChoice(str, enum.Enum):
-    valid = "valid"
-    test = "test"
-
-
-class BackendChoice(str, enum.Enum):
-    hf = "hf"
-    vllm = "vllm"
-    openai = "openai"
 
 
 @dataclass(frozen=True)
@@ -151,8 +142,6 @@ def select_problems(problems: Sequence[Any], names: Sequence[str], limit: int | 
 
 
 def build_prover(args: AutoformalizeArgs, problems: Sequence[Any]) -> Any:
-    from .minif2f import Minif2fArgs, build_prover as build_search_prover, prover_spec
-
     kind = "lean" if args.target == "lean4" else "isabelle"
     m_args = Minif2fArgs(prover=kind, lean_project=args.lean_project, workers=args.workers)
     theorems = [_theorem_for_header(p, args) for p in problems]
@@ -219,8 +208,6 @@ async def run_command(args: AutoformalizeArgs, console: Any = None, err_console:
     # stops the command before any download or model.
     problems = None if args.minif2f else load_problems(args.input)  # type: ignore[arg-type]
     if not os.environ.get(TEST_DOUBLES_ENV):
-        from .minif2f import Minif2fArgs, preflight_prover
-
         await preflight_prover(Minif2fArgs(prover="lean" if language is Language.LEAN4 else "isabelle",
                                            lean_project=args.lean_project))
     if problems is None:
@@ -275,7 +262,7 @@ def register(app: typer.Typer) -> None:
         mode: ModeChoice = typer.Option(ModeChoice.statement, "--mode", help="statement: autoformalize statements; "
                                                                              "dsp: Draft, Sketch, Prove."),
         minif2f: bool = typer.Option(False, "--minif2f", help="Use miniF2F's informal statements and proofs."),
-        split: Optional[SplitChoice] = typer.Option(None, "--split", help="miniF2F split (with --minif2f)."),
+        split: Optional[Split] = typer.Option(None, "--split", help="miniF2F split (with --minif2f)."),
         data: Optional[Path] = typer.Option(None, "--data", help="Local miniF2F JSONL (with --minif2f) instead of the pinned set."),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N problems."),
         name: list[str] = typer.Option([], "--name", help="Only this problem (repeatable)."),
@@ -291,7 +278,7 @@ def register(app: typer.Typer) -> None:
         hole_search: bool = typer.Option(True, "--hole-search/--no-hole-search", help="Lean: best-first search on holes the tactic list leaves open."),
         max_examples: Optional[int] = typer.Option(None, "--max-examples", help="At most this many few-shot examples."),
         model: str = typer.Option(DEFAULT_MODEL, "--model", help="Model id (Hugging Face) or server model name."),
-        model_backend: BackendChoice = typer.Option(BackendChoice.hf, "--model-backend", help="hf, vllm or openai."),
+        model_backend: Backend = typer.Option(Backend.hf, "--model-backend", help="hf, vllm or openai."),
         endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server."),
         device: Optional[str] = typer.Option(None, "--device", help="Device for local models."),
         dtype: Optional[str] = typer.Option(None, "--dtype", help="Weights dtype for local models."),
