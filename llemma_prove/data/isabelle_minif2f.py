@@ -36,6 +36,7 @@ from .minif2f import (
     default_cache_dir,
     fetch_git_paths,
     sha256_file,
+    with_informal_fields,
 )
 
 log = logging.getLogger(__name__)
@@ -95,11 +96,7 @@ def theorem_row(theorem: Theorem) -> dict[str, Any]:
         "preamble": theorem.preamble,
         "statement": theorem.statement,
     }
-    for key in ("informal_statement", "informal_proof", "source"):
-        value = getattr(theorem, key)
-        if value is not None:
-            row[key] = value
-    return row
+    return with_informal_fields(row, theorem)
 
 
 def parse_isabelle_rows(lines: Iterable[str], origin: str, statement_set: str = LOCAL_SET) -> list[Theorem]:

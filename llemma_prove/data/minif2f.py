@@ -204,6 +204,11 @@ def theorem_row(theorem: Theorem) -> dict[str, Any]:
         "header": theorem.header,
         "formal_statement": theorem.statement,
     }
+    return with_informal_fields(row, theorem)
+
+
+def with_informal_fields(row: dict[str, Any], theorem: Theorem) -> dict[str, Any]:
+    """`row` plus the theorem's informal statement, informal proof and source, where it has them."""
     for key in ("informal_statement", "informal_proof", "source"):
         value = getattr(theorem, key)
         if value is not None:
