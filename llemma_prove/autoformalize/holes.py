@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from ..textscan import skip_nested_or_end
 from ..types import Language
 
 LEAN_HOLE_TOKENS = ("sorry",)
@@ -112,7 +113,7 @@ def _lean_token_spans(text: str, tokens: tuple[str, ...]) -> list[tuple[int, int
             i = n if j < 0 else j
             continue
         if text.startswith("/-", i):
-            i = _skip_nested(text, i, "/-", "-/")
+            i = skip_nested_or_end(text, i, "/-", "-/")
             continue
         ch = text[i]
         if ch == '"':
@@ -167,13 +168,13 @@ def _isabelle_token_spans(text: str, tokens: tuple[str, ...]) -> list[tuple[int,
     i, n = 0, len(text)
     while i < n:
         if text.startswith("(*", i):
-            i = _skip_nested(text, i, "(*", "*)")
+            i = skip_nested_or_end(text, i, "(*", "*)")
             continue
         if text.startswith(_OPEN, i):
-            i = _skip_nested(text, i, _OPEN, _CLOSE)
+            i = skip_nested_or_end(text, i, _OPEN, _CLOSE)
             continue
         if text.startswith("‹", i):
-            i = _skip_nested(text, i, "‹", "›")
+            i = skip_nested_or_end(text, i, "‹", "›")
             continue
         if text.startswith("{*", i):
             j = text.find("*}", i + 2)
@@ -196,24 +197,6 @@ def _isabelle_token_spans(text: str, tokens: tuple[str, ...]) -> list[tuple[int,
 
 
 # -- shared scanning helpers ---------------------------------------------------------------------
-
-
-def _skip_nested(text: str, i: int, open_: str, close: str) -> int:
-    """Index just past the nested comment (or cartouche) opening at `i`; end of text if unclosed."""
-    depth = 0
-    n = len(text)
-    while i < n:
-        if text.startswith(open_, i):
-            depth += 1
-            i += len(open_)
-        elif text.startswith(close, i):
-            depth -= 1
-            i += len(close)
-            if depth == 0:
-                return i
-        else:
-            i += 1
-    return n
 
 
 def _skip_string(text: str, i: int, quote: str = '"') -> int:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..textscan import skip_nested_or_end
 from ..types import Language, Theorem
 from .holes import Hole, isabelle_fill_text
 
@@ -63,14 +64,14 @@ def tokenize(text: str) -> list[Tok]:
         assert m is not None
         kind = m.lastgroup or "sym"
         if kind == "comment":
-            end = _skip(text, i, "(*", "*)")
+            end = skip_nested_or_end(text, i, "(*", "*)")
             out.append(Tok("comment", text[i:end], i, end))
             i = end
             continue
         if kind == "cart":
             opener = m.group(0)
             closer = "\\<close>" if opener == "\\<open>" else "›"
-            end = _skip(text, i, opener, closer)
+            end = skip_nested_or_end(text, i, opener, closer)
             out.append(Tok("cartouche", text[i:end], i, end))
             i = end
             continue
@@ -78,23 +79,6 @@ def tokenize(text: str) -> list[Tok]:
             out.append(Tok(kind, m.group(0), i, m.end()))
         i = m.end()
     return out
-
-
-def _skip(text: str, i: int, opener: str, closer: str) -> int:
-    depth = 0
-    n = len(text)
-    while i < n:
-        if text.startswith(opener, i):
-            depth += 1
-            i += len(opener)
-        elif text.startswith(closer, i):
-            depth -= 1
-            i += len(closer)
-            if depth == 0:
-                return i
-        else:
-            i += 1
-    return n
 
 
 def split_statement(text: str) -> tuple[str, str]:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..textscan import skip_nested
 from ..types import Language, Theorem
 from .holes import Hole, lean_fill_text
 
@@ -41,19 +42,8 @@ def _top_level_positions(text: str) -> list[tuple[int, str]]:
             i = n if j < 0 else j
             continue
         if text.startswith("/-", i):
-            depth_c, j = 0, i
-            while j < n:
-                if text.startswith("/-", j):
-                    depth_c += 1
-                    j += 2
-                elif text.startswith("-/", j):
-                    depth_c -= 1
-                    j += 2
-                    if depth_c == 0:
-                        break
-                else:
-                    j += 1
-            i = j
+            j = skip_nested(text, i, "/-", "-/")
+            i = n if j < 0 else j
             continue
         ch = text[i]
         if ch == '"':

@@ -14,6 +14,8 @@ import enum
 import re
 from dataclasses import dataclass
 
+from ..textscan import skip_nested
+
 
 class Kind(str, enum.Enum):
     IDENT = "ident"
@@ -107,19 +109,10 @@ class LineIndex:
 
 
 def _scan_block_comment(text: str, i: int) -> int:
-    depth, j, n = 0, i, len(text)
-    while j < n:
-        if text.startswith("/-", j):
-            depth += 1
-            j += 2
-        elif text.startswith("-/", j):
-            depth -= 1
-            j += 2
-            if depth == 0:
-                return j
-        else:
-            j += 1
-    raise LeanSyntaxError(f"unterminated comment starting at offset {i}")
+    j = skip_nested(text, i, "/-", "-/")
+    if j < 0:
+        raise LeanSyntaxError(f"unterminated comment starting at offset {i}")
+    return j
 
 
 def _scan_string(text: str, i: int) -> int:

@@ -13,6 +13,7 @@ import enum
 import re
 from dataclasses import dataclass
 
+from ...textscan import skip_nested
 from ...types import Proof, Theorem
 
 OPEN_CARTOUCHES = ("\\<open>", "‹")
@@ -74,19 +75,8 @@ def tokens(text: str) -> list[Token]:
     while i < n:
         c = text[i]
         if text.startswith("(*", i):
-            depth, j = 0, i
-            while j < n:
-                if text.startswith("(*", j):
-                    depth += 1
-                    j += 2
-                elif text.startswith("*)", j):
-                    depth -= 1
-                    j += 2
-                    if depth == 0:
-                        break
-                else:
-                    j += 1
-            if depth:
+            j = skip_nested(text, i, "(*", "*)")
+            if j < 0:
                 raise TheorySyntaxError(f"unterminated comment starting at offset {i}")
             out.append(Token(TokenKind.COMMENT, text[i:j], i, j))
             i = j
