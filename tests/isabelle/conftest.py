@@ -20,6 +20,23 @@ from tests.doubles.fake_pisa import FakePisa, FakeScript
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_PISA = ROOT / "tests" / "doubles" / "fake_pisa.py"
+FAKE_SERVER = Path(__file__).with_name("fake_isabelle_server.py")
+
+
+def install_fake_isabelle(home: Path) -> None:
+    """Make `<home>/bin/isabelle` the stand-in `isabelle server` (tests/isabelle/fake_isabelle_server.py)."""
+    exe = home / "bin" / "isabelle"
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    exe.write_text(f"#!{sys.executable}\n" + FAKE_SERVER.read_text())
+    exe.chmod(0o755)
+
+
+def isabelle_script(path: Path, **plan: object) -> dict[str, str]:
+    """Write a stand-in Isabelle script (see fake_isabelle_server.py); the env that selects it."""
+    import json
+
+    path.write_text(json.dumps(plan))
+    return {"FAKE_ISABELLE_SCRIPT": str(path)}
 
 HEADER = "theory toy_add imports Complex_Main\nbegin"
 STATEMENT = 'theorem toy_add:\n  fixes x :: nat\n  assumes h0: "x + 3 = 7"\n  shows "x = 4"'
@@ -43,9 +60,10 @@ def toy_script(**limits: float) -> FakeScript:
 
 @pytest.fixture
 def context_files(tmp_path: Path) -> IsabelleOptions:
-    """A fake Isabelle home, working directory and context theory (PISA needs the file to exist)."""
+    """A fake Isabelle home (its `isabelle server` the stand-in), working directory and context theory."""
     home = tmp_path / "Isabelle2022"
     (home / "bin").mkdir(parents=True)
+    install_fake_isabelle(home)
     work = tmp_path / "work"
     work.mkdir()
     theory = work / "Interactive.thy"
@@ -54,7 +72,7 @@ def context_files(tmp_path: Path) -> IsabelleOptions:
         isabelle_home=home,
         working_dir=work,
         theory_file=theory,
-        official_check=False,
+        official_check=True,
         rpc_grace_s=0.5,
         ping_timeout_s=0.5,
         watchdog_interval_s=0.1,

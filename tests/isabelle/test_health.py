@@ -13,6 +13,7 @@ from rich.console import Console
 from llemma_prove.errors import ProverUnavailable, UserError
 from llemma_prove.provers.isabelle.health import (
     CORE_SESSIONS,
+    context_root_text,
     context_theory_text,
     isabelle_health,
     pisa_logic,
@@ -30,7 +31,7 @@ def fake_installation(tmp_path: Path, sessions: tuple[str, ...] = CORE_SESSIONS)
     (home / "bin" / "isabelle").write_text("#!/bin/sh\n")
     (home / "etc").mkdir()
     (home / "etc" / "ISABELLE_IDENTIFIER").write_text("Isabelle2022\n")
-    (home / "src" / "HOL" / "Examples").mkdir(parents=True)
+    (home / "src" / "HOL").mkdir(parents=True)
     heaps = tmp_path / "user" / "heaps" / "polyml-5.9_x86_64_32-linux"
     (heaps / "log").mkdir(parents=True)
     for session in sessions:
@@ -61,23 +62,53 @@ def test_a_complete_installation_passes_and_missing_sessions_are_named(tmp_path:
     options = fake_installation(tmp_path, sessions=("HOL", "HOL-Library"))
     env = {"ISABELLE_HOME_USER": str(tmp_path / "user")}
     out = io.StringIO()
-    assert setup_isabelle(options, Console(file=out, width=200), write_theory=True) is False  # sessions missing
+    assert setup_isabelle(options, Console(file=out, width=200), write_theory=True, env=env) is False  # sessions missing
     thy = options.resolved_theory_file
     assert thy is not None and thy.read_text() == context_theory_text()
+    assert (thy.parent / "ROOT").read_text() == context_root_text()  # the session image's ROOT, registered:
+    assert (tmp_path / "user" / "ROOTS").read_text().splitlines() == [str(thy.parent)]
     checks = by_name(isabelle_health(options, env=env))
-    for name in ("java", "Isabelle home", "Isabelle version", "PISA jar", "PISA working directory", "PISA context theory", "PISA logic"):
+    for name in ("java", "Isabelle home", "Isabelle version", "PISA jar", "PISA working directory", "PISA context theory",
+                 "PISA logic", "context session ROOT"):
         assert checks[name].ok, (name, checks[name])
-    assert checks["PISA logic"].detail.startswith("HOL-Examples")
-    assert not checks["session HOL-Examples"].ok and checks["session HOL-Examples"].advice == "isabelle build -b HOL-Examples"
+    assert checks["PISA logic"].detail.startswith("HOL-LLemma_Prove")
+    assert not checks["session HOL-LLemma_Prove"].ok and checks["session HOL-LLemma_Prove"].required
+    assert "setup isabelle" in checks["session HOL-LLemma_Prove"].advice
     assert "9000, 8000" in checks["PISA jar"].detail
     assert checks["session HOL"].ok and checks["session HOL-Library"].ok
     assert not checks["session HOL-Number_Theory"].ok and checks["session HOL-Number_Theory"].required
     assert checks["session HOL-Number_Theory"].advice == "isabelle build -b HOL-Number_Theory"
     assert not checks["session Symmetric_Polynomials"].required and "AFP" in checks["session Symmetric_Polynomials"].advice
 
-    options_all = fake_installation(tmp_path / "all", sessions=CORE_SESSIONS + ("HOL-Examples",))
+    options_all = fake_installation(tmp_path / "all", sessions=CORE_SESSIONS + ("HOL-LLemma_Prove",))
     checks = by_name(isabelle_health(options_all, env={"ISABELLE_HOME_USER": str(tmp_path / "all" / "user")}))
-    assert all(checks[f"session {s}"].ok for s in CORE_SESSIONS + ("HOL-Examples",))
+    assert all(checks[f"session {s}"].ok for s in CORE_SESSIONS + ("HOL-LLemma_Prove",))
+
+
+def test_the_isabelle_folder_ships_the_context_session_root() -> None:
+    """Item 11: a ROOT in isabelle/ defines the session image PISA's path rule selects."""
+    root = Path(__file__).resolve().parents[2] / "isabelle" / "ROOT"
+    assert root.read_text() == context_root_text()
+    home = Path("/opt/Isabelle2022")
+    options = IsabelleOptions(isabelle_home=home)
+    assert options.resolved_working_dir == home / "src" / "HOL" / "LLemma_Prove"
+    assert pisa_logic(options.resolved_theory_file, options.resolved_working_dir) == "HOL-LLemma_Prove"
+    assert 'session "HOL-LLemma_Prove" = "HOL"' in root.read_text()
+
+
+def test_archive_of_formal_proofs_must_be_in_roots_for_pisa(tmp_path: Path) -> None:
+    """Item 14: with LLEMMA_PROVE_AFP the context imports an AFP theory PISA finds only through ROOTS."""
+    from dataclasses import replace
+
+    afp = tmp_path / "archive" / "thys"  # (a path containing "afp" would change PISA's logic rule)
+    afp.mkdir(parents=True)
+    options = replace(fake_installation(tmp_path), afp_thys=afp)
+    env = {"ISABELLE_HOME_USER": str(tmp_path / "user")}
+    check = by_name(isabelle_health(options, env=env))["AFP in ROOTS"]
+    assert not check.ok and check.required and "ROOTS" in check.advice
+    setup_isabelle(options, Console(file=io.StringIO(), width=200), env=env)
+    assert by_name(isabelle_health(options, env=env))["AFP in ROOTS"].ok
+    assert "Symmetric_Polynomials.Vieta" in (options.resolved_working_dir / "ROOT").read_text()
 
 
 @pytest.mark.parametrize(
@@ -124,7 +155,7 @@ def test_options_from_environment(tmp_path: Path) -> None:
     options = IsabelleOptions.from_env(env, step_timeout_s=20.0)
     assert options.isabelle_home == tmp_path / "Isabelle2022"
     assert options.ports == (9000, 8000)
-    assert options.resolved_working_dir == tmp_path / "Isabelle2022" / "src" / "HOL" / "Examples"
+    assert options.resolved_working_dir == tmp_path / "Isabelle2022" / "src" / "HOL" / "LLemma_Prove"
     assert options.resolved_theory_file == options.resolved_working_dir / "Interactive.thy"
     # client deadline: the configured limit (at most PISA's 30 s with `<allow more time>`) plus grace
     assert options.allow_more_time and options.step_deadline_s() == 20.0 + options.rpc_grace_s

@@ -9,12 +9,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
 from ...types import HealthCheck
 from .options import (
+    CONTEXT_SESSION,
     CONTEXT_THEORY_NAME,
     ENV_AFP,
     ENV_ISABELLE_HOME,
@@ -55,6 +57,29 @@ def isabelle_identifier(home: Path) -> str:
     return name[:-4] if name.endswith(".app") else name
 
 
+def user_home(options: IsabelleOptions, env: dict[str, str] | None = None) -> Path | None:
+    """$ISABELLE_HOME_USER (default ~/.isabelle/<identifier>), where ROOTS and built heaps live."""
+    env = dict(os.environ) if env is None else env
+    if options.isabelle_home is None:
+        return None
+    user = env.get("ISABELLE_HOME_USER")
+    return Path(user).expanduser() if user else Path.home() / ".isabelle" / isabelle_identifier(options.isabelle_home)
+
+
+def registered_roots(options: IsabelleOptions, env: dict[str, str] | None = None) -> list[Path]:
+    """Folders listed in the user's ROOTS file (Isabelle finds the sessions defined there)."""
+    home = user_home(options, env)
+    roots = home / "ROOTS" if home is not None else None
+    if roots is None or not roots.is_file():
+        return []
+    return [Path(line.strip()).expanduser() for line in roots.read_text().splitlines() if line.strip()]
+
+
+def is_registered(folder: Path, options: IsabelleOptions, env: dict[str, str] | None = None) -> bool:
+    target = folder.expanduser().resolve()
+    return any(p.resolve() == target for p in registered_roots(options, env))
+
+
 def heap_dirs(options: IsabelleOptions, env: dict[str, str] | None = None) -> list[Path]:
     """Folders where built session heaps (or their build logs) can live."""
     env = dict(os.environ) if env is None else env
@@ -81,7 +106,7 @@ def pisa_logic(theory_file: Path, working_dir: Path) -> str | None:
 
     PISA's PisaOS decides from the path: under an AFP `thys/` folder the entry's name; under
     `.../Isabelle.../src/` the working directory's path below `src/` joined by `-` (so
-    `$ISABELLE_HOME/src/HOL/Examples` gives `HOL-Examples`); a path containing `miniF2F` gives `HOL`.
+    `$ISABELLE_HOME/src/HOL/LLemma_Prove` gives `HOL-LLemma_Prove`); a path containing `miniF2F` gives `HOL`.
     Anything else is unsupported (None).
     """
     file, wd = str(theory_file), str(working_dir)
@@ -179,7 +204,7 @@ def isabelle_health(options: IsabelleOptions, env: dict[str, str] | None = None)
                 "PISA working directory",
                 wd.is_dir(),
                 str(wd),
-                "set LLEMMA_PROVE_PISA_WORKING_DIR (default: $ISABELLE_HOME/src/HOL/Examples)",
+                "run `llemma-prove setup isabelle`, or set LLEMMA_PROVE_PISA_WORKING_DIR (default: $ISABELLE_HOME/src/HOL/LLemma_Prove)",
             )
         )
         checks.append(
@@ -196,21 +221,45 @@ def isabelle_health(options: IsabelleOptions, env: dict[str, str] | None = None)
                 "PISA logic",
                 logic is not None,
                 f"{logic} (PISA picks it from the theory file path)" if logic else f"none for {thy}",
-                "put the context theory under $ISABELLE_HOME/src/HOL/Examples (the path must contain "
+                "put the context theory under $ISABELLE_HOME/src/HOL/LLemma_Prove (the path must contain "
                 "`Isabelle` and `/src/`, and not `afp`)",
             )
         )
 
     if home_ok:
         dirs = heap_dirs(options, env)
+        if logic == CONTEXT_SESSION and wd is not None:
+            # The context session image (isabelle/ROOT): PISA and the official check start from it.
+            registered = (wd / "ROOT").is_file() and is_registered(wd, options, env)
+            checks.append(
+                _check(
+                    "context session ROOT",
+                    registered,
+                    f"{wd / 'ROOT'} " + ("registered in ROOTS" if registered else "missing or not in the user's ROOTS file"),
+                    "run `llemma-prove setup isabelle` (writes the ROOT file and registers its folder)",
+                )
+            )
         if logic is not None and logic not in CORE_SESSIONS:
             built = session_built(logic, dirs)
             checks.append(
                 _check(
                     f"session {logic}",
                     built,
-                    ("built" if built else "not built") + " (the logic PISA starts with)",
-                    f"isabelle build -b {logic}",
+                    ("built" if built else "not built") + " (the session image PISA and the final check start from)",
+                    "llemma-prove setup isabelle (runs isabelle build -b " + logic + ")"
+                    if logic == CONTEXT_SESSION else f"isabelle build -b {logic}",
+                )
+            )
+        if options.afp_thys is not None:
+            # The context theory then imports an AFP theory: PISA resolves it only when the AFP is a
+            # session root Isabelle knows (PISA passes no AFP folder itself, PisaOS.scala sessionRoots).
+            registered = is_registered(options.afp_thys, options, env)
+            checks.append(
+                _check(
+                    "AFP in ROOTS",
+                    registered,
+                    f"{options.afp_thys} " + ("registered" if registered else "not in the user's ROOTS file"),
+                    f"echo {options.afp_thys} >> {user_home(options, env)}/ROOTS (or run `llemma-prove setup isabelle`)",
                 )
             )
         for session in CORE_SESSIONS:
@@ -232,13 +281,21 @@ def isabelle_health(options: IsabelleOptions, env: dict[str, str] | None = None)
                 _check(f"session {session}", built, ("built" if built else "not built") + f" ({why})", advice, required=False)
             )
 
-    client_ok = importlib.util.find_spec("isabelle_client") is not None
+    from .official import MIN_CLIENT_VERSION, client_version
+
+    version = client_version() if importlib.util.find_spec("isabelle_client") is not None else None
+    client_ok = version is not None and version >= MIN_CLIENT_VERSION
+    if version is None:
+        detail = "not installed"
+    else:
+        detail = ".".join(map(str, version)) + ("" if client_ok else " (too old: its replies are raw strings)")
     checks.append(
         _check(
             "isabelle-client",
             client_ok,
-            "installed" if client_ok else "not installed",
-            "pip install 'llemma-prove[isabelle]' (used for the final whole-theory check)",
+            detail,
+            "pip install 'isabelle-client>=1.0' (the final check and its oracle query need it; without it "
+            "every Isabelle proof is UNCHECKED)",
             required=False,
         )
     )
@@ -261,21 +318,91 @@ def context_theory_text(with_afp: bool = False) -> str:
     return f"theory {CONTEXT_THEORY_NAME}\n  imports {names}\nbegin\n\nend\n"
 
 
-def setup_isabelle(options: IsabelleOptions, console: Any, write_theory: bool = True) -> bool:
-    """Check every piece, write the PISA context theory if it is missing, print what to do.
+def context_root_text(with_afp: bool = False) -> str:
+    """The ROOT of the context session: one image holding every import of the context theory."""
+    libs = [name for name in CONTEXT_IMPORTS if name not in ("HOL.HOL", "Complex_Main")]
+    sessions = sorted({name.split(".")[0] for name in libs} | ({"Symmetric_Polynomials"} if with_afp else set()))
+    theories = libs + ([AFP_CONTEXT_IMPORT] if with_afp else [])
+    return (
+        "(* The session image llemma-prove's PISA servers and final check start from: the imports of\n"
+        "   the context theory Interactive.thy, loaded once by `llemma-prove setup isabelle`. *)\n\n"
+        f'session "{CONTEXT_SESSION}" = "HOL" +\n'
+        "  options [document = false]\n"
+        "  sessions\n" + "".join(f'    "{name}"\n' for name in sessions)
+        + "  theories\n" + "".join(f'    "{name}"\n' for name in theories)
+    )
+
+
+def _write(path: Path, text: str, console: Any, what: str) -> None:
+    if path.exists() and path.read_text() == text:
+        return
+    try:
+        path.write_text(text)
+        console.print(f"wrote {what} {path}")
+    except OSError as exc:
+        console.print(f"could not write {path}: {exc}")
+
+
+def _register(folder: Path, options: IsabelleOptions, console: Any, env: dict[str, str] | None) -> None:
+    home = user_home(options, env)
+    if home is None or is_registered(folder, options, env):
+        return
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with (home / "ROOTS").open("a") as roots:
+            roots.write(f"{folder}\n")
+        console.print(f"registered {folder} in {home / 'ROOTS'}")
+    except OSError as exc:
+        console.print(f"could not register {folder} in {home / 'ROOTS'}: {exc}")
+
+
+def build_context_session(options: IsabelleOptions, console: Any, timeout_s: float = 4 * 3600) -> bool:
+    """`isabelle build -b` the context session (own process group, time limit); True on success."""
+    exe = options.isabelle_executable
+    wd = options.resolved_working_dir
+    if exe is None or not exe.is_file() or wd is None or not (wd / "ROOT").is_file():
+        return False
+    argv = [str(exe), "build", "-b", "-d", str(wd)]
+    if options.afp_thys is not None:
+        argv += ["-d", str(options.afp_thys)]
+    argv.append(CONTEXT_SESSION)
+    console.print("building the context session image (once; this takes a while): " + " ".join(argv))
+    try:
+        result = subprocess.run(argv, start_new_session=True, timeout=timeout_s, capture_output=True, text=True)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        console.print(f"isabelle build failed: {exc}")
+        return False
+    if result.returncode != 0:
+        console.print(f"isabelle build failed (exit {result.returncode}): {result.stdout[-500:]}")
+        return False
+    return True
+
+
+def setup_isabelle(
+    options: IsabelleOptions, console: Any, write_theory: bool = True, build: bool = True, env: dict[str, str] | None = None
+) -> bool:
+    """Check every piece, write the context theory and session ROOT, build the image, print what to do.
 
     Returns True when nothing required is missing. `console` is a `rich` Console (anything with
     `print`).
     """
     thy = options.resolved_theory_file
     wd = options.resolved_working_dir
-    if write_theory and thy is not None and not thy.exists() and wd is not None and wd.is_dir():
-        try:
-            thy.write_text(context_theory_text(with_afp=options.afp_thys is not None))
-            console.print(f"wrote the PISA context theory {thy}")
-        except OSError as exc:
-            console.print(f"could not write {thy}: {exc}")
-    checks = isabelle_health(options)
+    with_afp = options.afp_thys is not None
+    default_wd = options.working_dir is None and options.isabelle_home is not None
+    if write_theory and wd is not None and default_wd and not wd.exists() and (options.isabelle_home / "src" / "HOL").is_dir():
+        wd.mkdir()
+    if write_theory and thy is not None and wd is not None and wd.is_dir():
+        if not thy.exists():
+            _write(thy, context_theory_text(with_afp=with_afp), console, "the PISA context theory")
+        if pisa_logic(thy, wd) == CONTEXT_SESSION:
+            _write(wd / "ROOT", context_root_text(with_afp=with_afp), console, "the context session ROOT")
+            _register(wd, options, console, env)
+            if options.afp_thys is not None:
+                _register(options.afp_thys, options, console, env)
+            if build:
+                build_context_session(options, console)
+    checks = isabelle_health(options, env)
     for check in checks:
         mark = "ok" if check.ok else ("MISSING" if check.required else "optional")
         line = f"[{mark}] {check.name}: {check.detail}"

@@ -1,8 +1,17 @@
 """Whole-theory check through the official Isabelle server (`isabelle server`, `isabelle-client`).
 
 PISA runs with quick_and_dirty and checks step by step; the Isabelle server checks a complete
-theory file the way `isabelle build` would. A found proof is rendered to a `.thy` file and handed
-to `use_theories`; any error message, or a theory that did not finish, rejects it.
+theory file through PIDE. PIDE runs commands as interactive, so `sorry` is accepted there without
+quick_and_dirty (`Method.cheating ctxt int`: `if int orelse quick_and_dirty`, Isabelle2022
+`src/Pure/Isar/method.ML`): an error-free theory proves nothing by itself. So every check appends
+an oracle query (`oracles.py`) after the proof, and a proof counts only when the theory has no
+error AND Isabelle reports, under this check's fresh nonce, zero oracles for the theorem. A missing
+report is a rejection, never "no oracles".
+
+Checks run concurrently on one logic session (ideally the prebuilt context session, see
+`isabelle/ROOT`); only the checked theory is purged afterwards, so the libraries every problem
+imports stay loaded. Two checks of theories with the same name wait for each other (PIDE knows a
+theory by its name).
 """
 
 from __future__ import annotations
@@ -15,17 +24,46 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ...errors import ProverError, ProverUnavailable
 from ...processes import ChildProcess, ProcessSpec
 from ...types import Verdict, Verification
 from .options import IsabelleOptions
+from .oracles import OracleQueryError, new_nonce, parse_reports, theorem_names as find_theorem_names, with_oracle_queries
 
 log = logging.getLogger(__name__)
 
+# isabelle-client before 1.0 hands back response bodies as raw strings (0.5.x
+# `socket_communication.py`: `response_body: str`); 1.x parses them as JSON (`json.loads` in
+# `get_response_from_isabelle`). This check reads them as JSON objects.
+MIN_CLIENT_VERSION = (1, 0)
+
+
+def client_version() -> tuple[int, ...] | None:
+    """The installed isabelle-client version as numbers, None when it is not installed."""
+    from importlib import metadata
+
+    try:
+        text = metadata.version("isabelle-client")
+    except metadata.PackageNotFoundError:
+        return None
+    parts = []
+    for piece in text.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
 
 def _import_client() -> Any:
+    version = client_version()
+    if version is not None and version < MIN_CLIENT_VERSION:
+        raise ProverUnavailable(
+            f"isabelle-client {'.'.join(map(str, version))} is too old (its replies are raw strings); "
+            "the final Isabelle check needs isabelle-client>=1.0: pip install -U 'isabelle-client>=1.0'"
+        )
     try:
         import isabelle_client  # optional dependency, only needed for this check
     except ImportError:
@@ -62,6 +100,21 @@ def theory_errors(body: Any) -> list[str]:
     return errors
 
 
+def node_messages(body: Any, theory_name: str) -> list[str]:
+    """Texts of the `writeln` messages of the node of `theory_name` in a `use_theories` body."""
+    texts: list[str] = []
+    if not isinstance(body, dict):
+        return texts
+    for node in body.get("nodes", []) or []:
+        name = str(node.get("theory_name", ""))
+        if name != theory_name and not name.endswith(f".{theory_name}"):
+            continue
+        for msg in node.get("messages", []) or []:
+            if isinstance(msg, dict) and msg.get("kind") == "writeln":
+                texts.append(str(msg.get("message", "")))
+    return texts
+
+
 class IsabelleServerChecker:
     """One `isabelle server` child and one logic session, started on first use."""
 
@@ -70,13 +123,19 @@ class IsabelleServerChecker:
         self.child: ChildProcess | None = None
         self.client: Any = None
         self.session_id: str | None = None
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # start and stop
+        self._theory_locks: dict[str, asyncio.Lock] = {}
 
     def _argv(self) -> list[str]:
         exe = self.options.isabelle_executable
         if exe is None:
             raise ProverUnavailable("ISABELLE_HOME is not set; the final Isabelle check needs it")
         return [str(exe), "server", "-n", f"llemma-prove-{os.getpid()}-{uuid.uuid4().hex[:8]}"]
+
+    def session_args(self) -> dict[str, Any]:
+        """`session_start` arguments: the logic session, and the folders that define sessions."""
+        dirs = [str(d) for d in self.options.session_dirs()]
+        return {"session": self.options.resolved_official_session, "options": [], "dirs": dirs, "verbose": False}
 
     async def start(self) -> None:
         module = _import_client()
@@ -99,9 +158,7 @@ class IsabelleServerChecker:
         except ValueError:
             await self.close()
             raise ProverError(f"unexpected first line from isabelle server: {text[:200]!r}") from None
-        args: dict[str, Any] = {"session": self.options.official_session, "options": [], "dirs": [], "verbose": False}
-        if self.options.afp_thys is not None:
-            args["dirs"] = [str(self.options.afp_thys)]
+        args = self.session_args()
         responses = await asyncio.wait_for(
             self.client.execute_command(f"session_start {json.dumps(args)}"), self.options.official_timeout_s
         )
@@ -109,17 +166,38 @@ class IsabelleServerChecker:
         body = _body(final)
         if final is None or _kind(final) != "FINISHED" or not isinstance(body, dict) or "session_id" not in body:
             await self.close()
-            raise ProverError(f"isabelle server could not start session {self.options.official_session}: {str(body)[:300]}")
+            raise ProverError(f"isabelle server could not start session {args['session']}: {str(body)[:300]}")
         self.session_id = body["session_id"]
 
-    async def check(self, theory_name: str, text: str) -> Verification:
-        """Check one complete theory; ACCEPTED only if Isabelle reports it finished without errors."""
+    async def _ensure_started(self) -> None:
         async with self._lock:
             if self.session_id is None:
                 await self.start()
-            start = time.monotonic()
+
+    async def check(self, theory_name: str, text: str, theorem_names: Sequence[str] | None = None) -> Verification:
+        """Check one complete theory; ACCEPTED only if it has no error and no queried theorem has an oracle.
+
+        `theorem_names`: the theorems whose oracles are queried (default: every named theorem or
+        lemma in `text`).
+        """
+        start = time.monotonic()
+
+        def done(verdict: Verdict, reason: str, **details: object) -> Verification:
+            return Verification(verdict, reason, text, time.monotonic() - start, dict(details))
+
+        names = list(theorem_names) if theorem_names is not None else find_theorem_names(text)
+        if not names:
+            return done(Verdict.UNCHECKED, "Isabelle server: no named theorem to query for oracles")
+        nonce = new_nonce()
+        try:
+            checked = with_oracle_queries(text, names, nonce)
+        except OracleQueryError as exc:
+            return done(Verdict.UNCHECKED, f"Isabelle server: {exc}")
+        await self._ensure_started()
+        lock = self._theory_locks.setdefault(theory_name, asyncio.Lock())
+        async with lock:
             with tempfile.TemporaryDirectory(prefix="llemma-isabelle-") as tmp:
-                (Path(tmp) / f"{theory_name}.thy").write_text(text)
+                (Path(tmp) / f"{theory_name}.thy").write_text(checked)
                 args = {"session_id": self.session_id, "theories": [theory_name], "master_dir": tmp}
                 try:
                     responses = await asyncio.wait_for(
@@ -127,24 +205,37 @@ class IsabelleServerChecker:
                         self.options.official_timeout_s,
                     )
                 except asyncio.TimeoutError:
-                    return Verification(Verdict.UNCHECKED, "Isabelle server check timed out", text, time.monotonic() - start)
+                    return done(Verdict.UNCHECKED, "Isabelle server check timed out")
                 except (OSError, ValueError) as exc:
-                    return Verification(Verdict.UNCHECKED, f"Isabelle server failed: {exc}", text, time.monotonic() - start)
-                purge = {"session_id": self.session_id, "theories": [theory_name], "master_dir": tmp, "all": True}
-                try:
-                    await asyncio.wait_for(self.client.execute_command(f"purge_theories {json.dumps(purge)}", asynchronous=False), 30.0)
-                except (asyncio.TimeoutError, OSError, ValueError):
-                    log.debug("purge_theories failed; continuing")
-            elapsed = time.monotonic() - start
-            final = responses[-1] if responses else None
-            if final is None or _kind(final) != "FINISHED":
-                return Verification(Verdict.UNCHECKED, f"Isabelle server: {str(_body(final))[:300]}", text, elapsed)
-            body = _body(final)
-            errors = theory_errors(body)
-            if errors or not (isinstance(body, dict) and body.get("ok", False)):
-                reason = errors[0] if errors else "theory not ok"
-                return Verification(Verdict.REJECTED, f"Isabelle server: {reason[:500]}", text, elapsed)
-            return Verification(Verdict.ACCEPTED, "", text, elapsed, {"isabelle_server": "ok"})
+                    return done(Verdict.UNCHECKED, f"Isabelle server failed: {exc}")
+                finally:
+                    await self._purge(theory_name, tmp)
+        final = responses[-1] if responses else None
+        if final is None or _kind(final) != "FINISHED":
+            return done(Verdict.UNCHECKED, f"Isabelle server: {str(_body(final))[:300]}")
+        body = _body(final)
+        errors = theory_errors(body)
+        if errors or not (isinstance(body, dict) and body.get("ok", False)):
+            reason = errors[0] if errors else "theory not ok"
+            return done(Verdict.REJECTED, f"Isabelle server: {reason[:500]}", isabelle_server="rejected")
+        reports = parse_reports(node_messages(body, theory_name), nonce)
+        for name in names:
+            report = reports.get(name)
+            if report is None:
+                return done(Verdict.REJECTED, f"Isabelle server: no oracle report for {name} (the query did not run)",
+                            isabelle_server="no oracle report")
+            if not report.clean:
+                return done(Verdict.REJECTED, f"Isabelle server: {name} depends on {report.count} oracle(s): "
+                            f"{report.listing[:300]}", isabelle_server="oracles", oracles=report.listing)
+        return done(Verdict.ACCEPTED, "", isabelle_server="ok", oracles="none")
+
+    async def _purge(self, theory_name: str, master_dir: str) -> None:
+        """Forget only the checked theory; the imported libraries stay loaded for the next check."""
+        purge = {"session_id": self.session_id, "theories": [theory_name], "master_dir": master_dir}
+        try:
+            await asyncio.wait_for(self.client.execute_command(f"purge_theories {json.dumps(purge)}", asynchronous=False), 30.0)
+        except (asyncio.TimeoutError, OSError, ValueError):
+            log.debug("purge_theories failed; continuing")
 
     async def close(self) -> None:
         if self.client is not None and self.session_id is not None:

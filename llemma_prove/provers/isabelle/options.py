@@ -18,6 +18,11 @@ PISA_MORE_TIME_LIMIT_S = 30.0
 # Ports PISA's main branch compiles a `PisaOneStageServer<PORT>` object for (used without a jar listing).
 DEFAULT_PORTS = (9000, 8000, 10000, 11000, 12000, 13000, 14000, 15000, 16000, 17000)
 CONTEXT_THEORY_NAME = "Interactive"
+# The session image holding the context theory's imports (`isabelle/ROOT`). PISA picks its logic
+# from the working directory's path below `src/` (PisaOS.scala, `currentProjectName`), so the
+# working directory `$ISABELLE_HOME/src/HOL/LLemma_Prove` selects exactly this session.
+CONTEXT_SESSION = "HOL-LLemma_Prove"
+CONTEXT_DIR = ("src", "HOL", "LLemma_Prove")
 
 ENV_ISABELLE_HOME = "ISABELLE_HOME"
 ENV_PISA_JAR = "LLEMMA_PROVE_PISA_JAR"
@@ -33,7 +38,7 @@ class IsabelleOptions:
 
     isabelle_home: Path | None = None
     pisa_jar: Path | None = None
-    working_dir: Path | None = None  # PISA working directory; default <isabelle_home>/src/HOL/Examples
+    working_dir: Path | None = None  # PISA working directory; default <isabelle_home>/src/HOL/LLemma_Prove
     theory_file: Path | None = None  # context theory; default <working_dir>/Interactive.thy
     afp_thys: Path | None = None  # AFP `thys` folder (Symmetric_Polynomials), for the final check
     java: str = "java"
@@ -55,7 +60,7 @@ class IsabelleOptions:
     max_message_bytes: int = 100 * 1024 * 1024
     memory_limit_bytes: int | None = None  # RLIMIT_AS for the JVM; off by default (the JVM reserves a lot)
     official_check: bool = True  # also check through `isabelle server` when Isabelle is configured
-    official_session: str = "HOL"
+    official_session: str | None = None  # None: the context session image when built, else HOL
     official_timeout_s: float = 600.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
@@ -87,8 +92,30 @@ class IsabelleOptions:
         if self.working_dir is not None:
             return self.working_dir
         if self.isabelle_home is not None:
-            return self.isabelle_home / "src" / "HOL" / "Examples"
+            return self.isabelle_home.joinpath(*CONTEXT_DIR)
         return None
+
+    @property
+    def resolved_official_session(self) -> str:
+        """The logic of the official check: the prebuilt context session when its heap exists."""
+        if self.official_session:
+            return self.official_session
+        from .health import heap_dirs, session_built  # health imports this module
+
+        wd = self.resolved_working_dir
+        if wd is not None and (wd / "ROOT").is_file() and session_built(CONTEXT_SESSION, heap_dirs(self)):
+            return CONTEXT_SESSION
+        return "HOL"
+
+    def session_dirs(self) -> tuple[Path, ...]:
+        """Folders that define sessions the official check may need (`-d` of `isabelle build`)."""
+        dirs: list[Path] = []
+        wd = self.resolved_working_dir
+        if wd is not None and (wd / "ROOT").is_file():
+            dirs.append(wd)
+        if self.afp_thys is not None:
+            dirs.append(self.afp_thys)
+        return tuple(dirs)
 
     @property
     def resolved_theory_file(self) -> Path | None:

@@ -9,8 +9,8 @@ Soundness (PISA runs with quick_and_dirty): a proof is accepted only if
 - replayed in a fresh state, split by Isabelle's own parser into single commands, every command
   succeeds, the proof stays open after each but the last, and the last closes the target
   theorem itself (so nothing can abandon it and prove something else);
-- where an Isabelle installation is configured, the whole rendered theory passes the official
-  Isabelle server as well.
+- the whole rendered theory passes the official Isabelle server, and Isabelle reports that the
+  theorem depends on no oracle at all (`oracles.py`); without that check the verdict is UNCHECKED.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from .theory import (
     header_theory_name,
     normalise_space,
     proof_text,
+    statement_name,
     render_theory,
     statement_text,
 )
@@ -372,6 +373,8 @@ class PisaProver:
             if self.options.isabelle_executable.is_file():
                 self.official = IsabelleServerChecker(self.options)
                 self._own_official = True
+        if self.official is None:
+            log.warning("no Isabelle server check: every proof will be UNCHECKED (the oracle query needs it)")
         self.started = True
 
     def _require_pool(self) -> PisaPool:
@@ -474,18 +477,24 @@ class PisaProver:
         finally:
             await session.close()
         details: dict[str, object] = {"tactics": list(resolved.tactics), "pisa_replay": "ok"}
-        if self.official is not None:
-            try:
-                official = await self.official.check(header_theory_name(theorem.header) or theorem.name, rendered)
-            except (ProverError, ProverUnavailable) as exc:
-                details["isabelle_server"] = "failed"
-                return Verification(Verdict.UNCHECKED, f"Isabelle server check could not run: {exc}", rendered,
-                                    time.monotonic() - start, details)
-            details["isabelle_server"] = official.verdict.value
-            if not official.accepted:
-                return Verification(official.verdict, official.reason, rendered, time.monotonic() - start, details)
-        else:
+        if self.official is None:
+            # PISA's replay cannot see oracles (SMT oracle, eval, normalization, skip_proof): without
+            # the oracle query of the official check nothing has shown that the theorem is proved.
             details["isabelle_server"] = "not configured"
+            return Verification(Verdict.UNCHECKED, "the Isabelle server check (with its oracle query) is not "
+                                "available: set ISABELLE_HOME and install isabelle-client>=1.0", rendered,
+                                time.monotonic() - start, details)
+        try:
+            official = await self.official.check(header_theory_name(theorem.header) or theorem.name, rendered,
+                                                 theorem_names=[statement_name(theorem)])
+        except (ProverError, ProverUnavailable) as exc:
+            details["isabelle_server"] = "failed"
+            return Verification(Verdict.UNCHECKED, f"Isabelle server check could not run: {exc}", rendered,
+                                time.monotonic() - start, details)
+        details["isabelle_server"] = official.verdict.value
+        details.update({k: v for k, v in official.details.items() if k == "oracles"})
+        if not official.accepted:
+            return Verification(official.verdict, official.reason, rendered, time.monotonic() - start, details)
         return Verification(Verdict.ACCEPTED, "", rendered, time.monotonic() - start, details)
 
     async def _resolve_remaining_hammers(self, session: PisaSession, proof: Proof) -> Proof:

@@ -215,6 +215,18 @@ def header_theory_name(header: str) -> str | None:
     return None
 
 
+def statement_name(theorem: Theorem) -> str:
+    """The fact name the statement declares (`theorem NAME: ...`), else the theorem's own name."""
+    try:
+        toks = _significant(tokens(theorem.statement))
+    except TheorySyntaxError:
+        return theorem.name
+    for tok, nxt in zip(toks, toks[1:]):
+        if tok.kind is TokenKind.WORD and tok.text in THEOREM_KEYWORDS and nxt.kind is TokenKind.WORD:
+            return _unquote(nxt.text)
+    return theorem.name
+
+
 def proof_text(proof: Proof) -> str:
     """The proof steps as Isabelle source, one step per line."""
     return "\n".join(step.strip() for step in proof.tactics if step.strip())
