@@ -4,8 +4,20 @@ It implements the `server.Server` service from `pisa.proto` the way PISA's `OneS
 (named top-level states, `<apply to top level state>`, `<clone>`, `<delete>`, `<is finished>`,
 `<parse text>`, the documented failure strings), but Isabelle is replaced by a script: for a state
 text and a step, what Isabelle "does" (new state text and proof level, `Step error`, a slow or
-hanging step, a gRPC error, the process dying, a Sledgehammer find). Commands are served one at a
-time, as a single Isabelle process would.
+hanging step, a gRPC error, the process dying, a Sledgehammer find).
+
+Modelled on PISA main (albertqjiang/Portal-to-ISAbelle, src/main/scala/pisa/server/):
+- calls are served concurrently, as zio-grpc serves them (`PisaOneStageServers.scala`, `ServerMain`);
+  the state map is shared and unsynchronised (`PisaOS.top_level_state_map`);
+- a step is cut into commands by Isabelle's parser and each command runs under its own
+  `Timeout.apply` of 10 s (30 s after `<allow more time>`) (`PisaOS.step`,
+  `command_exception_with_10s_timeout`); past it Isabelle raises `Timeout.TIMEOUT`, printed
+  "Timeout after 10.003s" (Isabelle2022 `src/Pure/Concurrent/timeout.ML`), and PISA answers
+  `Step error: Timeout after ...` (`PisaOneStage.scala`, handler for `IsabelleMLException`);
+- `<parse text>` has no exception handler (`deal_with_parse_text`): text the script marks
+  unparsable ends the call with a gRPC error status, or with no reply at all;
+- a hammer that finds nothing, or runs out of time, hands its message to `step` as if it were a
+  proof step (`hammer_actual_step`): the answer is an outer syntax `Step error`.
 
 Run in-process (`FakePisa(script).start()`) or as a child process, so that a test can kill it:
 
@@ -46,11 +58,12 @@ def norm(text: str) -> str:
 class Reply:
     """What scripted Isabelle does with one step.
 
-    kind: state | step_error | unknown_error | hang | freeze | grpc_error | die | hammer
+    kind: state | step_error | unknown_error | hang | freeze | grpc_error | die | hammer | unparsable
     - state / hammer: new state `text` at proof `level` (0 = back at theory level); hammer also
       names the `tactic` Sledgehammer found;
     - step_error / unknown_error: the message after the prefix;
-    - `delay_s`: Isabelle works this long; past the server's limit PISA answers with its timeout;
+    - `delay_s`: Isabelle works this long on the step, spread evenly over its `commands`; a command
+      past the server's per-command limit makes PISA answer with its timeout;
     - hang: never answers this call; freeze: blocks the whole server (a stuck JVM; child process
       only); grpc_error: aborts with status `code`; die: the process exits (child process only);
     - `once_marker`: hang/freeze/die only while this file does not exist (it is created first), after
@@ -63,6 +76,7 @@ class Reply:
     delay_s: float = 0.0
     code: str = "INTERNAL"
     tactic: str = ""
+    commands: int = 1
     once_marker: str = ""
     then: "Reply | None" = None
 
@@ -97,6 +111,7 @@ class FakeScript:
 
     edges: dict[str, dict[str, Reply]] = field(default_factory=dict)
     parse: dict[str, list[str]] = field(default_factory=dict)
+    unparsable: dict[str, str] = field(default_factory=dict)  # normalised text -> "error" | "hang"
     step_limit_s: float = 10.0  # PISA's in-server step limit (scaled down in tests)
     more_time_limit_s: float = 30.0  # after `<allow more time>`
     hammer_limit_s: float = 30.0
@@ -110,6 +125,7 @@ class FakeScript:
         return {
             "edges": {s: {k: r.to_json() for k, r in steps.items()} for s, steps in self.edges.items()},
             "parse": self.parse,
+            "unparsable": self.unparsable,
             "step_limit_s": self.step_limit_s,
             "more_time_limit_s": self.more_time_limit_s,
             "hammer_limit_s": self.hammer_limit_s,
@@ -121,6 +137,7 @@ class FakeScript:
         return cls(
             edges={s: {k: Reply.from_json(r) for k, r in steps.items()} for s, steps in data["edges"].items()},
             parse=data.get("parse", {}),
+            unparsable=data.get("unparsable", {}),
             step_limit_s=data.get("step_limit_s", 10.0),
             more_time_limit_s=data.get("more_time_limit_s", 30.0),
             hammer_limit_s=data.get("hammer_limit_s", 30.0),
@@ -175,10 +192,10 @@ class FakePisaServicer(pisa_pb2_grpc.ServerServicer):
     async def IsabelleCommand(self, request, context):  # noqa: N802
         command = request.command
         self.commands.append(command)
-        async with self.lock:
-            if self.context is None:
-                await context.abort(grpc.StatusCode.UNKNOWN, "java.lang.NullPointerException (no IsabelleContext yet)")
-            return pisa_pb2.IsaState(state=await self._dispatch(command, context))
+        # No lock: zio-grpc runs calls concurrently on PISA's one Isabelle process.
+        if self.context is None:
+            await context.abort(grpc.StatusCode.UNKNOWN, "java.lang.NullPointerException (no IsabelleContext yet)")
+        return pisa_pb2.IsaState(state=await self._dispatch(command, context))
 
     async def _dispatch(self, command: str, context) -> str:
         stripped = command.strip()
@@ -212,6 +229,12 @@ class FakePisaServicer(pisa_pb2_grpc.ServerServicer):
             return f"Successfully deleted state named: {name}"
         if stripped.startswith("<parse text>"):
             text = stripped[len("<parse text>") :].strip()
+            failure = self.script.unparsable.get(norm(text))
+            if failure == "hang":
+                await asyncio.sleep(3600)
+            if failure is not None:
+                # The exception escapes isabelleCommand; zio-grpc ends the call with an error status.
+                await context.abort(grpc.StatusCode.UNKNOWN, f"de.unruh.isabelle.control.IsabelleMLException: {failure}")
             parts = self.script.parse.get(norm(text)) or [line for line in text.splitlines() if line.strip()]
             return "<SEP>".join(parts)
         if stripped.startswith(APPLY):
@@ -239,16 +262,18 @@ class FakePisaServicer(pisa_pb2_grpc.ServerServicer):
         reply = self.script.edges.get(text, {}).get(norm(action))
         if reply is None:
             if hammer:
-                return "Unknown error: assertion failed"
+                # Sledgehammer found nothing: PISA runs the word "error" as a step (hammer_actual_step).
+                return "Step error: Outer syntax error (line 1): command expected, but identifier error (line 1) was found"
             return f"Step error: Failed to apply proof method (fake PISA has no script for {action!r} here)"
         reply = await self._resolve_once(reply, context)
         if reply.delay_s:
-            if reply.delay_s > limit:
+            per_command = reply.delay_s / max(1, reply.commands)
+            if per_command > limit:
                 await asyncio.sleep(limit)
-                millis = int(limit * 1000)
                 if hammer:
-                    return f"error: Future timed out after [{millis} milliseconds]"
-                return f"Unknown error: Future timed out after [{millis} milliseconds]"
+                    # The ML timeout's message is handed to `step` as if it were Isar text.
+                    return "Step error: Outer syntax error (line 1): command expected, but identifier Timeout (line 1) was found"
+                return f"Step error: Timeout after {limit + 0.003:.3f}s"
             await asyncio.sleep(reply.delay_s)
         if reply.kind == "step_error":
             return f"Step error: {reply.text}"

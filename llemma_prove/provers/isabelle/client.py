@@ -34,7 +34,7 @@ class ReplyKind(str, enum.Enum):
     STATE = "state"  # a proof-state text (possibly empty at theory level)
     STEP_ERROR = "step_error"  # `Step error: ...`: Isabelle rejected the step
     UNKNOWN_ERROR = "unknown_error"  # `Unknown error: ...`: any other exception in the server
-    TIMEOUT = "timeout"  # PISA's own limit fired (`... timed out after [N milliseconds]`)
+    TIMEOUT = "timeout"  # PISA's own limit fired (`Step error: Timeout after 10.003s`)
     NO_SUCH_STATE = "no_such_state"  # `Didn't find top level state of given name: X`
     UNRECOGNISED = "unrecognised"  # `Unrecognised operation.`
 
@@ -50,11 +50,18 @@ class PisaReply:
 
 
 _TIMEOUT_RE = re.compile(r"timed out after|TimeoutException|Timeout", re.I)
+# PISA runs every command of a step under `Timeout.apply (Time.fromSeconds 10|30)` (PisaOS.scala,
+# `command_exception_with_10s_timeout`); `Timeout.TIMEOUT` prints as "Timeout after <secs>s"
+# (Isabelle2022 src/Pure/Concurrent/timeout.ML, `print`), and PISA's handler for Isabelle
+# exceptions prefixes "Step error: " (PisaOneStage.scala, `IsabelleMLException`).
+_STEP_TIMEOUT_RE = re.compile(r"^Step error:\s*Timeout after \d+(\.\d+)?s\b")
 
 
 def classify_reply(text: str) -> PisaReply:
     """Name the kind of a PISA `IsabelleCommand` reply (documented failure strings, else a state)."""
     stripped = text.strip()
+    if _STEP_TIMEOUT_RE.match(stripped):
+        return PisaReply(ReplyKind.TIMEOUT, stripped)
     if stripped.startswith("Step error"):
         return PisaReply(ReplyKind.STEP_ERROR, stripped)
     if stripped.startswith("Unknown error") or stripped.startswith("error:"):
@@ -215,7 +222,12 @@ class PisaClient:
         return [s.strip() for s in text.split("|") if s.strip()]
 
     async def parse_text(self, text: str, timeout_s: float = 30.0) -> list[str]:
-        """Isabelle's own split of `text` into commands (`<parse text>`, joined by `<SEP>`)."""
+        """Isabelle's own split of `text` into commands (`<parse text>`, joined by `<SEP>`).
+
+        PISA has no exception handler around `<parse text>` (PisaOneStage.scala,
+        `deal_with_parse_text`): text Isabelle cannot parse comes back as a gRPC error status
+        (a `PisaRpcError` that is not a deadline), or as no reply at all (the deadline).
+        """
         reply = await self.command(f"<parse text> {text}", timeout_s)
         checked = classify_reply(reply)
         if not checked.ok:

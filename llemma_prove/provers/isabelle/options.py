@@ -48,7 +48,8 @@ class IsabelleOptions:
     step_timeout_s: float = PISA_STEP_LIMIT_S  # above 10 s, steps are sent with `<allow more time>`
     statement_timeout_s: float = PISA_MORE_TIME_LIMIT_S  # header + statement (imports load here)
     replay_timeout_s: float = PISA_MORE_TIME_LIMIT_S  # each command of the final replay (`<allow more time>`)
-    rpc_grace_s: float = 5.0  # client deadline = limit + grace; past it the server counts as hung
+    rpc_grace_s: float = 5.0  # client deadline = commands x limit + grace; past it the server counts as hung
+    parse_timeout_s: float = 60.0  # `<parse text>` of a final proof
     use_heuristics: bool = True  # hammer: try the DSP tactics first
     use_sledgehammer: bool = True  # hammer: then `normalhammer`
     hammer_timeout_s: float = 60.0  # budget of one `normalhammer` call
@@ -133,9 +134,10 @@ class IsabelleOptions:
         """Steps get PISA's 30 s limit (`<allow more time>`) when the configured limit exceeds 10 s."""
         return self.step_timeout_s > PISA_STEP_LIMIT_S
 
-    def step_deadline_s(self) -> float:
+    def step_deadline_s(self, commands: int = 1) -> float:
+        """Client deadline for a step of `commands` Isar commands (PISA limits each command)."""
         limit = PISA_MORE_TIME_LIMIT_S if self.allow_more_time else PISA_STEP_LIMIT_S
-        return min(self.step_timeout_s, limit) + self.rpc_grace_s
+        return max(1, commands) * min(self.step_timeout_s, limit) + self.rpc_grace_s
 
     def resolved_ports(self) -> tuple[int, ...]:
         if self.ports:

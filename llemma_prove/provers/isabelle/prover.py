@@ -44,6 +44,7 @@ from .theory import (
     header_theory_name,
     normalise_space,
     proof_text,
+    command_count,
     statement_name,
     render_theory,
     statement_text,
@@ -220,7 +221,9 @@ class PisaSession:
         elif more_time:
             deadline = self.options.replay_timeout_s + self.options.rpc_grace_s
         else:
-            deadline = self.options.step_deadline_s()
+            # PISA gives each command of a step its own limit (PisaOS.scala `step`): a step of n
+            # commands may take n limits before PISA answers.
+            deadline = self.options.step_deadline_s(command_count(step))
         new = self._new_name()
 
         async def attempt() -> StepOutcome:
@@ -527,11 +530,22 @@ class PisaProver:
         try:
             try:
                 await fresh._guarded(fresh._ensure_root)
-                commands = await worker.run(lambda client: client.parse_text(text, timeout_s=60.0))
             except StatementRejected as exc:
                 return verdict(Verdict.REJECTED, str(exc))
             except PisaRpcError as exc:
                 return verdict(Verdict.UNCHECKED, f"PISA failed during the check: {exc}")
+            except ProverError as exc:
+                return verdict(Verdict.UNCHECKED, str(exc))
+            generation = worker.generation
+            try:
+                commands = await worker.run(lambda client: client.parse_text(text, timeout_s=self.options.parse_timeout_s))
+            except PisaRpcError as exc:
+                if exc.deadline or exc.server_gone:
+                    # No reply: nothing is known about the proof; the server may be stuck in the parser.
+                    await worker.recover(generation, "no reply to <parse text>", probe=exc.deadline)
+                    return verdict(Verdict.UNCHECKED, f"PISA gave no answer to <parse text>: {exc.code.name}")
+                # PISA's parser raised: Isabelle cannot read the proof text.
+                return verdict(Verdict.REJECTED, f"Isabelle could not parse the proof: {exc.details[:300]}")
             except ProverError as exc:
                 return verdict(Verdict.UNCHECKED, str(exc))
             if normalise_space("".join(commands)).replace(" ", "") != normalise_space(text).replace(" ", ""):

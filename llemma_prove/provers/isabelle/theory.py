@@ -215,6 +215,24 @@ def header_theory_name(header: str) -> str | None:
     return None
 
 
+# Isar commands that can occur inside a proof (each is one transition, with its own PISA time limit).
+PROOF_COMMANDS = frozenset({
+    "apply", "apply_end", "by", "done", "proof", "qed", "next", "have", "show", "hence", "thus", "obtain",
+    "from", "with", "using", "unfolding", "including", "supply", "note", "let", "fix", "assume", "presume",
+    "define", "consider", "case", "then", "also", "finally", "moreover", "ultimately", "interpret",
+    "sorry", "oops", "defer", "prefer", "subgoal", "guess", "write", "print_state", ".", "..",
+})
+
+
+def command_count(step: str) -> int:
+    """An upper bound on the Isar commands in `step` (for deadlines; Isabelle's parser decides)."""
+    try:
+        toks = _significant(tokens(step))
+    except TheorySyntaxError:
+        return 1
+    return max(1, sum(1 for t in toks if t.kind in (TokenKind.WORD, TokenKind.SYMBOL) and t.text in PROOF_COMMANDS))
+
+
 def statement_name(theorem: Theorem) -> str:
     """The fact name the statement declares (`theorem NAME: ...`), else the theorem's own name."""
     try:
