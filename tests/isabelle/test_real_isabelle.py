@@ -66,3 +66,38 @@ async def test_easy_minif2f_problem_end_to_end(real_options) -> None:
         assert result.verification is not None and result.verification.accepted
     finally:
         await prover.close()
+
+
+async def test_start_from_the_session_image(real_options) -> None:
+    """Item 11: PISA starts from the prebuilt context image; prints the measured start time."""
+    import time
+
+    from llemma_prove.provers.isabelle.options import CONTEXT_SESSION
+
+    checks = {c.name: c for c in isabelle_health(real_options)}
+    if not checks.get(f"session {CONTEXT_SESSION}") or not checks[f"session {CONTEXT_SESSION}"].ok:
+        pytest.skip("the context session image is not built (run `llemma-prove setup isabelle`)")
+    prover = PisaProver(replace(real_options, num_servers=1))
+    start = time.monotonic()
+    await prover.start()
+    try:
+        elapsed = time.monotonic() - start
+        print(f"PISA start from {CONTEXT_SESSION}: {elapsed:.1f} s")
+        assert elapsed < real_options.handshake_timeout_s
+    finally:
+        await prover.close()
+
+
+async def test_the_oracle_query_rejects_an_smt_oracle_proof(real_options) -> None:
+    """Item 5 on real Isabelle: `sorry` and the SMT oracle are rejected by the oracle query."""
+    from llemma_prove.provers.isabelle.official import IsabelleServerChecker
+
+    checker = IsabelleServerChecker(real_options)
+    try:
+        text = 'theory Oracle_Probe imports Main\nbegin\n\ntheorem t: "(1::nat) + 1 = 2"\n  {proof}\n\nend\n'
+        assert (await checker.check("Oracle_Probe", text.format(proof="by simp"))).verdict is Verdict.ACCEPTED
+        for cheat in ("sorry", "by eval"):
+            verdict = await checker.check("Oracle_Probe", text.format(proof=cheat))
+            assert verdict.verdict is Verdict.REJECTED and "oracle" in verdict.reason, (cheat, verdict.reason)
+    finally:
+        await checker.close()
