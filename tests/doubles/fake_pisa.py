@@ -156,7 +156,7 @@ class FakePisaServicer(pisa_pb2_grpc.ServerServicer):
         self.commands: list[str] = []
         self.handshake: list[tuple[str, str]] = []
         self.context: str | None = None
-        self.lock = asyncio.Lock()
+        self._running: set[asyncio.Future[str]] = set()
 
     # Handshake -------------------------------------------------------------------------------
 
@@ -195,7 +195,13 @@ class FakePisaServicer(pisa_pb2_grpc.ServerServicer):
         # No lock: zio-grpc runs calls concurrently on PISA's one Isabelle process.
         if self.context is None:
             await context.abort(grpc.StatusCode.UNKNOWN, "java.lang.NullPointerException (no IsabelleContext yet)")
-        return pisa_pb2.IsaState(state=await self._dispatch(command, context))
+        # A client deadline does not stop Isabelle: PISA waits for the step (`Await.result(f_st,
+        # Duration.Inf)` in PisaOS.step) and stores the new state even when nobody reads the answer.
+        work = asyncio.ensure_future(self._dispatch(command, context))
+        work.add_done_callback(lambda task: task.cancelled() or task.exception())
+        self._running.add(work)
+        work.add_done_callback(self._running.discard)
+        return pisa_pb2.IsaState(state=await asyncio.shield(work))
 
     async def _dispatch(self, command: str, context) -> str:
         stripped = command.strip()
@@ -327,6 +333,8 @@ class FakePisa:
         return self.port
 
     async def stop(self) -> None:
+        for work in list(self.servicer._running):
+            work.cancel()
         if self.server is not None:
             await self.server.stop(grace=None)
             self.server = None

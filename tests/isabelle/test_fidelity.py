@@ -9,7 +9,6 @@ from dataclasses import replace
 import pytest
 
 from llemma_prove.provers.isabelle.client import PisaClient
-from llemma_prove.provers.isabelle.theory import command_count
 from llemma_prove.types import OutcomeKind, Proof, Verdict
 from tests.doubles.fake_pisa import FakePisa, Reply, closes, goes_to
 
@@ -59,6 +58,8 @@ async def test_no_reply_to_parse_text_ends_at_the_deadline_unchecked(context_fil
 
 async def test_the_deadline_grows_with_the_commands_of_a_step(context_files) -> None:
     """Item 13: PISA limits each command; a 4-command step may take 4 limits. No restart, no loss."""
+    from llemma_prove.provers.isabelle.theory import command_count
+
     step = "apply (simp add: h0)\napply arith\napply simp\ndone"
     assert command_count(step) == 4
     script = toy_script(step_limit_s=0.3)
@@ -76,10 +77,11 @@ async def test_the_deadline_grows_with_the_commands_of_a_step(context_files) -> 
 
 
 async def test_a_passed_deadline_keeps_the_session(context_files) -> None:
-    """Item 13: after a deadline the server still answers a ping (PISA serves calls concurrently), so
-    it is not restarted and the session's states stay usable."""
+    """Item 13: past the client deadline Isabelle is still working on the step (PISA does not stop
+    it), yet the server answers a ping, since PISA serves calls concurrently: it is not restarted and
+    the session's states stay usable."""
     script = toy_script()
-    script.add(ROOT_STATE, "by presburger", Reply("hang"))
+    script.add(ROOT_STATE, "by presburger", Reply("state", "", 0, delay_s=2.0))  # within PISA's 10 s
     script.add(ROOT_STATE, "apply (simp add: h0)", goes_to(MID))
     options = replace(context_files, step_timeout_s=0.2, rpc_grace_s=0.2, ping_timeout_s=0.5)
     async with prover_on_fake(script, options) as (prover, fake):
