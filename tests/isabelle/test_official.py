@@ -111,27 +111,20 @@ async def test_checks_run_concurrently_and_keep_the_shared_libraries(context_fil
         await checker.close()
 
 
-async def test_the_check_runs_on_the_prebuilt_context_session(context_files, tmp_path: Path) -> None:
-    """Item 12: with the context image built, `session_start` names it and the folder of its ROOT."""
+def test_the_check_runs_on_the_prebuilt_context_session(context_files, tmp_path: Path, monkeypatch) -> None:
+    """Item 12: with the context image built, `session_start` names it (and its folder unless ROOTS has it)."""
     wd = context_files.resolved_working_dir
     (wd / "ROOT").write_text("session \"HOL-LLemma_Prove\" = \"HOL\"\n")
     heaps = tmp_path / "user" / "heaps" / "polyml"
     heaps.mkdir(parents=True)
     (heaps / "HOL-LLemma_Prove").write_bytes(b"heap")
-    options = replace(context_files, extra_env={})
-    import os
-
-    old = os.environ.get("ISABELLE_HOME_USER")
-    os.environ["ISABELLE_HOME_USER"] = str(tmp_path / "user")
-    try:
-        args = IsabelleServerChecker(options).session_args()
-    finally:
-        if old is None:
-            os.environ.pop("ISABELLE_HOME_USER")
-        else:
-            os.environ["ISABELLE_HOME_USER"] = old
-    assert args["session"] == "HOL-LLemma_Prove" and str(wd) in args["dirs"]
-    assert IsabelleServerChecker(replace(options, working_dir=tmp_path)).session_args()["session"] == "HOL"
+    monkeypatch.setenv("ISABELLE_HOME_USER", str(tmp_path / "user"))
+    args = IsabelleServerChecker(context_files).session_args()
+    assert args["session"] == "HOL-LLemma_Prove" and args["dirs"] == [str(wd)]
+    (tmp_path / "user" / "ROOTS").write_text(f"{wd}\n")  # registered: not named twice
+    assert IsabelleServerChecker(context_files).session_args()["dirs"] == []
+    (heaps / "HOL-LLemma_Prove").unlink()
+    assert IsabelleServerChecker(context_files).session_args()["session"] == "HOL"
 
 
 async def test_an_old_isabelle_client_is_refused_and_doctor_says_so(context_files, monkeypatch) -> None:

@@ -110,13 +110,17 @@ class IsabelleOptions:
 
     def session_dirs(self) -> tuple[Path, ...]:
         """Folders that define sessions the official check may need (`-d` of `isabelle build`)."""
+        from .health import is_registered  # health imports this module
+
         dirs: list[Path] = []
         wd = self.resolved_working_dir
         if wd is not None and (wd / "ROOT").is_file():
             dirs.append(wd)
         if self.afp_thys is not None:
             dirs.append(self.afp_thys)
-        return tuple(dirs)
+        # A folder already in the user's ROOTS file is known to Isabelle; naming it again with -d
+        # could define its sessions twice.
+        return tuple(d for d in dirs if not is_registered(d, self))
 
     @property
     def resolved_theory_file(self) -> Path | None:
