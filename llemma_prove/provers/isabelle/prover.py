@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable, TypeVar
 
+import grpc
+
 from ...errors import ProverError, ProverUnavailable, UserError
 from ...types import GoalState, Language, OutcomeKind, Proof, StepOutcome, Theorem, Verdict, Verification
 from .client import (
@@ -40,11 +42,11 @@ from .official import IsabelleServerChecker
 from .options import IsabelleOptions
 from .server import PisaPool, PisaWorker, WorkerFailed
 from .theory import (
+    command_count,
     forbidden_reason,
     header_theory_name,
     normalise_space,
     proof_text,
-    command_count,
     statement_name,
     render_theory,
     statement_text,
@@ -148,7 +150,8 @@ class PisaSession:
         temps: list[str] = []
         for i, step in enumerate(handle.path):
             name = handle.name if i == len(handle.path) - 1 else f"{handle.name}~{i}"
-            reply, _ = await self._apply(parent, step, name, self.options.step_deadline_s(), self.options.allow_more_time)
+            deadline = self.options.step_deadline_s(command_count(step))
+            reply, _ = await self._apply(parent, step, name, deadline, self.options.allow_more_time)
             if not reply.ok:
                 raise ProverError(f"replaying step {i} ({step[:80]!r}) failed after a restart: {reply.text[:300]}")
             if name != handle.name:
@@ -540,12 +543,16 @@ class PisaProver:
             try:
                 commands = await worker.run(lambda client: client.parse_text(text, timeout_s=self.options.parse_timeout_s))
             except PisaRpcError as exc:
+                if exc.code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
+                    # PISA's parser raised and zio-grpc ended the call: Isabelle cannot read the proof.
+                    return verdict(Verdict.REJECTED, f"Isabelle could not parse the proof: {exc.details[:300]}")
                 if exc.deadline or exc.server_gone:
                     # No reply: nothing is known about the proof; the server may be stuck in the parser.
-                    await worker.recover(generation, "no reply to <parse text>", probe=exc.deadline)
-                    return verdict(Verdict.UNCHECKED, f"PISA gave no answer to <parse text>: {exc.code.name}")
-                # PISA's parser raised: Isabelle cannot read the proof text.
-                return verdict(Verdict.REJECTED, f"Isabelle could not parse the proof: {exc.details[:300]}")
+                    try:
+                        await worker.recover(generation, "no reply to <parse text>", probe=exc.deadline)
+                    except ProverError as failed:
+                        log.warning("PISA could not be recovered: %s", failed)
+                return verdict(Verdict.UNCHECKED, f"PISA gave no answer to <parse text>: {exc.code.name}")
             except ProverError as exc:
                 return verdict(Verdict.UNCHECKED, str(exc))
             if normalise_space("".join(commands)).replace(" ", "") != normalise_space(text).replace(" ", ""):
