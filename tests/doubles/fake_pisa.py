@@ -162,13 +162,12 @@ class FakePisaServicer(pisa_pb2_grpc.ServerServicer):
 
     async def InitialiseIsabelle(self, request, context):  # noqa: N802 - gRPC method name
         self.handshake.append(("InitialiseIsabelle", request.path))
-        return pisa_pb2.IsaMessage(
-            message=f"You entered the path to the Isabelle executable: {request.path} \nWe have successfully received it."
-        )
+        # The handshake answers of OneStageBody (PisaOneStage.scala, main branch).
+        return pisa_pb2.IsaMessage(message=f"----------Path to Isabelle source----------\n{request.path}")
 
     async def IsabelleWorkingDirectory(self, request, context):  # noqa: N802
         self.handshake.append(("IsabelleWorkingDirectory", request.path))
-        return pisa_pb2.IsaMessage(message=f"You entered the path to the Isabelle working directory: {request.path}")
+        return pisa_pb2.IsaMessage(message=f"----------Path to Isabelle working directory----------\n{request.path}")
 
     async def IsabelleContext(self, request, context):  # noqa: N802
         self.handshake.append(("IsabelleContext", request.context))
@@ -176,10 +175,7 @@ class FakePisaServicer(pisa_pb2_grpc.ServerServicer):
             await context.abort(grpc.StatusCode.UNKNOWN, f"java.nio.file.NoSuchFileException: {request.context}")
         self.context = request.context
         self.states = {}
-        return pisa_pb2.IsaMessage(
-            message=f"You entered the path to the Theory file: {request.context} \n"
-            "We have successfully initialised the Isabelle environment."
-        )
+        return pisa_pb2.IsaMessage(message=f"----------Path to Isabelle theory file----------\n{request.context}")
 
     async def IsabelleSetSearchWidth(self, request, context):  # noqa: N802
         return pisa_pb2.IsaMessage(message="This shouldn't be used here.")

@@ -5,7 +5,7 @@ Modelled on Isabelle2022:
 - `src/Pure/Tools/server.scala`: the first line `server "NAME" = HOST:PORT (password "PW")`, one
   connection per client, password line first, replies `OK`/`ERROR`/`NOTE`/`FINISHED`/`FAILED`
   followed by JSON; a message longer than 100 bytes is preceded by a line with its byte length
-  (`Byte_Message.write_line_message`);
+  plus one (`Byte_Message.write_line_message`, src/Pure/General/byte_message.scala);
 - `src/Pure/Tools/server_commands.scala`: `use_theories` answers `OK {"task"}`, NOTEs, then
   `FINISHED {"ok", "errors", "nodes": [{node_name, theory_name, status, messages, exports}]}` where
   `messages` hold every exported message (`writeln`, `warning`, `error`: `Protocol.is_exported`)
@@ -55,10 +55,11 @@ def script():
 
 
 def frame(kind, body):
-    """One reply; long ones carry their length first (Byte_Message.write_line_message)."""
+    """One reply line; one longer than 100 bytes is preceded by a line with its length plus one for
+    the newline (`Byte_Message.write_line_message`, src/Pure/General/byte_message.scala)."""
     msg = f"{kind} {json.dumps(body)}".encode()
-    if len(msg) > 100:
-        return str(len(msg)).encode() + b"\n" + msg
+    if len(msg) > 100 or b"\n" in msg:
+        return str(len(msg) + 1).encode() + b"\n" + msg + b"\n"
     return msg + b"\n"
 
 
