@@ -157,6 +157,11 @@ class FakePisaServicer(pisa_pb2_grpc.ServerServicer):
         self.handshake: list[tuple[str, str]] = []
         self.context: str | None = None
         self._running: set[asyncio.Future[str]] = set()
+        self.in_flight = 0  # commands being worked on now (PISA's map of states is not synchronised)
+        self.max_in_flight = 0
+
+    def _finished(self, _work: object) -> None:
+        self.in_flight -= 1
 
     # Handshake -------------------------------------------------------------------------------
 
@@ -193,7 +198,10 @@ class FakePisaServicer(pisa_pb2_grpc.ServerServicer):
             await context.abort(grpc.StatusCode.UNKNOWN, "java.lang.NullPointerException (no IsabelleContext yet)")
         # A client deadline does not stop Isabelle: PISA waits for the step (`Await.result(f_st,
         # Duration.Inf)` in PisaOS.step) and stores the new state even when nobody reads the answer.
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
         work = asyncio.ensure_future(self._dispatch(command, context))
+        work.add_done_callback(self._finished)
         work.add_done_callback(lambda task: task.cancelled() or task.exception())
         self._running.add(work)
         work.add_done_callback(self._running.discard)
@@ -316,6 +324,10 @@ class FakePisa:
     @property
     def commands(self) -> list[str]:
         return self.servicer.commands
+
+    @property
+    def max_in_flight(self) -> int:
+        return self.servicer.max_in_flight
 
     @property
     def states(self) -> dict[str, tuple[str, int]]:

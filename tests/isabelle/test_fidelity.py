@@ -115,3 +115,19 @@ async def test_the_stand_in_pisa_answers_concurrently(context_files) -> None:
         await a.close()
         await b.close()
         await fake.stop()
+
+
+async def test_the_client_serialises_commands_to_one_server(context_files) -> None:
+    """Item 15: PISA's state map is unsynchronised (`top_level_state_map +=` in PisaOS.register_tls),
+    so two searches on one server must not have commands in flight together; the concurrent stand-in
+    would let such a race through, and counts it."""
+    script = toy_script()
+    script.add(ROOT_STATE, "apply auto", Reply("state", MID, 1, delay_s=0.3))
+    async with prover_on_fake(script, context_files) as (prover, fake):
+        sessions = [await prover.open(toy_theorem()) for _ in range(3)]
+        roots = [await s.initial_state() for s in sessions]
+        outcomes = await asyncio.gather(*(s.step(r, "apply auto") for s, r in zip(sessions, roots)))
+        assert all(o.kind is OutcomeKind.GOALS for o in outcomes)
+        assert fake.max_in_flight == 1
+        for session in sessions:
+            await session.close()
