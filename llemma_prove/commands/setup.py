@@ -31,8 +31,9 @@ def register(app: typer.Typer) -> None:
     def setup_isabelle_command(
         isabelle_home: Optional[Path] = typer.Option(None, "--isabelle-home", help="Isabelle installation (default: $ISABELLE_HOME)."),
         pisa_jar: Optional[Path] = typer.Option(None, "--pisa-jar", help="PISA assembly jar (default: $LLEMMA_PROVE_PISA_JAR)."),
+        build: bool = typer.Option(True, "--build/--no-build", help="Build the context session image (isabelle/ROOT) once."),
     ) -> None:
-        """Check Isabelle and PISA and write the PISA context theory."""
+        """Check Isabelle and PISA, write the context theory and session ROOT, build the session image."""
         from rich.console import Console
 
         try:
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
             overrides["isabelle_home"] = isabelle_home
         if pisa_jar is not None:
             overrides["pisa_jar"] = pisa_jar
-        _finish(setup_isabelle(IsabelleOptions.from_env(**overrides), Console()))
+        _finish(setup_isabelle(IsabelleOptions.from_env(**overrides), Console(), build=build))
 
     app.add_typer(setup_app, name="setup")
 

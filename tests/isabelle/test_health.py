@@ -161,3 +161,19 @@ def test_options_from_environment(tmp_path: Path) -> None:
     assert options.allow_more_time and options.step_deadline_s() == 20.0 + options.rpc_grace_s
     assert IsabelleOptions(step_timeout_s=60.0).step_deadline_s() == 30.0 + options.rpc_grace_s
     assert not IsabelleOptions().allow_more_time and IsabelleOptions().step_deadline_s() == 10.0 + options.rpc_grace_s
+
+
+def test_setup_builds_the_context_session_image(tmp_path: Path) -> None:
+    """Item 11: `setup isabelle` runs `isabelle build -b -d <folder of the ROOT> HOL-LLemma_Prove` once."""
+    options = fake_installation(tmp_path)
+    exe = options.isabelle_executable
+    assert exe is not None
+    calls = tmp_path / "calls.txt"
+    exe.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    exe.chmod(0o755)
+    env = {"ISABELLE_HOME_USER": str(tmp_path / "user")}
+    setup_isabelle(options, Console(file=io.StringIO(), width=200), env=env)
+    wd = options.resolved_working_dir
+    assert calls.read_text().split() == ["build", "-b", "-d", str(wd), "HOL-LLemma_Prove"]
+    setup_isabelle(options, Console(file=io.StringIO(), width=200), env=env, build=False)
+    assert len(calls.read_text().splitlines()) == 1
