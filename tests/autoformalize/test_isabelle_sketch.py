@@ -15,7 +15,7 @@ from llemma_prove.provers.isabelle.sketch import IsabelleSketchProver
 from llemma_prove.types import Verdict
 from tests.autoformalize.doubles import ScriptedLanguageModel
 from tests.doubles.fake_pisa import FakeScript, Reply, closes, goes_to, norm
-from tests.isabelle.conftest import HEADER, OPEN_TEXT, ROOT_STATE, STATEMENT, prover_on_fake, toy_theorem
+from tests.isabelle.conftest import HEADER, OPEN_TEXT, ROOT_STATE, STATEMENT, install_fake_isabelle, prover_on_fake, toy_theorem
 
 BODY = ('\nproof -\n  (* x is 4 *)\n  have c0: "x = 4"\n    using h0 sledgehammer\n  then show ?thesis\n'
         '    using c0 sledgehammer\nqed')
@@ -47,11 +47,12 @@ def script() -> FakeScript:
 def options(tmp_path: Path) -> IsabelleOptions:
     home = tmp_path / "Isabelle2022"
     (home / "bin").mkdir(parents=True)
+    install_fake_isabelle(home)
     work = tmp_path / "work"
     work.mkdir()
     theory = work / "Interactive.thy"
     theory.write_text("theory Interactive imports Complex_Main begin end\n")
-    return IsabelleOptions(isabelle_home=home, working_dir=work, theory_file=theory, official_check=False,
+    return IsabelleOptions(isabelle_home=home, working_dir=work, theory_file=theory, official_check=True,
                            rpc_grace_s=0.5, ping_timeout_s=0.5, watchdog_interval_s=0.1, startup_timeout_s=20.0)
 
 
