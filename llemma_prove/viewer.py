@@ -14,9 +14,10 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .errors import UserError
+from .plots import STAND_IN_NOTE, STAND_IN_PROVER
 from .store import TheoremRecord, load_graph, load_run, safe_filename
 
 # What a node of the tree is, as the page and `tree_data` call it.
@@ -44,15 +45,17 @@ class TheoremView:
     graph: Any  # networkx.DiGraph, or None when the theorem ended before its search started
     path: tuple[PathStep, ...]  # empty unless the search closed every goal
     path_nodes: tuple[int, ...]  # root ... closing leaf
+    stand_in: bool = False  # made with the scripted test doubles: the page says so
 
     @property
     def proof_accepted(self) -> bool:
         return self.record.proved
 
 
-def find_record(run_dir: Path, name: str) -> TheoremRecord:
+def find_record(run_dir: Path, name: str, records: Sequence[TheoremRecord] | None = None) -> TheoremRecord:
     """The theorem's record; an unknown name is a one-line error naming the closest names."""
-    _, records = load_run(Path(run_dir))
+    if records is None:
+        _, records = load_run(Path(run_dir))
     by_name = {r.name: r for r in records}
     if name in by_name:
         return by_name[name]
@@ -64,13 +67,14 @@ def find_record(run_dir: Path, name: str) -> TheoremRecord:
 
 
 def load_view(run_dir: Path, name: str) -> TheoremView:
-    record = find_record(run_dir, name)
+    config, records = load_run(Path(run_dir))
+    record = find_record(run_dir, name, records)
     try:
         graph = load_graph(Path(run_dir), record)
     except (OSError, EOFError, ValueError, KeyError) as exc:
         raise UserError(f"cannot read the search graph of {name} ({record.graph}): {exc}") from None
     nodes, steps = proof_path(graph) if graph is not None else ((), ())
-    return TheoremView(Path(run_dir), record, graph, steps, nodes)
+    return TheoremView(Path(run_dir), record, graph, steps, nodes, config.prover.name == STAND_IN_PROVER)
 
 
 def tree_parent(graph: Any, node: int) -> int | None:
@@ -154,6 +158,7 @@ def tree_data(view: TheoremView) -> dict[str, Any]:
         "proof": pasteable_proof(record),
         "root": graph.graph.get("root") if graph is not None else None,
         "nodes": nodes,
+        "note": STAND_IN_NOTE if view.stand_in else "",
     }
 
 
@@ -224,6 +229,7 @@ _PAGE = """<!DOCTYPE html>
 <header>
   <h1 id="title"></h1>
   <div id="summary"></div>
+  <div id="stand-in" hidden></div>
   <div id="banner" hidden></div>
   <div id="legend"></div>
   <div id="controls">
@@ -256,6 +262,7 @@ header { padding:8px 14px; border-bottom:1px solid #ddd; background:#fafafa; }
 h1 { font-size:17px; margin:0 0 2px; font-family:ui-monospace, monospace; }
 h2 { font-size:13px; margin:0 0 6px; text-transform:uppercase; letter-spacing:.04em; color:#555; }
 #summary, #counts { color:#444; }
+#stand-in { margin:6px 0; padding:4px 10px; border-radius:4px; background:#fdecea; color:#8b0000; }
 #banner { margin:6px 0; padding:6px 10px; border-radius:4px; background:#f3e8fa; color:#4b1f66; }
 #legend { margin-top:6px; display:flex; flex-wrap:wrap; gap:14px; }
 .key { display:inline-flex; align-items:center; gap:5px; }
@@ -325,6 +332,11 @@ _SCRIPT = r"""
   var outcome = data.accepted ? "proved (accepted by the final check)" : data.status;
   document.getElementById("summary").textContent = outcome + " \u00b7 " + data.expansions + " expansions \u00b7 " +
       data.steps + " prover steps \u00b7 " + fmt(data.elapsed_s, 2) + " s" + (data.error ? " \u00b7 " + data.error : "");
+  if (data.note) {
+    var note = document.getElementById("stand-in");
+    note.hidden = false;
+    note.textContent = data.note;
+  }
   if (rejected) {
     var banner = document.getElementById("banner");
     banner.hidden = false;
@@ -443,7 +455,7 @@ _SCRIPT = r"""
     function row(k, v) { dl.appendChild(h("dt", k)); dl.appendChild(h("dd", v)); }
     row("depth", String(n.depth));
     if (n.expanded_at !== null && n.expanded_at !== undefined) row("expanded", "#" + (n.expanded_at + 1));
-    if (n.score !== null && n.score !== undefined) row("score", fmt(n.score, 4));
+    if (n.score !== null && n.score !== undefined) row("tactic score", fmt(n.score, 4));
     if (n.elapsed_s !== null && n.elapsed_s !== undefined) row("prover time", fmt(n.elapsed_s, 3) + " s");
     if (n.cost !== null && n.cost !== undefined) row("path cost", fmt(n.cost, 4));
     box.appendChild(dl);
@@ -456,8 +468,10 @@ _SCRIPT = r"""
       box.appendChild(h("h2", "Tried on"));
       box.appendChild(h("pre", n.tried_on, "state"));
     }
-    box.appendChild(h("h2", "Prover's message"));
-    box.appendChild(h("pre", n.message || "(none)", "message"));
+    if (n.state === null || n.state === undefined || n.message) {
+      box.appendChild(h("h2", "Prover's message"));
+      box.appendChild(h("pre", n.message || "(none)", "message"));
+    }
     if (location.hash !== "#node=" + id) history.replaceState(null, "", "#node=" + id);
   }
 

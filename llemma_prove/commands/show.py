@@ -33,6 +33,10 @@ def register(app: typer.Typer) -> None:
                 raise UserError(f"{record.name} has no accepted proof in {run_dir} (status: {record.status})")
             typer.echo(proof, nl=False)
             return
+        if view.stand_in:
+            from ..plots import STAND_IN_NOTE
+
+            typer.echo(f"-- {STAND_IN_NOTE}")
         if proof is not None:
             typer.echo(f"-- {record.name}: proved, accepted by the final check "
                        f"({record.expansions} expansions, {record.elapsed_s:.1f} s)")

@@ -121,6 +121,7 @@ def test_show_prints_the_proof_the_path_and_writes_the_page(run_dir, tmp_path):
 
 
 def test_show_errors_are_one_line(run_dir, tmp_path):
+    assert run_cli("show", "--help").returncode == 0
     assert_one_line_error(run_cli("show", str(tmp_path / "nothing"), "x"), "is not a run directory")
     assert_one_line_error(run_cli("show", str(run_dir), "imo_1959_p2"), "no result for 'imo_1959_p2'",
                           "did you mean imo_1959_p1")
@@ -196,6 +197,7 @@ def test_the_browser_draws_every_node_and_shows_a_clicked_node(run_dir, tmp_path
     assert view.graph.nodes[failed]["message"] in detail  # the prover's message
     assert view.graph.nodes[parent]["text"] in detail  # the goal state it was tried on
     assert "step_1" in dom[dom.index('<ol id="path">'):]
+    assert re.search(r'<div id="stand-in">stand-in run \(scripted test doubles\), not a measurement</div>', dom)
     hidden = _drawn(_browse(page, "#hide-failed", tmp_path, "--dump-dom"))
     assert sum(hidden.values()) == 18 - kinds["failed"] - kinds["timeout"] and not hidden["failed"]
 
@@ -211,6 +213,14 @@ def test_the_browser_shows_hostile_text_as_text(hostile_run, tmp_path):
     assert "<img" not in detail and "<b>" not in detail and "<script" not in detail
     assert HOSTILE_TACTIC in unescape(detail) and HOSTILE_MESSAGE in unescape(detail)
     assert "<title>llemma-prove: search tree of mathd_numbertheory_1</title>" in dom
+
+
+def test_the_browser_marks_a_rejected_proof(run_dir, tmp_path):
+    page = viewer.write_html(viewer.load_view(run_dir, "induction_1"), tmp_path / "rejected.html")
+    dom = _browse(page, "", tmp_path, "--dump-dom")
+    assert '<body class="rejected"' in dom and '<section id="proof-box" hidden="">' in dom
+    banner = re.search(r'<div id="banner">([^<]*)</div>', dom)
+    assert banner and "did not accept" in banner.group(1) and "It is not a proof" in banner.group(1)
 
 
 def test_the_screenshot_shows_the_tree_in_its_colours(run_dir, tmp_path):
