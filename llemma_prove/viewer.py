@@ -304,7 +304,7 @@ _SCRIPT = r"""
   "use strict";
   var data = JSON.parse(document.getElementById("tree-data").textContent);
   var SVGNS = "http://www.w3.org/2000/svg";
-  var DX = 26, DY = 78, R = 7;
+  var DX = 26, DY = 84, R = 7, RS = 3.6, CS = 10, MIN_FIT = 0.45;
   var NAMES = { expanded: "expanded", queued: "queued, never expanded", duplicate: "duplicate state (not queued)",
                 failed: "failed step", timeout: "timed-out step", closed: "closing step" };
   var byId = {}, children = {};
@@ -359,22 +359,41 @@ _SCRIPT = r"""
   pathKey.appendChild(h("span", rejected ? "path of the rejected proof" : "proof path"));
   legend.appendChild(pathKey);
 
-  // -- layout: leaves left to right, parents centred over their children, depth downwards ------
+  // -- layout ---------------------------------------------------------------------------------
+  // Depth runs downwards. Children that lead somewhere (or are on the proof path) get a column each
+  // and their parent is centred over them; the childless rest of a node's children (failed and
+  // timed-out steps, states never expanded), up to 32 per expansion, are packed into a small block of
+  // dots beside them, so a search of 100 expansions stays a few screens wide.
   var showFailed = true;
-  var pos = {};
+  var pos = {}, clusters = [];
   function visible(id) { var s = byId[id].status; return showFailed || (s !== "failed" && s !== "timeout"); }
   function layout() {
-    pos = {};
+    pos = {}; clusters = [];
     var next = 0;
     function place(id) {
       var kids = children[id].filter(visible);
-      if (!kids.length) { pos[id] = { x: next++ * DX, y: byId[id].depth * DY }; return; }
-      kids.forEach(place);
-      pos[id] = { x: (pos[kids[0]].x + pos[kids[kids.length - 1]].x) / 2, y: byId[id].depth * DY };
+      var y = byId[id].depth * DY;
+      var big = kids.filter(function (c) { return byId[c].on_path || children[c].some(visible); });
+      var small = kids.filter(function (c) { return big.indexOf(c) < 0; });
+      if (small.length === 1 && !big.length) { big = small; small = []; }
+      if (!kids.length) { pos[id] = { x: next, y: y }; next += DX; return; }
+      var centres = [];
+      big.forEach(function (c) { place(c); centres.push(pos[c].x); });
+      if (small.length) {
+        var cols = Math.ceil(Math.sqrt(small.length)), x0 = next + (big.length ? CS : 0);
+        small.forEach(function (c, i) {
+          pos[c] = { x: x0 + (i % cols) * CS, y: y + DY + Math.floor(i / cols) * CS, small: true };
+        });
+        var mid = x0 + (cols - 1) * CS / 2;
+        clusters.push({ parent: id, x: mid, y: y + DY - R });
+        centres.push(mid);
+        next = x0 + cols * CS + DX - CS;
+      }
+      pos[id] = { x: (centres[0] + centres[centres.length - 1]) / 2, y: y };
     }
-    var stack = [];
-    data.nodes.forEach(function (n) { if (n.parent === null || !byId[n.parent]) stack.push(n.id); });
-    stack.forEach(place);
+    var roots = [];
+    data.nodes.forEach(function (n) { if (n.parent === null || !byId[n.parent]) roots.push(n.id); });
+    roots.forEach(place);
   }
 
   // -- drawing ----------------------------------------------------------------------------------
@@ -390,14 +409,14 @@ _SCRIPT = r"""
     var edges = el("g", { id: "edges" }), nodes = el("g", { id: "nodes" }), labels = el("g", { id: "labels" });
     data.nodes.forEach(function (n) {
       if (!pos[n.id]) return;
-      if (n.parent !== null && pos[n.parent]) {
+      if (n.parent !== null && pos[n.parent] && !pos[n.id].small) {
         edges.appendChild(el("path", { d: edgePath(pos[n.parent], pos[n.id]),
           "class": "edge" + (n.on_path && byId[n.parent].on_path ? " on-path" : "") }));
       }
       n.also_from.forEach(function (p) {
         if (pos[p]) edges.appendChild(el("path", { d: edgePath(pos[p], pos[n.id]), "class": "edge merge" }));
       });
-      var c = el("circle", { cx: pos[n.id].x, cy: pos[n.id].y, r: R, "data-id": n.id,
+      var c = el("circle", { cx: pos[n.id].x, cy: pos[n.id].y, r: pos[n.id].small ? RS : R, "data-id": n.id,
         "class": "node status-" + n.status + (n.on_path ? " on-path" : "") + (selected === n.id ? " selected" : "") });
       c.appendChild(el("title", {}, (n.tactic ? n.tactic + "\n" : "") + NAMES[n.status]));
       c.addEventListener("click", function (ev) { ev.stopPropagation(); select(n.id); });
@@ -406,6 +425,9 @@ _SCRIPT = r"""
         var t = n.tactic.length > 40 ? n.tactic.slice(0, 39) + "\u2026" : n.tactic;
         labels.appendChild(el("text", { x: pos[n.id].x + R + 4, y: pos[n.id].y - R - 2, "class": "label on-path" }, t));
       }
+    });
+    clusters.forEach(function (b) {
+      edges.appendChild(el("path", { d: edgePath(pos[b.parent], { x: b.x, y: b.y }), "class": "edge" }));
     });
     view.appendChild(edges); view.appendChild(nodes); view.appendChild(labels);
     var counts = {};
@@ -427,6 +449,10 @@ _SCRIPT = r"""
     var miny = Math.min.apply(null, ys) - 40, maxy = Math.max.apply(null, ys) + 40;
     k = Math.min(2, w / (maxx - minx), hgt / (maxy - miny));
     tx = (w - (maxx - minx) * k) / 2 - minx * k; ty = 20 - miny * k;
+    if (k < MIN_FIT) {  // too wide to read whole: a readable scale, centred on the first node asked for
+      var focus = pos[(ids || [data.root])[0]] || pos[Object.keys(pos)[0]];
+      k = MIN_FIT; tx = w / 2 - focus.x * k; ty = 30 - miny * k;
+    }
     apply();
   }
   svg.addEventListener("wheel", function (ev) {
