@@ -150,3 +150,18 @@ def test_without_matplotlib_plots_are_a_clear_error(monkeypatch, runs):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails as if not installed
     with pytest.raises(plots.PlotsUnavailable, match=r"pip install 'llemma-prove\[plot\]'"):
         plots.families_figure(_data(runs["small"]))
+
+
+def test_plots_not_asked_for_are_skipped_with_a_note_but_asked_for_they_must_work(runs, tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    proc = run_cli("report", str(runs["small"]), "--plots-dir", str(blocked / "plots"))
+    assert proc.returncode == 0 and "no plots: cannot write plots to" in proc.stderr
+    assert_one_line_error(run_cli("report", str(runs["small"]), "--plots", "--plots-dir", str(blocked / "plots")),
+                          "cannot write plots to")
+    import importlib.util
+
+    from llemma_prove.commands import report as report_command
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    assert report_command._want_plots(None) is False and report_command._want_plots(True) is True

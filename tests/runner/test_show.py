@@ -19,7 +19,7 @@ import pytest
 from llemma_prove import viewer
 from llemma_prove.runner import Runner, RunnerOptions
 from llemma_prove.search import SearchConfig
-from llemma_prove.store import RunStore, load_graph
+from llemma_prove.store import RunStore
 from tests.cli.test_cli import assert_one_line_error, run_cli
 from tests.doubles.scripted import ScriptedProposer, ScriptedProver, fails, goes_to, proves
 from tests.runner.common import config, theorem
@@ -238,3 +238,19 @@ def test_the_screenshot_shows_the_tree_in_its_colours(run_dir, tmp_path):
     assert near((0xD4, 0x3D, 0x3D)) > 100  # failed steps (red)
     assert near((0x3B, 0x6F, 0xB6)) > 100  # expanded states (blue)
     assert near((0xF0, 0xA0, 0x30)) > 50  # timed-out steps (orange)
+
+
+def test_a_theorem_that_never_started_has_no_tree(tmp_path):
+    name = "mathd_algebra_9"
+    prover, proposer = ScriptedProver({}, {}), ScriptedProposer({})  # the prover cannot open it
+
+    async def run() -> None:
+        with RunStore.open(tmp_path / "run", config([name], prover="test-doubles")) as store:
+            await Runner(prover, proposer, SearchConfig.paper(), store, RunnerOptions(show_progress=False)).run(
+                [theorem(name)])
+
+    asyncio.run(run())
+    proc = run_cli("show", str(tmp_path / "run"), name)
+    assert proc.returncode == 0, proc.stderr
+    assert "not proved (status: error)" in proc.stdout and "could not open the theorem" in proc.stdout
+    assert "No search graph was stored" in proc.stdout and not list((tmp_path / "run" / "graphs").glob("*.html"))
