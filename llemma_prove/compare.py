@@ -78,7 +78,7 @@ def comparison_rows(runs: Sequence[LoadedRun]) -> list[tuple[str, list[str]]]:
     families = [f for f in runs[0].summary.by_family if any(r.summary.by_family[f].total for r in runs)]
     rows += [(f, [_cell(r.summary.by_family.get(f)) for r in runs]) for f in families]
     if any(r.summary.paper for r in runs):
-        rows.append(("paper", [r.summary.paper.text() if r.summary.paper else "-" for r in runs]))
+        rows.append(("paper (same setting)", [f"{r.summary.paper.label}: {r.summary.paper.text()}" if r.summary.paper else "-" for r in runs]))
     return rows
 
 
@@ -109,11 +109,15 @@ def comparison_markdown(runs: Sequence[LoadedRun]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def comparison_legend(runs: Sequence[LoadedRun]) -> list[str]:
+    """What each column is, then the notes: printed under the table."""
+    return [f"{r.key} = {r.describe()}" for r in runs] + comparison_notes(runs)
+
+
 def comparison_rich_table(runs: Sequence[LoadedRun]) -> Any:
     from rich.table import Table
 
-    caption = "\n".join([f"{r.key} = {r.describe()}" for r in runs] + comparison_notes(runs))
-    table = Table(title="runs compared", caption=caption, caption_justify="left")
+    table = Table(title="runs compared")
     table.add_column("group")
     for run in runs:
         table.add_column(run.key, justify="right")

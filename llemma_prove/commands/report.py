@@ -48,13 +48,16 @@ def register(app: typer.Typer) -> None:
 def _compare(run_dirs: List[Path], markdown: bool, plots: Optional[bool], plots_dir: Optional[Path]) -> None:
     from rich.console import Console
 
-    from ..compare import comparison_markdown, comparison_rich_table, load_runs
+    from ..compare import comparison_legend, comparison_markdown, comparison_rich_table, load_runs
 
     runs = load_runs(run_dirs)
     if markdown:
         typer.echo(comparison_markdown(runs), nl=False)
     else:
-        Console().print(comparison_rich_table(runs))
+        console = Console()
+        console.print(comparison_rich_table(runs))
+        for line in comparison_legend(runs):
+            console.print(line, markup=False, highlight=False)
     if _want_plots(plots):
         from ..plots import COMPARISON_PNG, RunData, write_comparison_plot
 
