@@ -38,11 +38,9 @@ def register(app: typer.Typer) -> None:
         else:
             Console().print(rich_table(summary))
         if _want_plots(plots):
-            from ..plots import RunData, write_run_plots
+            from ..report import write_plots
 
-            label = Path(run_dirs[0]).resolve().name
-            _write(lambda: write_run_plots(plots_dir or run_dirs[0], RunData.of(label, config, records, summary)),
-                   required=plots is True)
+            _write(lambda: write_plots(run_dirs[0], config, records, summary, plots_dir), required=plots is True)
 
 
 def _compare(run_dirs: List[Path], markdown: bool, plots: Optional[bool], plots_dir: Optional[Path]) -> None:

@@ -117,6 +117,12 @@ def test_comparison_figure_and_table(runs):
     assert curves["run-1"][-1] == pytest.approx(100 * 2 / 3)  # as % of each run's own theorems
 
 
+def test_comparison_shows_the_paper_number_only_for_the_comparable_run(runs):
+    rows = dict(comparison_rows(load_runs([runs["paper"], runs["stand_in"]])))
+    assert rows["paper (same setting)"] == ["Llemma-7b: 26.23% (64/244)", "-"]
+    assert rows["all"] == ["66.67% (4/6)", "66.67% (4/6)"]  # same theorems, same doubles
+
+
 def test_comparing_a_run_with_itself_is_refused(runs):
     from llemma_prove.errors import UserError
 
