@@ -16,7 +16,8 @@ from llemma_prove import plots  # noqa: E402
 from llemma_prove.compare import comparison_markdown, comparison_rows, load_runs  # noqa: E402
 from llemma_prove.search import SearchConfig  # noqa: E402
 from llemma_prove.store import load_run  # noqa: E402
-from tests.cli.test_cli import assert_one_line_error, run_cli  # noqa: E402
+from tests.cli.test_cli import run_cli  # noqa: E402
+from tests.runner.cli_inproc import assert_one_line_error, cli  # noqa: E402
 from tests.runner.stand_in_runs import build_run  # noqa: E402
 
 DEPTHS = {"mathd_algebra_1": 1, "mathd_algebra_2": 3, "mathd_numbertheory_7": 2, "amc12a_2020_p1": 2,
@@ -130,7 +131,7 @@ def test_comparing_a_run_with_itself_is_refused(runs):
         load_runs([runs["small"], runs["small"] / "." ])
 
 
-def test_report_writes_the_plots_next_to_the_summary(runs, tmp_path):
+def test_report_writes_the_plots_next_to_the_summary(runs, tmp_path, capsys):
     proc = run_cli("report", str(runs["paper"]))
     assert proc.returncode == 0, proc.stderr
     for name in (plots.FAMILIES_PNG, plots.PROGRESS_PNG, plots.DISTRIBUTIONS_PNG):
@@ -139,17 +140,17 @@ def test_report_writes_the_plots_next_to_the_summary(runs, tmp_path):
         assert name in proc.stderr
     assert (runs["paper"] / "summary.md").exists()
     quiet = build_run(tmp_path / "quiet", {"mathd_algebra_1": 1})
-    proc = run_cli("report", str(quiet), "--no-plots")
-    assert proc.returncode == 0 and not list(quiet.glob("*.png"))
+    assert cli(capsys, "report", str(quiet), "--no-plots")[0] == 0 and not list(quiet.glob("*.png"))
 
 
-def test_report_compares_runs_side_by_side(runs, tmp_path):
-    proc = run_cli("report", str(runs["stand_in"]), str(runs["small"]), "--markdown", "--plots-dir", str(tmp_path))
-    assert proc.returncode == 0, proc.stderr
-    assert "| all | 66.67% (4/6) | 66.67% (2/3) |" in proc.stdout
+def test_report_compares_runs_side_by_side(runs, tmp_path, capsys):
+    code, out, err = cli(capsys, "report", str(runs["stand_in"]), str(runs["small"]), "--markdown",
+                         "--plots-dir", str(tmp_path))
+    assert code == 0, err
+    assert "| all | 66.67% (4/6) | 66.67% (2/3) |" in out
     assert _png_size(tmp_path / plots.COMPARISON_PNG) == (1500, 460)
-    proc = run_cli("report", str(runs["stand_in"]), str(tmp_path / "missing"))
-    assert_one_line_error(proc, "is not a run directory")
+    assert_one_line_error(cli(capsys, "report", str(runs["stand_in"]), str(tmp_path / "missing")),
+                          "is not a run directory")
 
 
 def test_without_matplotlib_plots_are_a_clear_error(monkeypatch, runs):
@@ -158,12 +159,13 @@ def test_without_matplotlib_plots_are_a_clear_error(monkeypatch, runs):
         plots.families_figure(_data(runs["small"]))
 
 
-def test_plots_not_asked_for_are_skipped_with_a_note_but_asked_for_they_must_work(runs, tmp_path, monkeypatch):
+def test_plots_not_asked_for_are_skipped_with_a_note_but_asked_for_they_must_work(runs, tmp_path, monkeypatch,
+                                                                                  capsys):
     blocked = tmp_path / "a-file"
     blocked.write_text("")
-    proc = run_cli("report", str(runs["small"]), "--plots-dir", str(blocked / "plots"))
-    assert proc.returncode == 0 and "no plots: cannot write plots to" in proc.stderr
-    assert_one_line_error(run_cli("report", str(runs["small"]), "--plots", "--plots-dir", str(blocked / "plots")),
+    code, _, err = cli(capsys, "report", str(runs["small"]), "--markdown", "--plots-dir", str(blocked / "plots"))
+    assert code == 0 and "no plots: cannot write plots to" in err
+    assert_one_line_error(cli(capsys, "report", str(runs["small"]), "--plots", "--plots-dir", str(blocked / "plots")),
                           "cannot write plots to")
     import importlib.util
 

@@ -20,7 +20,8 @@ from llemma_prove import viewer
 from llemma_prove.runner import Runner, RunnerOptions
 from llemma_prove.search import SearchConfig
 from llemma_prove.store import RunStore
-from tests.cli.test_cli import assert_one_line_error, run_cli
+from tests.cli.test_cli import run_cli
+from tests.runner.cli_inproc import assert_one_line_error, cli
 from tests.doubles.scripted import ScriptedProposer, ScriptedProver, fails, goes_to, proves
 from tests.runner.common import config, theorem
 from tests.runner.stand_in_runs import build_run
@@ -88,14 +89,14 @@ def test_tree_parent_picks_the_creating_edge_when_states_are_merged():
     assert viewer.tree_parent(g, 3) == 2 and viewer.tree_parent(g, 0) is None
 
 
-def test_rejected_proof_is_never_offered_as_a_proof(run_dir):
+def test_rejected_proof_is_never_offered_as_a_proof(run_dir, capsys):
     view = viewer.load_view(run_dir, "induction_1")
     data = viewer.tree_data(view)
     assert view.path and data["proof"] is None and data["accepted"] is False and data["verdict"] == "rejected"
-    proc = run_cli("show", str(run_dir), "induction_1")
-    assert proc.returncode == 0, proc.stderr
-    assert "not a proof" in proc.stdout and ":= by" not in proc.stdout
-    assert_one_line_error(run_cli("show", str(run_dir), "induction_1", "--proof-only"), "no accepted proof")
+    code, out, err = cli(capsys, "show", str(run_dir), "induction_1")
+    assert code == 0, err
+    assert "not a proof" in out and ":= by" not in out
+    assert_one_line_error(cli(capsys, "show", str(run_dir), "induction_1", "--proof-only"), "no accepted proof")
 
 
 def test_embedded_data_cannot_close_its_script_element(hostile_run):
@@ -106,7 +107,7 @@ def test_embedded_data_cannot_close_its_script_element(hostile_run):
 # -- the command -----------------------------------------------------------------------------------------
 
 
-def test_show_prints_the_proof_the_path_and_writes_the_page(run_dir, tmp_path):
+def test_show_prints_the_proof_the_path_and_writes_the_page(run_dir, tmp_path, capsys):
     proc = run_cli("show", str(run_dir), "imo_1959_p1")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -114,21 +115,21 @@ def test_show_prints_the_proof_the_path_and_writes_the_page(run_dir, tmp_path):
     assert re.search(r"^\s+4\s+-0\.400\s+\d+\.\d{3}s\s+step_4$", out, re.M), out
     page = run_dir / "graphs" / "imo_1959_p1.html"
     assert f"Search tree (18 nodes): {page}" in out and page.exists()
-    proof = run_cli("show", str(run_dir), "imo_1959_p1", "--proof-only")
-    assert proof.stdout == "theorem imo_1959_p1 (x : ℕ) : x = x := by\n  step_1\n  step_2\n  step_3\n  step_4\n"
-    other = run_cli("show", str(run_dir), "amc12a_2020_p1", "-o", str(tmp_path / "t.html"))
-    assert other.returncode == 0 and "not proved (status: exhausted)" in other.stdout and (tmp_path / "t.html").exists()
+    code, out, _ = cli(capsys, "show", str(run_dir), "imo_1959_p1", "--proof-only")
+    assert code == 0 and out == "theorem imo_1959_p1 (x : ℕ) : x = x := by\n  step_1\n  step_2\n  step_3\n  step_4\n"
+    code, out, _ = cli(capsys, "show", str(run_dir), "amc12a_2020_p1", "-o", str(tmp_path / "t.html"))
+    assert code == 0 and "not proved (status: exhausted)" in out and (tmp_path / "t.html").exists()
 
 
-def test_show_errors_are_one_line(run_dir, tmp_path):
-    assert run_cli("show", "--help").returncode == 0
-    assert_one_line_error(run_cli("show", str(tmp_path / "nothing"), "x"), "is not a run directory")
-    assert_one_line_error(run_cli("show", str(run_dir), "imo_1959_p2"), "no result for 'imo_1959_p2'",
+def test_show_errors_are_one_line(run_dir, tmp_path, capsys):
+    assert cli(capsys, "show", "--help")[0] == 0
+    assert_one_line_error(cli(capsys, "show", str(tmp_path / "nothing"), "x"), "is not a run directory")
+    assert_one_line_error(cli(capsys, "show", str(run_dir), "imo_1959_p2"), "no result for 'imo_1959_p2'",
                           "did you mean imo_1959_p1")
-    assert_one_line_error(run_cli("show", str(run_dir), "zzzz"), "no result for 'zzzz'", "4 theorems have results")
+    assert_one_line_error(cli(capsys, "show", str(run_dir), "zzzz"), "no result for 'zzzz'", "4 theorems have results")
     blocked = tmp_path / "file"
     blocked.write_text("")
-    assert_one_line_error(run_cli("show", str(run_dir), "imo_1959_p1", "-o", str(blocked / "x.html")),
+    assert_one_line_error(cli(capsys, "show", str(run_dir), "imo_1959_p1", "-o", str(blocked / "x.html")),
                           "cannot write", "--output")
 
 
@@ -240,7 +241,7 @@ def test_the_screenshot_shows_the_tree_in_its_colours(run_dir, tmp_path):
     assert near((0xF0, 0xA0, 0x30)) > 50  # timed-out steps (orange)
 
 
-def test_a_theorem_that_never_started_has_no_tree(tmp_path):
+def test_a_theorem_that_never_started_has_no_tree(tmp_path, capsys):
     name = "mathd_algebra_9"
     prover, proposer = ScriptedProver({}, {}), ScriptedProposer({})  # the prover cannot open it
 
@@ -250,7 +251,7 @@ def test_a_theorem_that_never_started_has_no_tree(tmp_path):
                 [theorem(name)])
 
     asyncio.run(run())
-    proc = run_cli("show", str(tmp_path / "run"), name)
-    assert proc.returncode == 0, proc.stderr
-    assert "not proved (status: error)" in proc.stdout and "could not open the theorem" in proc.stdout
-    assert "No search graph was stored" in proc.stdout and not list((tmp_path / "run" / "graphs").glob("*.html"))
+    code, out, err = cli(capsys, "show", str(tmp_path / "run"), name)
+    assert code == 0, err
+    assert "not proved (status: error)" in out and "could not open the theorem" in out
+    assert "No search graph was stored" in out and not list((tmp_path / "run" / "graphs").glob("*.html"))
