@@ -155,6 +155,7 @@ def progress_figure(run: RunData) -> "Figure":
         ax.set_ylabel("theorems proved")
         _counts(ax, "int" if key is _by_expansions else "time")
         ax.set_ylim(0, max(total, 1) * 1.08)
+        ax.set_xlim(0, xs[-1] * 1.04 if xs[-1] > 0 else 1)
         ax.legend(loc="lower right", fontsize=8)
     _title(fig, f"Proved theorems against time and expansions: {run.label}", run.stand_in)
     return fig
@@ -214,6 +215,7 @@ def comparison_figure(runs: Sequence[RunData]) -> "Figure":
         ax.set_xlabel(label)
         ax.set_ylabel("proved (% of the run's theorems)")
         ax.set_ylim(bottom=0)
+        ax.set_xlim(left=0)
         ax.set_title("proved against " + ("expansions" if key is _by_expansions else "search time"), fontsize=10)
     _title(fig, "Runs compared", any(run.stand_in for run in runs))
     return fig
