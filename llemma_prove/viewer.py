@@ -527,7 +527,7 @@ _SCRIPT = r"""
   });
 
   // A link (or a test) can name the node to open and whether failed steps are shown:
-  // #node=12, #hide-failed, or both joined by "&".
+  // #node=12, #hide-failed, or both joined by "&"; #click=12 clicks the drawn node (for tests).
   var params = {};
   location.hash.replace(/^#/, "").split("&").forEach(function (part) {
     var kv = part.split("="); if (kv[0]) params[kv[0]] = kv.length > 1 ? decodeURIComponent(kv[1]) : "";
@@ -536,6 +536,10 @@ _SCRIPT = r"""
   draw();
   fit();
   if (params.node !== undefined && byId[params.node]) select(Number(params.node));
+  if (params.click !== undefined) {  // a real click event on the drawn node, as a mouse would send it
+    var target = view.querySelector('circle[data-id="' + Number(params.click) + '"]');
+    if (target) target.dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true }));
+  }
   document.body.setAttribute("data-ready", "1");
 })();
 """

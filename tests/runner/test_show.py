@@ -216,6 +216,16 @@ def test_the_browser_shows_hostile_text_as_text(hostile_run, tmp_path):
     assert "<title>llemma-prove: search tree of mathd_numbertheory_1</title>" in dom
 
 
+def test_clicking_a_drawn_node_opens_its_goal_state(run_dir, tmp_path):
+    view = viewer.load_view(run_dir, "mathd_algebra_2")
+    page = viewer.write_html(view, tmp_path / "click.html")
+    node = view.path_nodes[1]  # the state after step_1
+    dom = _browse(page, f"#click={node}", tmp_path, "--dump-dom")
+    detail = unescape(dom[dom.index('<section id="detail">'): dom.index('<section id="proof-box"')])
+    assert f"Node {node}: expanded (on the path)" in detail and view.graph.nodes[node]["text"] in detail
+    assert "step_1" in detail and re.search(rf'data-id="{node}" class="node status-expanded on-path selected"', dom)
+
+
 def test_the_browser_marks_a_rejected_proof(run_dir, tmp_path):
     page = viewer.write_html(viewer.load_view(run_dir, "induction_1"), tmp_path / "rejected.html")
     dom = _browse(page, "", tmp_path, "--dump-dom")
