@@ -263,3 +263,16 @@ def write_summary(store: Any) -> Summary:
     summary = summarise(store.config, store.records())
     store.write_summary(summary.to_json(), to_markdown(summary))
     return summary
+
+
+def write_plots(run_dir: Any, config: RunConfig, records: Iterable[TheoremRecord], summary: Summary | None = None,
+                out_dir: Any = None) -> list[Any]:
+    """Draw the run's plots (see plots.py) next to its summary.md, or into `out_dir`; returns the files.
+    Needs matplotlib (the `plot` extra): `plots.PlotsUnavailable` says so otherwise."""
+    from pathlib import Path
+
+    from .plots import RunData, write_run_plots
+
+    records = list(records)
+    data = RunData.of(Path(run_dir).resolve().name, config, records, summary or summarise(config, records))
+    return write_run_plots(Path(out_dir if out_dir is not None else run_dir), data)

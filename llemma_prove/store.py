@@ -10,6 +10,7 @@ Layout:
 - `proofs-isabelle/<name>.thy`: for Isabelle runs, each accepted proof as a complete theory;
 - `graphs/<name>.json.gz`: the search graph of each theorem (node-link JSON);
 - `summary.json`, `summary.md`: written by `report`.
+- `plot-*.png` and `graphs/<name>.html`: drawn by `report` (plots.py) and `show` (viewer.py), never read back.
 A lock file keeps two processes from writing one run directory at the same time.
 """
 
