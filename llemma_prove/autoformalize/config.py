@@ -19,6 +19,14 @@ class Mode(str, enum.Enum):
     DSP = "dsp"
 
 
+class Paper(str, enum.Enum):
+    """A published setting reproduced point by point (see `autoformalize.paper`)."""
+
+    NONE = "none"
+    LLEMMA = "llemma"  # LLEMMA's Isabelle informal-to-formal evaluation (lm-evaluation-harness)
+    DSP = "dsp"  # Draft, Sketch, Prove's prompt sampling (draft_sketch_prove)
+
+
 @dataclass(frozen=True)
 class AutoformalizeConfig:
     """Everything that decides a run's results (stored in the run directory's config)."""
@@ -41,12 +49,29 @@ class AutoformalizeConfig:
     max_examples: int | None = None
     prompt_source: str = "default"
     seed: int | None = None
+    # Equivalence (BEq-style): tactics tried on each direction (empty: the target's list) and the time
+    # limit of one direction (its check without the hypothesis and its proof together).
+    equivalence_tactics: tuple[str, ...] = ()
+    equivalence_timeout_s: float = 120.0
+    # Proofs that rest on an oracle (Isabelle `eval`, `normalization`, `smt_oracle`) are rejected unless
+    # this is set (only the paper modes set it, as their checkers tried `by eval`); then they are counted
+    # in a column of their own, never as proved.
+    allow_oracles: bool = False
+    paper: Paper = Paper.NONE
+    prompt_sha256: str = ""  # of the prompt data the run used
+    # DSP's prompt sampling (paper dsp): examples drawn per attempt, seed, and the prompt-length guard
+    # (characters of examples + informal statement + informal proof, as DSP measured it).
+    dsp_examples: int = 3
+    prompt_seed: int = 213
+    max_prompt_chars: int | None = None
 
     def __post_init__(self) -> None:
         if self.candidates < 1:
             raise ValueError(f"--candidates must be at least 1, got {self.candidates}")
         if self.sketches < 1:
             raise ValueError(f"--sketches must be at least 1, got {self.sketches}")
+        if not self.equivalence_timeout_s > 0:
+            raise ValueError(f"--equivalence-timeout must be positive, got {self.equivalence_timeout_s:g}")
 
     def sampling(self, n: int, max_new_tokens: int, stop: tuple[str, ...]) -> SamplingParams:
         """Greedy for one sample (the paper's setting), sampling at `temperature` for more."""
@@ -66,6 +91,8 @@ class AutoformalizeConfig:
         data = asdict(self)
         data["target"] = self.target.value
         data["mode"] = self.mode.value
+        data["paper"] = self.paper.value
+        data["equivalence_tactics"] = list(self.equivalence_tactics)
         return data
 
     @classmethod
@@ -73,6 +100,8 @@ class AutoformalizeConfig:
         data = dict(data)
         data["target"] = Language(data["target"])
         data["mode"] = Mode(data["mode"])
+        data["paper"] = Paper(data.get("paper") or Paper.NONE.value)
+        data["equivalence_tactics"] = tuple(data.get("equivalence_tactics") or ())
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
