@@ -41,6 +41,9 @@ class AutoformalizeConfig:
     sketch_tokens: int = 1024
     check_equivalence: bool = True
     always_draft: bool = False  # DSP: draft an informal proof with the model even where one is given
+    # DSP: autoformalize the statement even where a reference exists (its proof then counts only if the
+    # statement is proved equivalent to the reference)
+    formalize_statement: bool = False
     hole_search: bool = True  # Lean: best-first search on holes that the tactic list leaves open
     hole_search_expansions: int = 8
     hole_search_candidates: int = 8
@@ -80,6 +83,13 @@ class AutoformalizeConfig:
                                   max_new_tokens=max_new_tokens, stop=stop, seed=self.seed)
         return SamplingParams(n=n, method=DecodingMethod.SAMPLE, temperature=self.temperature,
                               max_new_tokens=max_new_tokens, stop=stop, seed=self.seed)
+
+    def hole_tokens(self, language: Language) -> tuple[str, ...] | None:
+        """The words that mark a hole in a sketch (None: the language's default). LLEMMA's checker turned
+        `sledgehammer`, `normalhammer` and a model-written `sorry` all into a hammer call."""
+        if self.paper is Paper.LLEMMA and language is Language.ISABELLE:
+            return ("sledgehammer", "normalhammer", "sorry")
+        return None
 
     def hole_search_config(self) -> SearchConfig:
         sampling = SamplingParams(n=self.hole_search_candidates, method=DecodingMethod.BEAM, max_new_tokens=128,

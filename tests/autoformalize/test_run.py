@@ -56,7 +56,7 @@ def dsp_setup(language: Language):
     """Each problem gets a one-hole sketch; the hole closes for the first two problems only."""
     problems = LEAN_PROBLEMS if language is Language.LEAN4 else ISA_PROBLEMS
     sketch = LEAN_DSP_SKETCH if language is Language.LEAN4 else ISA_DSP_SKETCH
-    close = {"have h : True := by": {"simp": proves()}} if language is Language.LEAN4 else {"using assms": {"by eval": proves()}}
+    close = {"have h : True := by": {"simp": proves()}} if language is Language.LEAN4 else {"using assms": {"by simp": proves()}}
     model = ScriptedLanguageModel([("Formal:\ntheorem imo", [sketch.replace("True", "False").replace("assms", "nothing")]),
                                    ("Formal:\ntheorem", [sketch]),
                                    ("### Solution", ["A short computation."])])
