@@ -33,6 +33,9 @@ class AutoformalizeConfig:
 
     target: Language
     mode: Mode
+    model: str = ""  # the model id: part of the run's identity, carried by every record
+    model_backend: str = ""
+    input_sha256: str = ""  # of the problems the run draws from (the input file, or the statement set's split)
     candidates: int = 1  # statement mode: candidates per problem
     sketches: int = 1  # DSP: sketches per problem (1 = greedy, the paper's setting)
     temperature: float = 0.8  # used when more than one sample is drawn

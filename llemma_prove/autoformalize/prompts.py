@@ -14,9 +14,10 @@ placeholders are substituted in the template only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -97,6 +98,19 @@ class PromptSet:
 
     def with_examples(self, examples: Sequence[Example]) -> "PromptSet":
         return replace(self, examples=tuple(examples))
+
+
+def prompt_digest(prompts: PromptSet) -> str:
+    """sha256 of everything in a prompt set that reaches the model (format, examples, fixed prefixes)."""
+    data = {
+        "format": asdict(prompts.format),
+        "examples": [asdict(e) for e in prompts.examples],
+        "fixed": None if prompts.fixed is None else {
+            "prompts": dict(prompts.fixed.prompts), "doc_template": prompts.fixed.doc_template,
+            "keyword": prompts.fixed.keyword, "keyword_key": prompts.fixed.keyword_key,
+            "default_key": prompts.fixed.default_key},
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def render(template: str, **values: str) -> str:
