@@ -18,16 +18,17 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import ProverError, ProposerError
 from ..interfaces import ProverSession
 from ..search import best_first_search
 from ..types import GoalState, OutcomeKind, StepOutcome, Theorem, Verdict, Verification
-from .config import AutoformalizeConfig, Parts
+from .config import AutoformalizeConfig, Paper, Parts
 from .holes import Sketch, parse_sketch
 from .oracles import oracle_use, oracle_words
+from .paper import DSP_MAX_PROMPT_CHARS, DSP_STOP, dsp_prompt
 from .problems import InformalProblem
 from .prompts import cut, draft_prompt, sketch_prompt
 from .protocols import HammerSession, SketchSession
@@ -65,6 +66,7 @@ class SketchResult:
     verification: Verification | None
     reason: str = ""
     oracles: tuple[str, ...] = ()  # why the accepted proof rests on an oracle (empty: it does not)
+    examples: tuple[str, ...] = ()  # the few-shot examples of this sketch's prompt, where drawn per attempt
 
     @property
     def accepted(self) -> bool:
@@ -91,6 +93,7 @@ class SketchResult:
             "verification": self.verification.to_json() if self.verification else None,
             "proved": self.proved,
             "oracles": list(self.oracles),
+            "examples": list(self.examples),
             "reason": self.reason,
         }
 
@@ -113,6 +116,7 @@ class DspOutcome:
     reason: str = ""
     prompt_examples: tuple[str, ...] = field(default=())
     statement_verified: bool = False  # the reference, or proved equivalent to it
+    oracles_allowed: bool = False  # a paper mode whose checker tried oracle tactics: such proofs counted apart
 
     @property
     def proved(self) -> bool:
@@ -122,14 +126,15 @@ class DspOutcome:
     def verdict(self) -> DspVerdict:
         if any(s.proved for s in self.sketches):
             return DspVerdict.PROVED if self.statement_verified else DspVerdict.UNVERIFIED
-        if any(s.proved_with_oracle for s in self.sketches):
+        if self.oracles_allowed and any(s.proved_with_oracle for s in self.sketches):
             return DspVerdict.ORACLE if self.statement_verified else DspVerdict.UNVERIFIED
-        return DspVerdict.NOT_PROVED
+        return DspVerdict.NOT_PROVED  # by default a proof resting on an oracle is no proof
 
     @property
     def proof_text(self) -> str | None:
-        """The accepted proof: a clean one first, else one resting on an oracle."""
-        for test in (lambda s: s.proved, lambda s: s.proved_with_oracle):
+        """The accepted proof: a clean one first, else (where allowed) one resting on an oracle."""
+        tests = [lambda s: s.proved] + ([lambda s: s.proved_with_oracle] if self.oracles_allowed else [])
+        for test in tests:
             for sketch in self.sketches:
                 if test(sketch):
                     return sketch.verification.checked_text or sketch.assembled  # type: ignore[union-attr]
@@ -294,20 +299,37 @@ async def draft_sketch_prove(problem: InformalProblem, config: AutoformalizeConf
     drafts = await draft_proofs(problem, config.sketches, config, parts) if drafted else [problem.informal_proof or ""]
     examples = examples_for(problem, parts.prompts, config.max_examples)
     head = target.statement_head(statement)
-    stops = parts.prompts.format.sketch_stop
-    # One prompt per distinct draft; the samples are spread over them.
-    prompts = [sketch_prompt(parts.prompts, examples, problem.informal_statement, d, head) for d in drafts]
-    if len(prompts) == 1:
-        batches = await parts.model.generate(prompts, config.sampling(config.sketches, config.sketch_tokens, stops))
-        pairs = [(drafts[0], c.text) for c in batches[0]]
-    else:
+    drawn: list[tuple[str, ...]] = []
+    if config.paper is Paper.DSP:
+        # DSP: each attempt its own prompt, 3 examples drawn from the problem's category; greedy each.
+        stops = DSP_STOP
+        prompts = []
+        for attempt in range(config.sketches):
+            draft = drafts[attempt % len(drafts)]
+            prompt, names = dsp_prompt(problem, statement, draft, parts.prompts.examples, attempt,
+                                       config.prompt_seed, config.dsp_examples,
+                                       config.max_prompt_chars or DSP_MAX_PROMPT_CHARS)
+            prompts.append(prompt)
+            drawn.append(names)
         batches = await parts.model.generate(prompts, config.sampling(1, config.sketch_tokens, stops))
-        pairs = [(d, b[0].text) for d, b in zip(drafts, batches) if b]
+        pairs = [(drafts[i % len(drafts)], b[0].text if b else "") for i, b in enumerate(batches)]
+    else:
+        stops = parts.prompts.format.sketch_stop
+        # One prompt per distinct draft; the samples are spread over them.
+        prompts = [sketch_prompt(parts.prompts, examples, problem.informal_statement, d, head) for d in drafts]
+        if len(prompts) == 1:
+            batches = await parts.model.generate(prompts, config.sampling(config.sketches, config.sketch_tokens, stops))
+            pairs = [(drafts[0], c.text) for c in batches[0]]
+        else:
+            batches = await parts.model.generate(prompts, config.sampling(1, config.sketch_tokens, stops))
+            pairs = [(d, b[0].text) for d, b in zip(drafts, batches) if b]
     results: list[SketchResult] = []
     for index, (draft, text) in enumerate(pairs):
         body = cut(text, stops).rstrip()
         sketch = parse_sketch(body, target.language, config.hole_tokens(target.language))
         result = await prove_sketch(theorem, head, sketch, draft if drafted else None, index, config, parts)
+        if drawn:
+            result = replace(result, examples=drawn[index])
         results.append(result)
         if result.proved:  # a proof resting on an oracle does not stop the search for a clean one
             break
@@ -316,4 +338,4 @@ async def draft_sketch_prove(problem: InformalProblem, config: AutoformalizeConf
         reason = "proved a statement that was not shown equivalent to the reference" + (
             "" if problem.formal_statement is not None else " (the problem has no reference statement)")
     return DspOutcome(statement, source, drafted, tuple(results), statement_outcome, time.monotonic() - start,
-                      reason, tuple(e.name for e in examples), verified)
+                      reason, tuple(e.name for e in examples), verified, config.allow_oracles)
