@@ -39,6 +39,7 @@ import logging
 import random
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -163,7 +164,9 @@ def parse_llemma_source(source: str, origin: str) -> dict[str, Any]:
     Returns the shape of `llemma_isabelle_informal2formal.json`: `prompts`, `doc_template`, `stop`,
     `selection_keyword`, `theorems_in_prompts`, plus `header_imports` and `heuristics`."""
     try:
-        tree = ast.parse(source)
+        with warnings.catch_warnings():  # upstream's non-raw literals hold escapes such as `\s`
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
     except SyntaxError as exc:
         raise DataError(f"{origin}: not Python source ({exc.msg})") from None
     prompts = None
