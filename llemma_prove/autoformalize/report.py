@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Any, Callable, Iterable, Sequence
 
 from ..types import FAMILIES
-from .config import AutoformalizeConfig, Mode, Paper
+from .config import AutoformalizeConfig, Mode
 from .store import ProblemRecord
 
 BEQ_NOTE = (
