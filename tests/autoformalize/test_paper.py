@@ -278,3 +278,47 @@ async def test_paper_dsp_sketches_one_greedy_completion_per_drawn_prompt(dsp_exa
     assert len(model.prompts) == 4 and model.params[0].n == 1 and model.params[0].method is DecodingMethod.GREEDY
     assert model.params[0].stop == ("Informal",)
     assert outcome.proved and len(outcome.sketches) == 1 and len(outcome.sketches[0].examples) == 3
+
+
+def _dsp_cli_doubles(problems, args):
+    sketch = "\nproof -\n  show ?thesis\n    using h0 sledgehammer\nqed"
+    model = ScriptedLanguageModel([("Formal:\ntheorem\n", [sketch])])
+    prover = ScriptedSketchProver(ISA, hole_script={"using h0": {"by simp": proves()}})
+    _dsp_cli_doubles.last = (model, prover)
+    return model, prover, prover, None
+
+
+def test_cli_paper_dsp_fetched_examples_and_model_identity_on_resume(tmp_path, monkeypatch, capsys):
+    from llemma_prove.cli import main
+
+    shared = require_shared(DSP_FOLDER)
+    _seed_cache(tmp_path / "cache", paper.DSP_PROMPTS, shared)
+    monkeypatch.setenv("LLEMMA_PROVE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES", "tests.autoformalize.test_paper:_dsp_cli_doubles")
+    problem = {"name": "mathd_algebra_10", "informal_statement": "If 2x = 6, show x = 3.",
+               "informal_proof": "Divide by 2.", "formal_statement": STATEMENT}
+    (tmp_path / "in.jsonl").write_text(json.dumps(problem) + "\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    base = ["autoformalize", str(tmp_path / "in.jsonl"), "--target", "isabelle", "--mode", "dsp", "--paper", "dsp",
+            "--sketches", "2", "--run-dir", str(run_dir)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(base + ["--model", "m1"])
+    assert exit_info.value.code == 0, capsys.readouterr().err
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    assert config["prompt_data"]["sha256"] == paper.sha256_path(shared)
+    assert config["autoformalize"]["paper"] == "dsp" and config["autoformalize"]["sketch_tokens"] == 2048
+    model, _ = _dsp_cli_doubles.last
+    assert len(model.prompts) == 2 and all(p.count("Informal:\n(*### Problem") == 4 for p in model.prompts)
+    (record,) = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert record["verdict"] == "proved" and record["model"] == "m1"
+    capsys.readouterr()
+    # the same run directory with another model is refused, naming the difference; --force starts over
+    with pytest.raises(SystemExit) as exit_info:
+        main(base + ["--model", "m2"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "model: 'm1' -> 'm2'" in err and "--force" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(base + ["--model", "m2", "--force"])
+    assert exit_info.value.code == 0
+    (record,) = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert record["model"] == "m2"
