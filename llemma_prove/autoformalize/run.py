@@ -57,6 +57,21 @@ async def run_problem(problem: InformalProblem, config: AutoformalizeConfig, par
                                   elapsed_s=round(time.monotonic() - start, 4), error=message[:500])
 
 
+def prepare(problems: Sequence[InformalProblem], config: AutoformalizeConfig, prompts: Any,
+            evaluated_split: str = "") -> tuple[Selection, AutoformalizeConfig]:
+    """The leak rules applied, and the config with the hash of the prompt that will reach the model."""
+    selection = select(problems, prompts, evaluated_split)
+    return selection, replace(config, prompt_sha256=prompt_digest(selection.prompts))
+
+
+def preflight(run_dir: Path, problems: Sequence[InformalProblem], config: AutoformalizeConfig, prompts: Any,
+              evaluated_split: str = "", resume: bool = True, force: bool = False) -> None:
+    """Refuse early (before a prover or model is started) what opening the run directory would refuse."""
+    _, config = prepare(problems, config, prompts, evaluated_split)
+    if Path(run_dir).exists():
+        AutoformalizeStore._reconcile(Path(run_dir), RunMeta(config), resume, force)
+
+
 async def run_autoformalize(
     problems: Sequence[InformalProblem],
     config: AutoformalizeConfig,
@@ -75,10 +90,9 @@ async def run_autoformalize(
     """Evaluate `problems` into `run_dir`; problems with a result there already are skipped."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    selection = select(problems, parts.prompts, evaluated_split)
-    parts = replace(parts, prompts=selection.prompts)
     # the prompt that reaches the model is part of the run's identity
-    config = replace(config, prompt_sha256=prompt_digest(selection.prompts))
+    selection, config = prepare(problems, config, parts.prompts, evaluated_split)
+    parts = replace(parts, prompts=selection.prompts)
     meta_extra = dict(extra or {})
     meta_extra["excluded"] = [{"name": e.name, "reason": e.reason} for e in selection.excluded]
     meta_extra["dropped_examples"] = list(selection.dropped_examples)

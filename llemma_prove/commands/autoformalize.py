@@ -128,6 +128,8 @@ def validate(args: AutoformalizeArgs) -> None:
                             "use it with --target isabelle --mode dsp")
         if args.paper == "llemma" and args.sketches != 1:
             raise UserError("--paper llemma is one greedy proof per problem: leave --sketches at 1")
+        if args.paper == "llemma" and args.draft:
+            raise UserError("--paper llemma gives the model the human informal proofs: --draft does not apply")
         if args.paper == "llemma" and args.max_examples is not None:
             raise UserError("--paper llemma uses LLEMMA's fixed prompts: --max-examples does not apply")
     elif args.max_prompt_chars is not None:
@@ -262,7 +264,7 @@ async def run_command(args: AutoformalizeArgs, console: Any = None, err_console:
     from ..autoformalize.isabelle import default_header
     from ..autoformalize.paper import PAPER_IMPORTS
     from ..autoformalize.problems import load_problems
-    from ..autoformalize.run import run_autoformalize
+    from ..autoformalize.run import preflight, run_autoformalize
     from ..autoformalize.target import target_for
 
     validate(args)
@@ -294,6 +296,8 @@ async def run_command(args: AutoformalizeArgs, console: Any = None, err_console:
         max_prompt_chars=args.max_prompt_chars,
     )
     run_dir = args.run_dir or default_run_dir(args)
+    # a run directory holding another run is refused before any prover or model is started
+    preflight(run_dir, problems, config, prompts, args.split or "", resume=args.resume, force=args.force)
     doubles = _doubles(problems, args)
     if doubles is not None:
         model, prover, sketcher, proposer = doubles

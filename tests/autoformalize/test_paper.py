@@ -312,11 +312,14 @@ def test_cli_paper_dsp_fetched_examples_and_model_identity_on_resume(tmp_path, m
     (record,) = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     assert record["verdict"] == "proved" and record["model"] == "m1"
     capsys.readouterr()
-    # the same run directory with another model is refused, naming the difference; --force starts over
+    # the same run directory with another model is refused, naming the difference, before any model
+    # or prover is built; --force starts over
+    _dsp_cli_doubles.last = None
     with pytest.raises(SystemExit) as exit_info:
         main(base + ["--model", "m2"])
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and "model: 'm1' -> 'm2'" in err and "--force" in err
+    assert _dsp_cli_doubles.last is None
     with pytest.raises(SystemExit) as exit_info:
         main(base + ["--model", "m2", "--force"])
     assert exit_info.value.code == 0
