@@ -331,9 +331,11 @@ def _closed_value(prop: str) -> bool | None:
 
 def automation_proves(hypothesis: str, conclusion: str) -> bool:
     """What `decide`/`norm_num`/`simp_all`/`tauto` (Isabelle: `auto`, `simp`, `eval`) prove about
-    `hypothesis → conclusion` among the shapes these tests use, modelled on what those tactics do: a
-    true closed computation, `True`, a reflexive equation, anything from `False`, and the hypothesis
-    itself. Anything else they are taken not to prove."""
+    `hypothesis → conclusion` among the shapes these tests use, modelled on what those tactics are
+    documented to do: `decide` and `norm_num` evaluate a true closed computation, `simp` closes `True`
+    and `a = a` (`rfl`), `simp_all`/`tauto`/`auto` close any goal under a `False` hypothesis, and
+    `exact fun h => h` closes `A → A`. Anything else they are taken not to prove (a weaker double
+    would let a vacuous candidate fail for the wrong reason)."""
     hyp, concl = hypothesis.strip(), conclusion.strip()
     body = re.sub(r"^(?:∀|\\<And>)[^,.]*[,.]\s*", "", concl)  # drop leading binders
     if hyp == concl or _unwrap(hyp) == "False":

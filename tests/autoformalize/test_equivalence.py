@@ -116,10 +116,15 @@ async def test_a_crash_or_a_time_limit_is_could_not_decide_not_not_equivalent():
         assert result.equivalence is Equivalence.UNDECIDED and result.equivalent is False
 
 
-async def test_a_crash_while_checking_well_formedness_is_an_error_not_an_ill_formed_statement():
+@pytest.mark.parametrize("failure", ["raises", "unchecked"])
+async def test_a_crash_while_checking_well_formedness_is_an_error_not_an_ill_formed_statement(failure):
+    from llemma_prove.types import Verdict, Verification
+
     class Crashing(ScriptedSketchProver):
         async def check_statement(self, theorem):
-            raise ProverError("the REPL exited")
+            if failure == "raises":
+                raise ProverError("the REPL exited")
+            return Verification(Verdict.UNCHECKED, "time limit")  # the check could not run
 
     problem = InformalProblem("p", "Show that 1 = 1.")
     model = ScriptedLanguageModel([("Show that 1 = 1.", [" : (1 : ℕ) = 1 := by sorry"])])
