@@ -91,7 +91,9 @@ class AutoformalizeConfig:
         """The words that mark a hole in a sketch (None: the language's default). LLEMMA's checker turned
         `sledgehammer`, `normalhammer` and a model-written `sorry` all into a hammer call."""
         if self.paper is Paper.LLEMMA and language is Language.ISABELLE:
-            return ("sledgehammer", "normalhammer", "sorry")
+            from .paper import LLEMMA_HOLE_WORDS
+
+            return LLEMMA_HOLE_WORDS
         return None
 
     def hole_search_config(self) -> SearchConfig:

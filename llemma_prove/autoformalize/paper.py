@@ -4,12 +4,13 @@
 Other people's prompts are never carried in this source. On first use they are fetched from their
 upstream repositories at a pinned commit (a shallow fetch of that one commit, the machinery of
 `data/minif2f.py`), cached, and the cached file's sha256 is recorded in the run's config:
-- LLEMMA: `wellecks/lm-evaluation-harness@b62c9d0` (branch `minif2f-isabelle`),
-  `lm_eval/tasks/minif2f_isabelle.py`. The file is read with `ast` (never run): the prompt dict
-  `INFORMAL2FORMAL_PROMPTS` (evaluated as Python evaluated it, so `\\f` in `\\frac` is a form feed, as the
-  model saw it), the stop sequence (`STOP` of `MiniF2FIsabelleInformal2Formal`), the query block and
-  the selection keyword (its `fewshot_context`), the theory header (`Checker.wrap_theorem`) and the
-  hole heuristics (`Checker._run_sledgehammer`). The last two are checked against the constants below.
+- LLEMMA: `wellecks/lm-evaluation-harness@b62c9d0` (branch `minif2f-isabelle`): the task
+  `lm_eval/tasks/minif2f_isabelle.py` and its checker `unsafe_score_minif2f_isabelle.py`, read with
+  `ast` (never run): the prompt dict `INFORMAL2FORMAL_PROMPTS` (evaluated as Python evaluated it, so
+  `\\f` in `\\frac` is a form feed, as the model saw it), the stop sequence (`MiniF2FIsabelle.end_seq`),
+  the query block (`_doc_to_text`) and the selection keyword (`fewshot_context`); from the checker, the
+  theory header (`Checker.wrap_theorem`), the hole heuristics (`Checker._run_sledgehammer`) and the
+  words turned into hammer calls (`Checker.get_parsed`), all checked against the constants below.
 - DSP: `albertqjiang/draft_sketch_prove@647aa65`, `data/paper_prompt_examples/*.json`.
 
 The rest of each setting is code, with the upstream line it follows:
@@ -63,6 +64,9 @@ PAPER_IMPORTS = (
     "HOL-Computational_Algebra.Computational_Algebra",
     "HOL-Number_Theory.Number_Theory",
 )
+# LLEMMA's checker replaces these by `sorry` before parsing and every `sorry` by `normalhammer` after
+# (unsafe_score_minif2f_isabelle.py, Checker.get_parsed): each is a hole.
+LLEMMA_HOLE_WORDS = ("sledgehammer", "normalhammer", "sorry")
 DSP_SEED = 213
 DSP_EXAMPLES = 3
 DSP_MAX_PROMPT_CHARS = 10_000
@@ -90,7 +94,7 @@ LLEMMA_PROMPTS = UpstreamFile(
     repo="wellecks/lm-evaluation-harness",
     url="https://github.com/wellecks/lm-evaluation-harness.git",
     commit="b62c9d0c1bc48e9b881ba5e9f90cb34bb0304895",
-    paths=("lm_eval/tasks/minif2f_isabelle.py",),
+    paths=("lm_eval/tasks/minif2f_isabelle.py", "unsafe_score_minif2f_isabelle.py"),
 )
 DSP_PROMPTS = UpstreamFile(
     name="dsp_paper_prompt_examples",
@@ -144,31 +148,27 @@ def _constant_strings(node: ast.AST) -> list[str]:
     return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
 
-def _find_class(tree: ast.Module, name: str) -> ast.ClassDef:
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == name:
-            return node
-    raise DataError(f"upstream file has no class {name}")
-
-
-def _find_function(cls: ast.ClassDef, name: str) -> ast.FunctionDef:
-    for node in cls.body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            return node
-    raise DataError(f"upstream class {cls.name} has no method {name}")
-
-
-def parse_llemma_source(source: str, origin: str) -> dict[str, Any]:
-    """LLEMMA's informal-to-formal prompt data from the harness's source, read with `ast` (not run).
-
-    Returns the shape of `llemma_isabelle_informal2formal.json`: `prompts`, `doc_template`, `stop`,
-    `selection_keyword`, `theorems_in_prompts`, plus `header_imports` and `heuristics`."""
+def _parse(source: str, origin: str) -> ast.Module:
     try:
         with warnings.catch_warnings():  # upstream's non-raw literals hold escapes such as `\s`
             warnings.simplefilter("ignore")
-            tree = ast.parse(source)
+            return ast.parse(source)
     except SyntaxError as exc:
         raise DataError(f"{origin}: not Python source ({exc.msg})") from None
+
+
+def _functions(tree: ast.AST, name: str) -> list[ast.FunctionDef]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name]
+
+
+def parse_llemma_source(task_source: str, checker_source: str, origin: str) -> dict[str, Any]:
+    """LLEMMA's informal-to-formal prompt data from the harness's task file and its checker (at the
+    pinned commit, `unsafe_score_minif2f_isabelle.py`), read with `ast` (not run).
+
+    Returns the shape of `llemma_isabelle_informal2formal.json` (`prompts`, `doc_template`, `stop`,
+    `selection_keyword`, `theorems_in_prompts`) plus the checker's `header_imports`, `heuristics` and
+    `hole_words` (what its parser turns into a hammer call)."""
+    tree = _parse(task_source, origin)
     prompts = None
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "INFORMAL2FORMAL_PROMPTS"
@@ -176,43 +176,59 @@ def parse_llemma_source(source: str, origin: str) -> dict[str, Any]:
             prompts = ast.literal_eval(node.value)
     if not isinstance(prompts, dict) or not all(isinstance(v, str) for v in prompts.values()):
         raise DataError(f"{origin}: no INFORMAL2FORMAL_PROMPTS dict of strings")
-    task = _find_class(tree, "MiniF2FIsabelleInformal2Formal")
+    # The stop sequence: the task's `end_seq` (b62c9d0), or a `STOP` class constant (later versions).
     stop = None
-    for node in task.body:
+    for fn in _functions(tree, "end_seq"):
+        for ret in (n for n in ast.walk(fn) if isinstance(n, ast.Return)):
+            stop = ast.literal_eval(ret.value)  # type: ignore[arg-type]
+    for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "STOP" for t in node.targets):
             stop = ast.literal_eval(node.value)
     if not isinstance(stop, str):
-        raise DataError(f"{origin}: MiniF2FIsabelleInformal2Formal has no STOP string")
-    context = _find_function(task, "fewshot_context")
-    # The query block: `prompt + 'Informal:...' + doc['informal_statement'] + ... + doc['formal_statement']`
+        raise DataError(f"{origin}: no stop sequence (end_seq or STOP)")
+    # The query block: `_doc_to_text`'s return value (b62c9d0), or the `ctx = prompt + ...` of
+    # `fewshot_context` (later versions); the selection keyword: `if 'numbertheory' in ...`.
     template = None
+    for fn in _functions(tree, "_doc_to_text"):
+        for ret in (n for n in ast.walk(fn) if isinstance(n, ast.Return) and n.value is not None):
+            template = "".join(_template_parts(ret.value))  # type: ignore[arg-type]
     keyword = None
-    for node in ast.walk(context):
-        if isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In) and isinstance(node.left, ast.Constant):
-            keyword = node.left.value
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ctx" for t in node.targets):
-            template = "".join(_template_parts(node.value))
+    for fn in _functions(tree, "fewshot_context"):
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In) and isinstance(node.left, ast.Constant):
+                keyword = node.left.value
+            if template is None and isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "ctx" for t in node.targets):
+                template = "".join(_template_parts(node.value)).removeprefix("{prompt}")
     if template is None or keyword is None:
-        raise DataError(f"{origin}: fewshot_context has no query block or selection keyword")
-    if not template.startswith("{prompt}"):
-        raise DataError(f"{origin}: the query block does not start with the prompt")
-    checker = _find_class(tree, "Checker")
-    header = "".join(_constant_strings(_find_function(checker, "wrap_theorem")))
+        raise DataError(f"{origin}: no query block or selection keyword")
+    checker = _parse(checker_source, origin)
+    wrap = _functions(checker, "wrap_theorem")
+    if not wrap:
+        raise DataError(f"{origin}: the checker has no wrap_theorem")
+    header = "".join(_constant_strings(wrap[-1]))
     heuristics: list[str] = []
-    for node in ast.walk(_find_function(checker, "_run_sledgehammer")):
-        if isinstance(node, ast.List) and all(isinstance(e, ast.Constant) for e in node.elts):
-            heuristics = [e.value for e in node.elts]  # type: ignore[attr-defined]
+    for fn in _functions(checker, "_run_sledgehammer"):
+        for node in ast.walk(fn):
+            if isinstance(node, ast.List) and node.elts and all(isinstance(e, ast.Constant) for e in node.elts):
+                heuristics = [e.value for e in node.elts]  # type: ignore[attr-defined]
+    hole_words = []
+    for fn in _functions(checker, "get_parsed"):
+        for node in ast.walk(fn):  # theory.replace('sledgehammer', 'sorry'), ...: all become hammer calls
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "replace"
+                    and len(node.args) == 2 and all(isinstance(a, ast.Constant) for a in node.args)):
+                hole_words.extend(a.value for a in node.args)  # type: ignore[attr-defined]
     imports = re.findall(r'"([^"]+)"|(\S+)', header.split("imports", 1)[-1].split("begin", 1)[0])
-    header_imports = [a or b for a, b in imports]
     names: dict[str, list[str]] = {k: re.findall(r"theorem (\S+?):", v) for k, v in prompts.items()}
     return {
         "prompts": prompts,
-        "doc_template": template.removeprefix("{prompt}"),
+        "doc_template": template,
         "stop": stop,
         "selection_keyword": keyword,
         "theorems_in_prompts": names,
-        "header_imports": header_imports,
+        "header_imports": [a or b for a, b in imports],
         "heuristics": heuristics,
+        "hole_words": sorted(set(hole_words)),
     }
 
 
@@ -229,8 +245,11 @@ def _template_parts(node: ast.AST) -> list[str]:
     raise DataError(f"unexpected part of the query block: {ast.dump(node)[:80]}")
 
 
-def check_llemma_checker_facts(data: dict[str, Any], hole_tactics: Sequence[str]) -> None:
-    """The header and heuristics this code uses must be the ones of the fetched checker."""
+def check_llemma_checker_facts(data: dict[str, Any], hole_tactics: Sequence[str],
+                               hole_words: Sequence[str] = LLEMMA_HOLE_WORDS) -> None:
+    """The header, heuristics and hole words this code uses must be the ones of the fetched checker."""
+    if "hole_words" in data and sorted(data["hole_words"]) != sorted(hole_words):
+        raise DataError(f"LLEMMA's checker turns {data['hole_words']} into hammer calls, not {sorted(hole_words)}")
     if "header_imports" in data and tuple(data["header_imports"]) != PAPER_IMPORTS:
         raise DataError(f"LLEMMA's checker header imports {data['header_imports']}, not {list(PAPER_IMPORTS)}")
     if "heuristics" in data and tuple(data["heuristics"]) != tuple(hole_tactics):
@@ -248,10 +267,11 @@ async def ensure_llemma_prompts(cache_root: Path | None = None, spec: UpstreamFi
             files = await fetching.fetch_git_paths(spec.url, spec.commit, spec.paths, git_dir)
         except DataError as exc:
             raise _offline(spec, exc) from None
-        (path,) = spec.paths
-        if path not in files:
-            raise DataError(f"{spec.describe()}: file not found at that commit")
-        data = parse_llemma_source(files[path], spec.describe())
+        task, checker = spec.paths
+        for path in spec.paths:
+            if path not in files:
+                raise DataError(f"{spec.describe()}: {path} not found at that commit")
+        data = parse_llemma_source(files[task], files[checker], spec.describe())
         check_llemma_checker_facts(data, HOLE_TACTICS)
         data["upstream"] = spec.describe()
         fetching._write_atomic(target, json.dumps(data, ensure_ascii=False, indent=1) + "\n")

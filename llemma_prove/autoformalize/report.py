@@ -38,7 +38,8 @@ PUBLISHED_NOTES = (
     "of 6 or 7 examples chosen by whether the statement contains \"numbertheory\"; generation stopped at "
     "three newlines; `sledgehammer` and `sorry` replaced by DSP's heuristics (`by eval` among them) then "
     "Sledgehammer; one fixed theory header (HOL-Library.Sum_of_Squares, Symmetric_Polynomials.Vieta, ...); "
-    "checked with PISA on Isabelle2022 (wellecks/lm-evaluation-harness@b62c9d0, minif2f_isabelle.py). "
+    "checked with PISA on Isabelle2022 (wellecks/lm-evaluation-harness@b62c9d0, lm_eval/tasks/minif2f_isabelle.py "
+    "and unsafe_score_minif2f_isabelle.py). "
     "Reproduced by `--paper llemma`.",
     "- Draft, Sketch, Prove (Jiang et al., ICLR 2023): 42.6%/39.3% with human informal proofs. Codex "
     "(code-davinci-002), 100 attempts per problem, each prompt 3 examples drawn at random from the "

@@ -35,40 +35,40 @@ def _git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def harness_source(shared: dict) -> str:
-    """A file laid out as lm-evaluation-harness's `lm_eval/tasks/minif2f_isabelle.py` is (the module
-    constant, the task class with STOP and fewshot_context, the Checker), holding the prompt literals as
-    written upstream (`prompts_as_written` of the shared copy), so parsing it must give back what the
-    model saw (`prompts`)."""
+def harness_files(shared: dict) -> tuple[str, str]:
+    """Two files laid out as lm-evaluation-harness@b62c9d0 has them: the task
+    `lm_eval/tasks/minif2f_isabelle.py` (the module constant, `end_seq`, `_doc_to_text`,
+    `fewshot_context`) and the checker `unsafe_score_minif2f_isabelle.py` (`_run_sledgehammer`,
+    `wrap_theorem`, `get_parsed`), holding the prompt literals as written upstream
+    (`prompts_as_written` of the shared copy), so parsing must give back what the model saw."""
     for text in shared["prompts_as_written"].values():
         assert '"""' not in text
     literals = ",\n".join(f"    {key!r}: \"\"\"{text}\"\"\"" for key, text in shared["prompts_as_written"].items())
     imports = " ".join(f'"{i}"' if "-" in i else i for i in paper.PAPER_IMPORTS)
-    return f'''INFORMAL2FORMAL_PROMPTS = {{
+    task = f'''INFORMAL2FORMAL_PROMPTS = {{
 {literals}
 }}
 
 
 class MiniF2FIsabelle:
-    pass
+    @property
+    def end_seq(self) -> str:
+        return "\\n\\n\\n"
 
-
-class MiniF2FIsabelleInformal2Formal(MiniF2FIsabelle):
-    STOP = "\\n\\n\\n"
+    def _doc_to_text(self, doc):
+        return ('Informal:\\n(*### Problem\\n\\n' + doc['informal_statement'] + '\\n\\n' +
+                '### Solution\\n\\n' + doc['informal_proof'] + ' *)' +
+                '\\n\\nFormal:\\n' + doc['formal_statement'])
 
     def fewshot_context(self, doc, num_fewshot, provide_description=None, rnd=None, description=None):
         if 'numbertheory' in doc['formal_statement']:
             prompt = INFORMAL2FORMAL_PROMPTS['numbertheory']
         else:
             prompt = INFORMAL2FORMAL_PROMPTS['other']
-        ctx = (prompt +
-               'Informal:\\n(*### Problem\\n\\n' + doc['informal_statement'] + '\\n\\n' +
-               '### Solution\\n\\n' + doc['informal_proof'] + ' *)' +
-               '\\n\\nFormal:\\n' + doc['formal_statement'])
+        ctx = prompt + self._doc_to_text(doc)
         return ctx
-
-
-class Checker(object):
+'''
+    checker = f'''class Checker(object):
     def _run_sledgehammer(self, step, i, tls_name, env):
         for heuristic in {list(HOLE_TACTICS)!r}:
             step_ = step.replace('normalhammer', heuristic)
@@ -76,7 +76,15 @@ class Checker(object):
     @staticmethod
     def wrap_theorem(theorem):
         return 'theory Interactive imports {imports} \\n begin\\n%s' % theorem
+
+    @staticmethod
+    def get_parsed(env, theory, tls_name='default'):
+        theory = theory.replace('sledgehammer', 'sorry')
+        theory = theory.replace('normalhammer', 'sorry')
+        steps = env.post(theory)
+        return [s.replace('sorry', 'normalhammer') for s in steps]
 '''
+    return task, checker
 
 
 @pytest.fixture
@@ -85,7 +93,7 @@ def shared_llemma() -> dict:
 
 
 def test_parsing_the_harness_gives_back_the_prompts_the_model_saw(shared_llemma):
-    data = paper.parse_llemma_source(harness_source(shared_llemma), "test")
+    data = paper.parse_llemma_source(*harness_files(shared_llemma), "test")
     assert data["prompts"] == shared_llemma["prompts"]  # `\f` of `\frac` as a form feed, as upstream ran it
     assert data["doc_template"] == shared_llemma["doc_template"]
     assert data["stop"] == shared_llemma["stop"] == "\n\n\n"
@@ -93,11 +101,14 @@ def test_parsing_the_harness_gives_back_the_prompts_the_model_saw(shared_llemma)
     assert data["theorems_in_prompts"] == shared_llemma["theorems_in_prompts"]
     assert tuple(data["header_imports"]) == paper.PAPER_IMPORTS
     assert "HOL-Library.Sum_of_Squares" in data["header_imports"]
+    assert data["hole_words"] == ["normalhammer", "sledgehammer", "sorry"]
     paper.check_llemma_checker_facts(data, HOLE_TACTICS)
+    with pytest.raises(DataError, match="hammer calls"):
+        paper.check_llemma_checker_facts(data, HOLE_TACTICS, ("sledgehammer",))
     with pytest.raises(DataError, match="heuristics"):
         paper.check_llemma_checker_facts(data, HOLE_TACTICS[:-1])
     with pytest.raises(DataError, match="not Python"):
-        paper.parse_llemma_source("def (", "x")
+        paper.parse_llemma_source("def (", "", "x")
 
 
 async def test_fetched_at_the_pinned_commit_cached_with_its_sha256_and_clear_offline(tmp_path, shared_llemma):
@@ -106,7 +117,9 @@ async def test_fetched_at_the_pinned_commit_cached_with_its_sha256_and_clear_off
     repo = tmp_path / "harness"
     (repo / "lm_eval" / "tasks").mkdir(parents=True)
     source = repo / "lm_eval" / "tasks" / "minif2f_isabelle.py"
-    source.write_text(harness_source(shared_llemma), encoding="utf-8")
+    task, checker = harness_files(shared_llemma)
+    source.write_text(task, encoding="utf-8")
+    (repo / "unsafe_score_minif2f_isabelle.py").write_text(checker, encoding="utf-8")
     _git(repo, "init", "-q")
     _git(repo, "add", ".")
     _git(repo, "commit", "-qm", "task")
@@ -120,7 +133,8 @@ async def test_fetched_at_the_pinned_commit_cached_with_its_sha256_and_clear_off
     cached = json.loads(data.path.read_text(encoding="utf-8"))
     assert cached["prompts"] == shared_llemma["prompts"]  # the pinned commit, not the later one
     assert data.sha256 == paper.sha256_path(data.path) and len(data.sha256) == 64
-    assert data.upstream == f"wellecks/lm-evaluation-harness@{pinned[:12]}:lm_eval/tasks/minif2f_isabelle.py"
+    assert data.upstream == (f"wellecks/lm-evaluation-harness@{pinned[:12]}:lm_eval/tasks/minif2f_isabelle.py,"
+                             "unsafe_score_minif2f_isabelle.py")
     # later runs need no network
     gone = replace(spec, url=(tmp_path / "nowhere").as_uri())
     assert (await paper.ensure_llemma_prompts(cache, gone)).sha256 == data.sha256
