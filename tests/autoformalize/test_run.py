@@ -265,3 +265,26 @@ async def test_progress_bar_counts_the_problems(tmp_path):
     text = out.getvalue()
     assert "autoformalize statement" in text
     assert "3/3" in text
+
+
+def test_cli_equivalence_settings_and_identity_are_recorded(tmp_path, monkeypatch, capsys):
+    from llemma_prove.cli import main
+
+    monkeypatch.setenv("LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES", "tests.autoformalize.test_run:cli_doubles")
+    _write_input(tmp_path / "problems.jsonl", LEAN_PROBLEMS)
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["autoformalize", str(tmp_path / "problems.jsonl"), "--run-dir", str(run_dir),
+              "--equivalence-tactic", "omega", "--equivalence-tactic", "simp", "--equivalence-timeout", "5"])
+    assert exit_info.value.code == 0
+    settings = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["autoformalize"]
+    assert settings["equivalence_tactics"] == ["omega", "simp"] and settings["equivalence_timeout_s"] == 5.0
+    assert len(settings["input_sha256"]) == 64 and len(settings["prompt_sha256"]) == 64 and settings["model"]
+    # another input file in the same run directory is refused before anything runs
+    _write_input(tmp_path / "problems.jsonl", LEAN_PROBLEMS[:2])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["autoformalize", str(tmp_path / "problems.jsonl"), "--run-dir", str(run_dir),
+              "--equivalence-tactic", "omega", "--equivalence-tactic", "simp", "--equivalence-timeout", "5"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "input_sha256" in err and len(err.splitlines()) == 1
