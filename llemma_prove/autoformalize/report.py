@@ -92,6 +92,8 @@ def _statement_row(records: Sequence[ProblemRecord]) -> dict[str, Any]:
     row["errors"] = _count(records, lambda r: r.is_error)
     cands = [c for r in records for c in (r.statement or {}).get("candidates", [])]
     row["candidates"] = {"count": sum(bool(c.get("well_formed")) for c in cands), "of": len(cands)}
+    # how the equivalence directions ended (proved, target-alone, not-proved, could-not-decide)
+    row["directions"] = dict(Counter(d["status"] for c in cands for d in (c.get("forward"), c.get("backward")) if d))
     return row
 
 
@@ -214,6 +216,11 @@ def to_markdown(summary: dict[str, Any]) -> str:
     table("Overall", {"all": summary["overall"]})
     table("By split", summary["by_split"])
     table("By family", summary["by_family"])
+    directions = summary["overall"].get("directions")
+    if directions:
+        lines.append("Equivalence directions: " + ", ".join(f"{k} {v}" for k, v in sorted(directions.items()))
+                     + " (target-alone: the target holds without the other statement, so it does not count).")
+        lines.append("")
     if mode == Mode.DSP.value and summary.get("hole_methods"):
         lines.extend(["## How holes were closed", "", "| method | holes |", "|---|---|"])
         lines.extend(f"| {k} | {v} |" for k, v in summary["hole_methods"].items())

@@ -162,6 +162,7 @@ async def test_errors_stay_in_the_denominator_and_are_retried_with_retry_errors(
     assert overall["well_formed_any"] == {"count": 2, "of": 3}  # the error is a failure, not left out
     assert overall["equivalent_any"] == {"count": 2, "of": 3} and overall["errors"] == {"count": 1, "of": 3}
     assert "| all | 3 | 66.7% (2/3) |" in first.markdown and "ended in an error" in first.markdown
+    assert overall["directions"] == {}  # all exact matches: no direction needed proving
     # resuming without --retry-errors keeps the error; with it, only that problem runs again
     again = await run_autoformalize(PROBLEMS, config, _parts(model, prover, LEAN), run_dir, "valid")
     assert again.ran == ()

@@ -146,3 +146,19 @@ async def test_tactics_and_budget_are_settings():
     assert AutoformalizeConfig.from_json(config.to_json()) == config
     with pytest.raises(ValueError):
         AutoformalizeConfig(target=Language.LEAN4, mode=Mode.STATEMENT, equivalence_timeout_s=0)
+
+
+async def test_the_report_counts_how_directions_ended(tmp_path):
+    from llemma_prove.autoformalize.run import run_autoformalize
+
+    problem = InformalProblem("mathd_numbertheory_5", "What is the remainder of 5^30 mod 7? Show that it is 1.",
+                              formal_statement=LEAN_REF, split="valid")
+    model = ScriptedLanguageModel([("5^30", [c.removeprefix("theorem mathd_numbertheory_5") for c in LEAN_VACUOUS])])
+    prover = ScriptedSketchProver(Language.LEAN4, well_formed=LEAN_VACUOUS, proves_equivalence=automation())
+    config = AutoformalizeConfig(target=Language.LEAN4, mode=Mode.STATEMENT, candidates=3)
+    result = await run_autoformalize([problem], config, _parts(Language.LEAN4, prover, model), tmp_path / "run")
+    overall = result.summary["overall"]
+    assert overall["equivalent_any"] == {"count": 0, "of": 1} and overall["not_equivalent"] == {"count": 1, "of": 1}
+    assert overall["well_formed_any"] == {"count": 1, "of": 1}
+    assert overall["directions"] == {"target-alone": 6}
+    assert "Equivalence directions: target-alone 6" in result.markdown
