@@ -5,7 +5,7 @@ Isabelle's `eval`, `normalization` and `smt_oracle` (and Lean's `native_decide`,
 reports no error for them. DSP's and LLEMMA's checkers try `by eval` on every hole (DSP
 `autoformalization/checker.py`, `_run_sledgehammer`; lm-evaluation-harness `minif2f_isabelle.py`).
 The rule is the prover's: a final check that reports the oracles a theorem depends on
-(`details["oracles"]`, or Lean's `details["axioms"]`) decides; the word list here is only a first
+(`details["oracles"]` or `details["thm_oracles"]`, or Lean's `details["axioms"]`) decides; the word list here is only a first
 filter on the proof text, so a proof using one of these words is never counted as plainly proved.
 """
 
@@ -45,7 +45,7 @@ def oracle_use(text: str, language: Language, verification: Verification | None 
     """Why this proof rests on an oracle (empty: it does not, as far as the check and the filter see)."""
     reasons: list[str] = []
     details = verification.details if verification is not None else {}
-    reported = details.get("oracles") if isinstance(details, dict) else None
+    reported = (details.get("oracles") or details.get("thm_oracles")) if isinstance(details, dict) else None
     if reported:
         reasons.append("the final check reports oracles: " + ", ".join(map(str, reported)))
     axioms = details.get("axioms") if isinstance(details, dict) else None
