@@ -338,6 +338,11 @@ async def draft_sketch_prove(problem: InformalProblem, config: AutoformalizeConf
         reason = "proved a statement that was not shown equivalent to the reference" + (
             "" if problem.formal_statement is not None else " (the problem has no reference statement)")
     # the examples the model was shown: those drawn per attempt, or the fixed list
-    shown = tuple(dict.fromkeys(n for names in drawn for n in names)) if drawn else tuple(e.name for e in examples)
+    if drawn:
+        shown = tuple(dict.fromkeys(n for names in drawn for n in names))
+    elif parts.prompts.fixed is not None:
+        shown = tuple(parts.prompts.fixed.names.get(parts.prompts.fixed.key_for(head), ()))
+    else:
+        shown = tuple(e.name for e in examples)
     return DspOutcome(statement, source, drafted, tuple(results), statement_outcome, time.monotonic() - start,
                       reason, shown, verified, config.allow_oracles)

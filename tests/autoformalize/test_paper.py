@@ -208,6 +208,8 @@ def test_cli_paper_llemma_records_the_prompt_hash_header_and_counts_oracles_apar
     assert "sorry" not in body and "by eval" in body
     (record,) = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     assert record["verdict"] == "proved-with-oracle" and record["model"] == "EleutherAI/llemma_7b"
+    names = json.loads(shared.read_text())["theorems_in_prompts"]["numbertheory"]
+    assert record["dsp"]["prompt_examples"] == names  # the prompt the keyword chose
     assert '"HOL-Library.Sum_of_Squares"' in record["dsp"]["proof_text"]
     assert "Symmetric_Polynomials.Vieta" in record["dsp"]["proof_text"]
     summary = (run_dir / "summary.md").read_text(encoding="utf-8")
