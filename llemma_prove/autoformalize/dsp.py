@@ -27,7 +27,7 @@ from ..search import best_first_search
 from ..types import GoalState, OutcomeKind, StepOutcome, Theorem, Verdict, Verification
 from .config import AutoformalizeConfig, Paper, Parts
 from .holes import Sketch, parse_sketch
-from .oracles import oracle_use, oracle_words
+from .oracles import oracle_use, oracle_words, rejected_only_for_oracles
 from .paper import DSP_MAX_PROMPT_CHARS, DSP_STOP, dsp_prompt
 from .problems import InformalProblem
 from .prompts import cut, draft_prompt, sketch_prompt
@@ -79,7 +79,8 @@ class SketchResult:
 
     @property
     def proved_with_oracle(self) -> bool:
-        return self.accepted and bool(self.oracles)
+        """Accepted but resting on an oracle, or refused by the final check for that reason alone."""
+        return bool(self.oracles) and (self.accepted or rejected_only_for_oracles(self.verification))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -267,6 +268,8 @@ async def prove_sketch(
         oracles = tuple(oracle_use(verification.checked_text or assembled, target.language, verification))
         if oracles:
             reason = "accepted, but rests on an oracle: " + "; ".join(oracles)
+    elif rejected_only_for_oracles(verification):
+        oracles = tuple(oracle_use(verification.checked_text or assembled, target.language, verification))
     return SketchResult(sketch_index, sketch.text, draft, tuple(holes), assembled, verification, reason, oracles)
 
 

@@ -208,3 +208,29 @@ def test_the_report_names_the_metric_and_what_each_published_number_was():
     assert "100 sketches per problem" in dsp and "Codex (code-davinci-002), 100 attempts per problem" in dsp
     assert "One greedy proof per problem" in dsp and "proved, statement unverified" in dsp
     assert "proved with an oracle" in dsp
+
+
+@pytest.mark.parametrize("allow", [False, True])
+async def test_a_final_check_that_refuses_for_oracles_alone_is_counted_apart_only_where_allowed(allow):
+    """The Isabelle prover's official check rejects a proof whose theorem depends on an oracle, with
+    details {"isabelle_server": "oracles", "oracles": listing} (provers/isabelle/official.py); a clean
+    acceptance reports oracles "none"."""
+    class OracleReporting(ScriptedSketchProver):
+        async def verify_sketch(self, theorem, body):
+            if "by eval" in body:
+                return Verification(Verdict.REJECTED, "Isabelle server: t6 depends on 1 oracle(s): Code_Evaluation",
+                                    body, details={"isabelle_server": "oracles", "oracles": "Code_Evaluation"})
+            return Verification(Verdict.ACCEPTED, "", body, details={"isabelle_server": "ok", "oracles": "none"})
+
+    problem = InformalProblem("t6", "If x = 2, show x * x = 4.", "Compute.", ISA_STATEMENT)
+    for script, expected in (({"by eval": proves()}, DspVerdict.ORACLE if allow else DspVerdict.NOT_PROVED),
+                             ({"by simp": proves()}, DspVerdict.PROVED)):
+        model = ScriptedLanguageModel([("Formal:\ntheorem t6", [ISA_SKETCH])])
+        prover = OracleReporting(ISA, hole_script={"using h": script})
+        config = AutoformalizeConfig(target=ISA, mode=Mode.DSP, allow_oracles=allow)
+        outcome = await draft_sketch_prove(problem, config, _parts(model, prover))
+        if script == {"by eval": proves()} and not allow:
+            assert "by eval" not in [t for _, t in prover.steps]  # not even tried by default
+            continue
+        assert outcome.verdict() is expected, (script, allow)
+        assert not outcome.sketches[0].oracles or expected is DspVerdict.ORACLE
