@@ -5,22 +5,30 @@ One problem goes: statement (the reference, or the best autoformalized candidate
 → for each sketch, each hole in order: the target's tactic list, then Sledgehammer where the session
 has it (Isabelle), then a short best-first search on the hole's goal (Lean) → the filled-in proof goes
 through the prover's final check (`verify_sketch`). The first sketch whose assembled proof is accepted wins. Only an accepted
-final check makes a problem proved.
+final check makes a problem proved, and only when:
+- the statement is the reference, or an autoformalized statement that passed the equivalence check
+  against the reference; a proof of any other statement is "proved, statement unverified", its own
+  row, never counted as proved (a model can always write a statement it can prove, `assumes "False"`);
+- the proof rests on no oracle (`oracles.py`); where a paper mode allowed oracle tactics, such a
+  proof is "proved with an oracle", its own column.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import ProverError, ProposerError
 from ..interfaces import ProverSession
 from ..search import best_first_search
 from ..types import GoalState, OutcomeKind, StepOutcome, Theorem, Verdict, Verification
-from .config import AutoformalizeConfig, Parts
+from .config import AutoformalizeConfig, Paper, Parts
 from .holes import Sketch, parse_sketch
+from .oracles import oracle_use, oracle_words, rejected_only_for_oracles
+from .paper import DSP_MAX_PROMPT_CHARS, DSP_STOP, dsp_prompt
 from .problems import InformalProblem
 from .prompts import cut, draft_prompt, sketch_prompt
 from .protocols import HammerSession, SketchSession
@@ -57,10 +65,22 @@ class SketchResult:
     assembled: str | None  # full text: statement head + filled proof (None if a hole stayed open)
     verification: Verification | None
     reason: str = ""
+    oracles: tuple[str, ...] = ()  # why the accepted proof rests on an oracle (empty: it does not)
+    examples: tuple[str, ...] = ()  # the few-shot examples of this sketch's prompt, where drawn per attempt
+
+    @property
+    def accepted(self) -> bool:
+        return self.verification is not None and self.verification.accepted
 
     @property
     def proved(self) -> bool:
-        return self.verification is not None and self.verification.accepted
+        """Accepted by the final check and resting on no oracle."""
+        return self.accepted and not self.oracles
+
+    @property
+    def proved_with_oracle(self) -> bool:
+        """Accepted but resting on an oracle, or refused by the final check for that reason alone."""
+        return bool(self.oracles) and (self.accepted or rejected_only_for_oracles(self.verification))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,8 +93,17 @@ class SketchResult:
             "assembled": self.assembled,
             "verification": self.verification.to_json() if self.verification else None,
             "proved": self.proved,
+            "oracles": list(self.oracles),
+            "examples": list(self.examples),
             "reason": self.reason,
         }
+
+
+class DspVerdict(str, enum.Enum):
+    PROVED = "proved"  # the reference statement, or one proved equivalent to it; no oracle
+    UNVERIFIED = "proved-statement-unverified"  # an autoformalized statement not shown equivalent
+    ORACLE = "proved-with-oracle"  # accepted, but resting on an oracle (paper modes that allow them)
+    NOT_PROVED = "not-proved"
 
 
 @dataclass(frozen=True)
@@ -87,23 +116,38 @@ class DspOutcome:
     elapsed_s: float = 0.0
     reason: str = ""
     prompt_examples: tuple[str, ...] = field(default=())
+    statement_verified: bool = False  # the reference, or proved equivalent to it
+    oracles_allowed: bool = False  # a paper mode whose checker tried oracle tactics: such proofs counted apart
 
     @property
     def proved(self) -> bool:
-        return any(s.proved for s in self.sketches)
+        """Counts as proved: a clean proof of a verified statement."""
+        return self.verdict() is DspVerdict.PROVED
+
+    def verdict(self) -> DspVerdict:
+        if any(s.proved for s in self.sketches):
+            return DspVerdict.PROVED if self.statement_verified else DspVerdict.UNVERIFIED
+        if self.oracles_allowed and any(s.proved_with_oracle for s in self.sketches):
+            return DspVerdict.ORACLE if self.statement_verified else DspVerdict.UNVERIFIED
+        return DspVerdict.NOT_PROVED  # by default a proof resting on an oracle is no proof
 
     @property
     def proof_text(self) -> str | None:
-        for sketch in self.sketches:
-            if sketch.proved:
-                return sketch.verification.checked_text or sketch.assembled  # type: ignore[union-attr]
+        """The accepted proof: a clean one first, else (where allowed) one resting on an oracle."""
+        tests = [lambda s: s.proved] + ([lambda s: s.proved_with_oracle] if self.oracles_allowed else [])
+        for test in tests:
+            for sketch in self.sketches:
+                if test(sketch):
+                    return sketch.verification.checked_text or sketch.assembled  # type: ignore[union-attr]
         return None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "statement": self.statement,
             "statement_source": self.statement_source,
+            "statement_verified": self.statement_verified,
             "drafted": self.drafted,
+            "verdict": self.verdict().value,
             "proved": self.proved,
             "proof_text": self.proof_text,
             "sketches": [s.to_json() for s in self.sketches],
@@ -132,6 +176,12 @@ class _HoleAsRoot:
         return None
 
 
+def hole_tactics(config: AutoformalizeConfig, parts: Parts) -> tuple[str, ...]:
+    """The target's hole tactics; those that rest on an oracle (`by eval`) only where allowed."""
+    language = parts.target.language
+    return tuple(t for t in parts.target.hole_tactics if config.allow_oracles or not oracle_words(t, language))
+
+
 async def close_hole(
     session: SketchSession, theorem: Theorem, index: int, state: GoalState, line: int,
     config: AutoformalizeConfig, parts: Parts,
@@ -139,7 +189,7 @@ async def close_hole(
     """Tactic list, then hammer (if the session has one), then best-first search (if a proposer is set)."""
     attempts = 0
     last = ""
-    for tactic in parts.target.hole_tactics:
+    for tactic in hole_tactics(config, parts):
         attempts += 1
         outcome = await session.step(state, tactic)
         if outcome.kind is OutcomeKind.PROVED:
@@ -204,7 +254,7 @@ async def prove_sketch(
             log.warning("closing the sketch session of %s failed: %s", theorem.name, exc)
     body = sketch.fill(fills)
     assembled = target.full_text(head, body)
-    leftover = parse_sketch(body, target.language).holes
+    leftover = parse_sketch(body, target.language, config.hole_tokens(target.language)).holes
     if leftover:  # a replacement that itself holds a hole keyword can never count
         return SketchResult(sketch_index, sketch.text, draft, tuple(holes), assembled,
                             Verification(Verdict.REJECTED, "holes remain after filling", assembled), "holes remain")
@@ -213,7 +263,14 @@ async def prove_sketch(
     except ProverError as exc:
         verification = Verification(Verdict.UNCHECKED, f"final check could not run: {exc}", assembled)
     reason = "" if verification.accepted else f"final check: {verification.verdict.value}: {verification.reason[:300]}"
-    return SketchResult(sketch_index, sketch.text, draft, tuple(holes), assembled, verification, reason)
+    oracles: tuple[str, ...] = ()
+    if verification.accepted:
+        oracles = tuple(oracle_use(verification.checked_text or assembled, target.language, verification))
+        if oracles:
+            reason = "accepted, but rests on an oracle: " + "; ".join(oracles)
+    elif rejected_only_for_oracles(verification):
+        oracles = tuple(oracle_use(verification.checked_text or assembled, target.language, verification))
+    return SketchResult(sketch_index, sketch.text, draft, tuple(holes), assembled, verification, reason, oracles)
 
 
 async def draft_proofs(problem: InformalProblem, count: int, config: AutoformalizeConfig, parts: Parts) -> list[str]:
@@ -230,35 +287,65 @@ async def draft_sketch_prove(problem: InformalProblem, config: AutoformalizeConf
     statement_outcome = None
     statement = problem.formal_statement
     source = "reference"
-    if statement is None:
+    verified = statement is not None
+    if statement is None or config.formalize_statement:
         statement_outcome = await autoformalize_statement(problem, config, parts)
         best = statement_outcome.best()
         if best is None or not best.well_formed:
             return DspOutcome(None, "none", False, (), statement_outcome, time.monotonic() - start,
                               "no well-formed statement to prove")
         statement, source = best.text, "autoformalized"
+        # Only a statement shown equivalent to the reference makes its proof count.
+        verified = bool(best.equivalent)
     theorem = problem_theorem(target, problem, statement)
     drafted = problem.informal_proof is None or config.always_draft
     drafts = await draft_proofs(problem, config.sketches, config, parts) if drafted else [problem.informal_proof or ""]
     examples = examples_for(problem, parts.prompts, config.max_examples)
     head = target.statement_head(statement)
-    stops = parts.prompts.format.sketch_stop
-    # One prompt per distinct draft; the samples are spread over them.
-    prompts = [sketch_prompt(parts.prompts, examples, problem.informal_statement, d, head) for d in drafts]
-    if len(prompts) == 1:
-        batches = await parts.model.generate(prompts, config.sampling(config.sketches, config.sketch_tokens, stops))
-        pairs = [(drafts[0], c.text) for c in batches[0]]
-    else:
+    drawn: list[tuple[str, ...]] = []
+    if config.paper is Paper.DSP:
+        # DSP: each attempt its own prompt, 3 examples drawn from the problem's category; greedy each.
+        stops = DSP_STOP
+        prompts = []
+        for attempt in range(config.sketches):
+            draft = drafts[attempt % len(drafts)]
+            prompt, names = dsp_prompt(problem, statement, draft, parts.prompts.examples, attempt,
+                                       config.prompt_seed, config.dsp_examples,
+                                       config.max_prompt_chars or DSP_MAX_PROMPT_CHARS)
+            prompts.append(prompt)
+            drawn.append(names)
         batches = await parts.model.generate(prompts, config.sampling(1, config.sketch_tokens, stops))
-        pairs = [(d, b[0].text) for d, b in zip(drafts, batches) if b]
+        pairs = [(drafts[i % len(drafts)], b[0].text if b else "") for i, b in enumerate(batches)]
+    else:
+        stops = parts.prompts.format.sketch_stop
+        # One prompt per distinct draft; the samples are spread over them.
+        prompts = [sketch_prompt(parts.prompts, examples, problem.informal_statement, d, head) for d in drafts]
+        if len(prompts) == 1:
+            batches = await parts.model.generate(prompts, config.sampling(config.sketches, config.sketch_tokens, stops))
+            pairs = [(drafts[0], c.text) for c in batches[0]]
+        else:
+            batches = await parts.model.generate(prompts, config.sampling(1, config.sketch_tokens, stops))
+            pairs = [(d, b[0].text) for d, b in zip(drafts, batches) if b]
     results: list[SketchResult] = []
     for index, (draft, text) in enumerate(pairs):
         body = cut(text, stops).rstrip()
-        sketch = parse_sketch(body, target.language)
+        sketch = parse_sketch(body, target.language, config.hole_tokens(target.language))
         result = await prove_sketch(theorem, head, sketch, draft if drafted else None, index, config, parts)
+        if drawn:
+            result = replace(result, examples=drawn[index])
         results.append(result)
-        if result.proved:
+        if result.proved:  # a proof resting on an oracle does not stop the search for a clean one
             break
     reason = "" if any(r.proved for r in results) else (results[-1].reason if results else "the model wrote no sketch")
+    if not verified and any(r.accepted for r in results):
+        reason = "proved a statement that was not shown equivalent to the reference" + (
+            "" if problem.formal_statement is not None else " (the problem has no reference statement)")
+    # the examples the model was shown: those drawn per attempt, or the fixed list
+    if drawn:
+        shown = tuple(dict.fromkeys(n for names in drawn for n in names))
+    elif parts.prompts.fixed is not None:
+        shown = tuple(parts.prompts.fixed.names.get(parts.prompts.fixed.key_for(head), ()))
+    else:
+        shown = tuple(e.name for e in examples)
     return DspOutcome(statement, source, drafted, tuple(results), statement_outcome, time.monotonic() - start,
-                      reason, tuple(e.name for e in examples))
+                      reason, shown, verified, config.allow_oracles)

@@ -247,14 +247,24 @@ class IsabelleTarget:
             language=self.language,
         )
 
-    def equivalence_statements(self, name: str, candidate: str, reference: str) -> tuple[str, str] | None:
+    true_proposition = "True"
+
+    def propositions(self, candidate: str, reference: str) -> tuple[str, str] | None:
+        """Each statement as one meta-level proposition, or None if either is unparsable."""
         cand, ref = parse_statement(candidate), parse_statement(reference)
         if cand is None or ref is None:
             return None
-        a, b = cand.proposition(), ref.proposition()
-        forward = f'lemma {name}_cand_imp_ref:\n  assumes h: "{a}"\n  shows "{b}"'
-        backward = f'lemma {name}_ref_imp_cand:\n  assumes h: "{b}"\n  shows "{a}"'
-        return forward, backward
+        return cand.proposition(), ref.proposition()
+
+    def implication(self, name: str, hypothesis: str, conclusion: str) -> str:
+        return f'lemma {name}:\n  assumes h: "{hypothesis}"\n  shows "{conclusion}"'
+
+    def equivalence_statements(self, name: str, candidate: str, reference: str) -> tuple[str, str] | None:
+        props = self.propositions(candidate, reference)
+        if props is None:
+            return None
+        a, b = props
+        return self.implication(f"{name}_cand_imp_ref", a, b), self.implication(f"{name}_ref_imp_cand", b, a)
 
     def fill_text(self, hole: Hole, steps: Sequence[str]) -> str:
         return isabelle_fill_text(hole, steps)

@@ -158,15 +158,25 @@ class LeanTarget:
             name=name, statement=statement, header=header or self.default_header, split=split, language=self.language
         )
 
-    def equivalence_statements(self, name: str, candidate: str, reference: str) -> tuple[str, str] | None:
-        """(candidate → reference, reference → candidate) as theorems ending `:= by sorry`."""
+    true_proposition = "True"
+
+    def propositions(self, candidate: str, reference: str) -> tuple[str, str] | None:
+        """Each statement as one proposition (`∀ binders, conclusion`), or None if either is unparsable."""
         cand, ref = parse_statement(candidate), parse_statement(reference)
         if cand is None or ref is None:
             return None
-        a, b = cand.proposition(), ref.proposition()
-        forward = f"theorem {name}_cand_imp_ref : ({a}) → ({b}) := by sorry"
-        backward = f"theorem {name}_ref_imp_cand : ({b}) → ({a}) := by sorry"
-        return forward, backward
+        return cand.proposition(), ref.proposition()
+
+    def implication(self, name: str, hypothesis: str, conclusion: str) -> str:
+        return f"theorem {name} : ({hypothesis}) → ({conclusion}) := by sorry"
+
+    def equivalence_statements(self, name: str, candidate: str, reference: str) -> tuple[str, str] | None:
+        """(candidate → reference, reference → candidate) as theorems ending `:= by sorry`."""
+        props = self.propositions(candidate, reference)
+        if props is None:
+            return None
+        a, b = props
+        return self.implication(f"{name}_cand_imp_ref", a, b), self.implication(f"{name}_ref_imp_cand", b, a)
 
     def fill_text(self, hole: Hole, steps: Sequence[str]) -> str:
         return lean_fill_text(hole, steps)

@@ -14,9 +14,10 @@ placeholders are substituted in the template only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -38,6 +39,8 @@ class Example:
     formal_statement: str = ""  # Lean: ends with `:= by sorry`; Isabelle: the statement without proof
     formal_sketch: str = ""  # the statement followed by a proof whose open steps are holes
     split: str = ""  # "valid" for the project's own examples; "" where a prompt file does not say
+    category: str = ""  # DSP's "algebra" / "number_theory" (its prompt files say)
+    raw: str = ""  # DSP: the example's prompt text exactly as its file holds it
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,19 @@ class PromptSet:
 
     def with_examples(self, examples: Sequence[Example]) -> "PromptSet":
         return replace(self, examples=tuple(examples))
+
+
+def prompt_digest(prompts: PromptSet) -> str:
+    """sha256 of everything in a prompt set that reaches the model (format, examples, fixed prefixes)."""
+    data = {
+        "format": asdict(prompts.format),
+        "examples": [asdict(e) for e in prompts.examples],
+        "fixed": None if prompts.fixed is None else {
+            "prompts": dict(prompts.fixed.prompts), "doc_template": prompts.fixed.doc_template,
+            "keyword": prompts.fixed.keyword, "keyword_key": prompts.fixed.keyword_key,
+            "default_key": prompts.fixed.default_key},
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def render(template: str, **values: str) -> str:
@@ -244,7 +260,11 @@ def _dsp_example(row: Any, source: str) -> Example:
         raise DataError(f"{source}: needs 'formal_sketch' or 'prompt'")
     from .isabelle import split_statement  # the Isabelle statement ends where its proof begins
 
-    return Example(name, statement, proof, split_statement(sketch)[0], sketch)
+    raw = row.get("prompt") if isinstance(row.get("prompt"), str) else ""
+    if not raw:
+        raw = render(dsp_format().sketch, informal_statement=statement, informal_proof=proof, formal_sketch=sketch)
+    return Example(name, statement, proof, split_statement(sketch)[0], sketch,
+                   category=str(row.get("category") or ""), raw=raw)
 
 
 def _from_llemma_json(data: dict[str, Any], source: str, language: Language) -> PromptSet:
@@ -258,6 +278,7 @@ def _from_llemma_json(data: dict[str, Any], source: str, language: Language) -> 
     fixed = FixedPrompts(
         prompts=dict(prompts),
         doc_template=data["doc_template"],
+        keyword=str(data.get("selection_keyword") or "numbertheory"),
         keyword_key="numbertheory" if "numbertheory" in prompts else keys[0],
         default_key="other" if "other" in prompts else keys[-1],
         names=names,

@@ -17,13 +17,13 @@ from .problems import InformalProblem
 from .report import summarise, to_markdown
 from .selection import Selection, select
 from .statement import autoformalize_statement
-from .store import AutoformalizeStore, ProblemRecord, RunMeta
+from .prompts import prompt_digest
+from .store import ERROR, AutoformalizeStore, ProblemRecord, RunMeta
 
 log = logging.getLogger(__name__)
 
-# Verdicts counted as a success on the progress bar (statement mode: a well-formed statement at least).
-SUCCESS_VERDICTS = frozenset({"proved", "equivalent", "exact", "well-formed"})
-
+# Verdicts counted as a success on the progress bar.
+SUCCESS_VERDICTS = frozenset({"proved", "equivalent", "well-formed"})
 
 @dataclass(frozen=True)
 class RunResult:
@@ -35,28 +35,41 @@ class RunResult:
     selection: Selection
 
 
-def statement_verdict(outcome: Any) -> str:
-    if outcome.equivalent_any:
-        return "equivalent"
-    return "well-formed" if outcome.well_formed_any else "ill-formed"
-
-
 async def run_problem(problem: InformalProblem, config: AutoformalizeConfig, parts: Parts) -> ProblemRecord:
-    """One problem, start to end; prover and model failures become an `error` record."""
+    """One problem, start to end. A prover or model failure (or a time limit) makes an `error` record:
+    never another outcome; it stays in the denominator and is run again with `--retry-errors`."""
     start = time.monotonic()
+    has_reference = problem.formal_statement is not None
     try:
         if config.mode is Mode.STATEMENT:
             outcome = await autoformalize_statement(problem, config, parts)
-            return ProblemRecord.make(problem.name, problem.split, config, statement_verdict(outcome),
-                                      elapsed_s=round(time.monotonic() - start, 4), statement=outcome.to_json())
+            return ProblemRecord.make(problem.name, problem.split, config, outcome.verdict(),
+                                      has_reference=has_reference, elapsed_s=round(time.monotonic() - start, 4),
+                                      statement=outcome.to_json())
         dsp = await draft_sketch_prove(problem, config, parts)
-        return ProblemRecord.make(problem.name, problem.split, config, "proved" if dsp.proved else "not-proved",
-                                  elapsed_s=round(time.monotonic() - start, 4), dsp=dsp.to_json(),
-                                  error=dsp.reason if not dsp.proved else "")
-    except (ProverError, ProposerError) as exc:
-        log.warning("%s: %s", problem.name, exc)
-        return ProblemRecord.make(problem.name, problem.split, config, "error",
-                                  elapsed_s=round(time.monotonic() - start, 4), error=str(exc)[:500])
+        return ProblemRecord.make(problem.name, problem.split, config, dsp.verdict().value, reason=dsp.reason,
+                                  has_reference=has_reference, elapsed_s=round(time.monotonic() - start, 4),
+                                  dsp=dsp.to_json())
+    except (ProverError, ProposerError, asyncio.TimeoutError) as exc:
+        message = str(exc) or type(exc).__name__
+        log.warning("%s: %s", problem.name, message)
+        return ProblemRecord.make(problem.name, problem.split, config, ERROR, has_reference=has_reference,
+                                  elapsed_s=round(time.monotonic() - start, 4), error=message[:500])
+
+
+def prepare(problems: Sequence[InformalProblem], config: AutoformalizeConfig, prompts: Any,
+            evaluated_split: str = "") -> tuple[Selection, AutoformalizeConfig]:
+    """The leak rules applied, and the config with the hash of the prompt that will reach the model."""
+    selection = select(problems, prompts, evaluated_split)
+    return selection, replace(config, prompt_sha256=prompt_digest(selection.prompts))
+
+
+def preflight(run_dir: Path, problems: Sequence[InformalProblem], config: AutoformalizeConfig, prompts: Any,
+              evaluated_split: str = "", resume: bool = True, force: bool = False) -> None:
+    """Refuse early (before a prover or model is started) what opening the run directory would refuse."""
+    _, config = prepare(problems, config, prompts, evaluated_split)
+    if Path(run_dir).exists():
+        AutoformalizeStore._reconcile(Path(run_dir), RunMeta(config), resume, force)
 
 
 async def run_autoformalize(
@@ -67,6 +80,8 @@ async def run_autoformalize(
     evaluated_split: str = "",
     concurrency: int = 1,
     resume: bool = True,
+    force: bool = False,
+    retry_errors: bool = False,
     extra: dict[str, Any] | None = None,
     on_record: Callable[[ProblemRecord], None] | None = None,
     console: Any = None,
@@ -75,13 +90,15 @@ async def run_autoformalize(
     """Evaluate `problems` into `run_dir`; problems with a result there already are skipped."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    selection = select(problems, parts.prompts, evaluated_split)
+    # the prompt that reaches the model is part of the run's identity
+    selection, config = prepare(problems, config, parts.prompts, evaluated_split)
     parts = replace(parts, prompts=selection.prompts)
     meta_extra = dict(extra or {})
     meta_extra["excluded"] = [{"name": e.name, "reason": e.reason} for e in selection.excluded]
     meta_extra["dropped_examples"] = list(selection.dropped_examples)
     meta_extra["prompt_source"] = selection.prompts.source
-    with AutoformalizeStore.open(Path(run_dir), RunMeta(config, meta_extra), resume=resume) as store:
+    with AutoformalizeStore.open(Path(run_dir), RunMeta(config, meta_extra), resume=resume, force=force,
+                                 retry_errors=retry_errors) as store:
         done = store.finished()
         todo = [p for p in selection.problems if p.name not in done]
         skipped = tuple(p.name for p in selection.problems if p.name in done)

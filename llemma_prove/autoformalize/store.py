@@ -14,6 +14,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -33,6 +34,8 @@ from .config import AutoformalizeConfig
 log = logging.getLogger(__name__)
 
 PROOFS_DIR = "proofs"
+RETRIED_ERRORS_FILE = "retried-errors.jsonl"
+ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,14 @@ class ProblemRecord:
     split: str
     target: str
     mode: str
-    verdict: str  # statement: equivalent | exact | well-formed | ill-formed; dsp: proved | not-proved; error
+    # statement: equivalent | could-not-decide | not-equivalent | well-formed | ill-formed;
+    # dsp: proved | proved-statement-unverified | proved-with-oracle | not-proved; both: error
+    verdict: str
     family: str = "other"
-    error: str = ""
+    error: str = ""  # only for verdict "error": what failed (the problem is retried with --retry-errors)
+    reason: str = ""  # why a finished problem ended as it did
+    model: str = ""
+    has_reference: bool = False
     elapsed_s: float = 0.0
     statement: dict[str, Any] | None = None
     dsp: dict[str, Any] | None = None
@@ -55,9 +63,13 @@ class ProblemRecord:
     def make(cls, name: str, split: str, config: AutoformalizeConfig, verdict: str, **rest: Any) -> "ProblemRecord":
         return cls(
             name=name, split=split, target=config.target.value, mode=config.mode.value, verdict=verdict,
-            family=problem_family(name),
+            family=problem_family(name), model=config.model,
             finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **rest,
         )
+
+    @property
+    def is_error(self) -> bool:
+        return self.verdict == ERROR
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -88,19 +100,28 @@ def read_records(path: Path, repair: bool = False) -> list[ProblemRecord]:
             record = ProblemRecord.from_json(json.loads(raw))
         except (ValueError, TypeError) as exc:
             raise StoreError(f"{path}:{lineno}: unreadable result line ({exc}); remove that line to resume") from None
-        records.setdefault(record.name, record)
+        previous = records.get(record.name)
+        if previous is None or previous.is_error:  # a finished result is final; an error may be retried
+            records[record.name] = record
     return list(records.values())
 
 
 @dataclass
 class RunMeta:
-    """What `config.json` holds: the settings that decide results, plus descriptive extras."""
+    """What `config.json` holds: the settings that decide results (model, prompt and input hashes
+    included, all compared on resume), plus descriptive extras."""
 
     config: AutoformalizeConfig
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": "autoformalize", "autoformalize": self.config.to_json(), **self.extra}
+
+
+def config_differences(old: AutoformalizeConfig, new: AutoformalizeConfig) -> list[str]:
+    """Each setting that differs, named, with both values."""
+    prev, cur = old.to_json(), new.to_json()
+    return [f"{k}: {prev.get(k)!r} -> {cur.get(k)!r}" for k in cur if prev.get(k) != cur.get(k)]
 
 
 class AutoformalizeStore:
@@ -118,7 +139,12 @@ class AutoformalizeStore:
         return self.run_dir / RESULTS_FILE
 
     @classmethod
-    def open(cls, run_dir: Path, meta: RunMeta, resume: bool = True) -> "AutoformalizeStore":
+    def open(cls, run_dir: Path, meta: RunMeta, resume: bool = True, force: bool = False,
+             retry_errors: bool = False) -> "AutoformalizeStore":
+        """Open (or create) a run directory. A run with other settings (model, prompt, input, any
+        setting that changes results) is refused with the differences named, unless `force`, which
+        moves the old contents to `superseded-<time>/` and starts over. `retry_errors` moves the error
+        records to `retried-errors.jsonl` so those problems run again."""
         run_dir = Path(run_dir)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -131,36 +157,48 @@ class AutoformalizeStore:
             os.close(fd)
             raise StoreError(f"{run_dir} is in use by another llemma-prove process") from None
         try:
-            cls._reconcile(run_dir, meta, resume)
+            if cls._reconcile(run_dir, meta, resume, force) == "supersede":
+                _supersede(run_dir)
             write_atomic(run_dir / CONFIG_FILE, (json.dumps(meta.to_json(), indent=2) + "\n").encode())
+            if retry_errors:
+                _drop_errors(run_dir)
             return cls(run_dir, meta, fd)
         except BaseException:
             os.close(fd)
             raise
 
     @staticmethod
-    def _reconcile(run_dir: Path, meta: RunMeta, resume: bool) -> None:
+    def _reconcile(run_dir: Path, meta: RunMeta, resume: bool, force: bool) -> str:
+        """"new" | "resume" | "supersede"; raises `StoreError` where it must refuse."""
         path = run_dir / CONFIG_FILE
         results = run_dir / RESULTS_FILE
         has_results = results.exists() and results.stat().st_size > 0
         if not path.exists():
-            if has_results:
-                raise StoreError(f"{run_dir} has results but no {CONFIG_FILE}; choose another --run-dir")
-            return
+            if has_results and not force:
+                raise StoreError(f"{run_dir} has results but no {CONFIG_FILE}; use --force to start over there "
+                                 "or choose another --run-dir")
+            return "supersede" if has_results else "new"
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
             old_config = AutoformalizeConfig.from_json(old["autoformalize"])
         except (ValueError, KeyError, TypeError):
-            raise StoreError(f"{run_dir} holds something other than an autoformalization run; choose another --run-dir") from None
+            if force:
+                return "supersede"
+            raise StoreError(f"{run_dir} holds something other than an autoformalization run; "
+                             "use --force to start over there or choose another --run-dir") from None
         if not has_results:
-            return
+            return "new"
+        if force:
+            return "supersede"
         if not resume:
-            raise StoreError(f"{run_dir} already holds results; resume it or choose another --run-dir")
-        if old_config != meta.config:
-            new, prev = meta.config.to_json(), old_config.to_json()
-            diffs = [f"{k}: {prev.get(k)!r} -> {new.get(k)!r}" for k in new if prev.get(k) != new.get(k)]
-            raise StoreError(f"{run_dir} holds a run with different settings ({'; '.join(diffs[:3])}); "
-                             "choose another --run-dir")
+            raise StoreError(f"{run_dir} already holds results; resume it, use --force to start over, "
+                             "or choose another --run-dir")
+        diffs = config_differences(old_config, meta.config)
+        if diffs:
+            shown = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
+            raise StoreError(f"{run_dir} holds a run with different settings ({shown}); "
+                             "use --force to start it over (old files are kept) or choose another --run-dir")
+        return "resume"
 
     def finished(self) -> set[str]:
         return set(self._records)
@@ -169,7 +207,8 @@ class AutoformalizeStore:
         return list(self._records.values())
 
     def append(self, record: ProblemRecord) -> None:
-        if record.name in self._records:
+        previous = self._records.get(record.name)
+        if previous is not None and not previous.is_error:
             raise ValueError(f"{record.name} already has a result in {self.results_path}")
         line = (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
         os.write(self._fd, line)
@@ -197,6 +236,40 @@ class AutoformalizeStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _supersede(run_dir: Path) -> Path:
+    """Move a run directory's previous contents aside (nothing is deleted)."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = run_dir / f"superseded-{stamp}"
+    suffix = 1
+    while target.exists():
+        target = run_dir / f"superseded-{stamp}-{suffix}"
+        suffix += 1
+    target.mkdir()
+    for entry in run_dir.iterdir():
+        if entry.name == LOCK_FILE or entry.name.startswith("superseded-"):
+            continue
+        shutil.move(str(entry), target / entry.name)
+    log.warning("moved the previous contents of %s to %s", run_dir, target)
+    return target
+
+
+def _drop_errors(run_dir: Path) -> int:
+    """Rewrite the results file without its error records (kept in `retried-errors.jsonl`)."""
+    path = run_dir / RESULTS_FILE
+    records = read_records(path, repair=True)
+    errors = [r for r in records if r.is_error]
+    if not errors:
+        return 0
+    with (run_dir / RETRIED_ERRORS_FILE).open("a", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in errors)
+        handle.flush()
+        os.fsync(handle.fileno())
+    keep = [r for r in records if not r.is_error]
+    write_atomic(path, "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in keep).encode("utf-8"))
+    log.info("retrying %d problems that ended in an error", len(errors))
+    return len(errors)
 
 
 def load_records(run_dir: Path) -> tuple[AutoformalizeConfig, list[ProblemRecord]]:

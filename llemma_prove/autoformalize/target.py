@@ -34,6 +34,16 @@ class Target(Protocol):
 
     def theorem(self, name: str, statement: str, header: str = "", split: str = "") -> Theorem: ...
 
+    true_proposition: str  # what replaces a hypothesis to test whether a target holds without it
+
+    def propositions(self, candidate: str, reference: str) -> tuple[str, str] | None:
+        """Both statements as propositions (binders and hypotheses folded in), or None if unparsable."""
+        ...
+
+    def implication(self, name: str, hypothesis: str, conclusion: str) -> str:
+        """A checkable statement `hypothesis → conclusion` named `name` (its hypothesis is `h`)."""
+        ...
+
     def equivalence_statements(self, name: str, candidate: str, reference: str) -> tuple[str, str] | None:
         """Statements of `candidate → reference` and `reference → candidate`, or None if unparsable."""
         ...

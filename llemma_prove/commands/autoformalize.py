@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import importlib
+import json
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -41,6 +43,12 @@ class TargetChoice(str, enum.Enum):
 
 class ModeChoice(str, enum.Enum):
     statement = "statement"
+    dsp = "dsp"
+
+
+class PaperChoice(str, enum.Enum):
+    none = "none"
+    llemma = "llemma"
     dsp = "dsp"
 
 
@@ -74,6 +82,13 @@ class AutoformalizeArgs:
     output_dir: Path = Path("runs")
     run_dir: Path | None = None
     resume: bool = True
+    force: bool = False
+    retry_errors: bool = False
+    paper: str = "none"
+    equivalence_tactics: tuple[str, ...] = ()
+    equivalence_timeout: float = 120.0
+    formalize_statement: bool = False
+    max_prompt_chars: int | None = None
 
 
 def validate(args: AutoformalizeArgs) -> None:
@@ -101,6 +116,24 @@ def validate(args: AutoformalizeArgs) -> None:
         raise UserError("--lean-project applies to --target lean4 only")
     if args.prompt is not None and not args.prompt.exists():
         raise UserError(f"prompt file {args.prompt} not found")
+    if not args.equivalence_timeout > 0:
+        raise UserError(f"--equivalence-timeout must be positive, got {args.equivalence_timeout:g}")
+    if args.max_prompt_chars is not None and args.max_prompt_chars < 1:
+        raise UserError(f"--max-prompt-chars must be at least 1, got {args.max_prompt_chars}")
+    if args.formalize_statement and args.mode != "dsp":
+        raise UserError("--formalize-statement applies to --mode dsp only")
+    if args.paper != "none":
+        if args.target != "isabelle" or args.mode != "dsp":
+            raise UserError(f"--paper {args.paper} is an Isabelle informal-to-formal setting: "
+                            "use it with --target isabelle --mode dsp")
+        if args.paper == "llemma" and args.sketches != 1:
+            raise UserError("--paper llemma is one greedy proof per problem: leave --sketches at 1")
+        if args.paper == "llemma" and args.draft:
+            raise UserError("--paper llemma gives the model the human informal proofs: --draft does not apply")
+        if args.paper == "llemma" and args.max_examples is not None:
+            raise UserError("--paper llemma uses LLEMMA's fixed prompts: --max-examples does not apply")
+    elif args.max_prompt_chars is not None:
+        raise UserError("--max-prompt-chars applies to --paper dsp only")
 
 
 # -- problems -----------------------------------------------------------------------------------------
@@ -178,10 +211,41 @@ def _doubles(problems: Sequence[Any], args: AutoformalizeArgs) -> tuple[Any, Any
     return getattr(importlib.import_module(module_name), function)(problems, args)
 
 
+def problems_digest(problems: Sequence[Any]) -> str:
+    """sha256 of every problem the run draws from (before --name / --limit), as the run's input identity."""
+    rows = [json.dumps(p.to_json(), sort_keys=True, ensure_ascii=False) for p in problems]
+    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
+
+
+async def load_run_prompts(args: AutoformalizeArgs, language: Language, paper: Any) -> tuple[Any, Any]:
+    """The prompt set, and for a paper mode the prompt data (fetched at its pinned commit on first use,
+    or `--prompt PATH`) with its sha256."""
+    from ..autoformalize.config import Paper
+    from ..autoformalize.paper import PromptData, ensure_dsp_prompts, ensure_llemma_prompts, sha256_path
+    from ..autoformalize.prompts import default_prompts, load_prompts
+
+    if paper is Paper.NONE:
+        return (load_prompts(args.prompt, language) if args.prompt else default_prompts(language)), None
+    if args.prompt is not None:
+        data = PromptData(args.prompt, sha256_path(args.prompt), "local")
+    elif paper is Paper.LLEMMA:
+        data = await ensure_llemma_prompts()
+    else:
+        data = await ensure_dsp_prompts()
+    prompts = load_prompts(data.path, language)
+    if paper is Paper.LLEMMA and prompts.fixed is None:
+        raise DataError(f"--paper llemma needs LLEMMA's prompt file (prompts/doc_template), not {data.path}")
+    if paper is Paper.DSP and (prompts.fixed is not None or not any(e.category for e in prompts.examples)):
+        raise DataError(f"--paper dsp needs DSP's prompt examples with their categories "
+                        f"(data/paper_prompt_examples/*.json), not {data.path}")
+    return prompts, data
+
+
 def default_run_dir(args: AutoformalizeArgs) -> Path:
     source = f"minif2f-{args.split}" if args.minif2f else re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(args.input or "input").stem)
     model = re.sub(r"[^A-Za-z0-9_.\-]", "_", args.model.rstrip("/").split("/")[-1])
-    return args.output_dir / f"autoformalize-{args.mode}-{args.target}-{source}-{model}"
+    paper = f"-paper-{args.paper}" if args.paper != "none" else ""
+    return args.output_dir / f"autoformalize-{args.mode}-{args.target}-{source}-{model}{paper}"
 
 
 async def _close(thing: Any) -> None:
@@ -196,10 +260,11 @@ async def _close(thing: Any) -> None:
 
 async def run_command(args: AutoformalizeArgs, console: Any = None, err_console: Any = None) -> dict[str, Any]:
     """The whole command; returns the run's summary."""
-    from ..autoformalize.config import AutoformalizeConfig, Mode, Parts
+    from ..autoformalize.config import AutoformalizeConfig, Mode, Paper, Parts
+    from ..autoformalize.isabelle import default_header
+    from ..autoformalize.paper import PAPER_IMPORTS
     from ..autoformalize.problems import load_problems
-    from ..autoformalize.prompts import default_prompts, load_prompts
-    from ..autoformalize.run import run_autoformalize
+    from ..autoformalize.run import preflight, run_autoformalize
     from ..autoformalize.target import target_for
 
     validate(args)
@@ -212,14 +277,27 @@ async def run_command(args: AutoformalizeArgs, console: Any = None, err_console:
                                            lean_project=args.lean_project))
     if problems is None:
         problems = await load_minif2f_problems(args)
+    input_sha256 = problems_digest(problems)
     problems = select_problems(problems, args.names, args.limit)
-    prompts = load_prompts(args.prompt, language) if args.prompt else default_prompts(language)
+    paper = Paper(args.paper)
+    prompts, prompt_data = await load_run_prompts(args, language, paper)
+    if paper is not Paper.NONE:
+        # both checkers wrap every problem in one fixed header
+        problems = [replace(p, header=default_header(p.name, PAPER_IMPORTS)) for p in problems]
     config = AutoformalizeConfig(
-        target=language, mode=Mode(args.mode), candidates=args.candidates, sketches=args.sketches,
+        target=language, mode=Mode(args.mode), model=args.model, model_backend=args.model_backend,
+        input_sha256=input_sha256, candidates=args.candidates, sketches=args.sketches,
         temperature=args.temperature, seed=args.seed, check_equivalence=args.equivalence, always_draft=args.draft,
+        formalize_statement=args.formalize_statement,
         hole_search=args.hole_search, max_examples=args.max_examples, prompt_source=prompts.source,
+        equivalence_tactics=args.equivalence_tactics, equivalence_timeout_s=args.equivalence_timeout,
+        paper=paper, allow_oracles=paper is not Paper.NONE,
+        sketch_tokens=2048 if paper is Paper.DSP else AutoformalizeConfig.sketch_tokens,
+        max_prompt_chars=args.max_prompt_chars,
     )
     run_dir = args.run_dir or default_run_dir(args)
+    # a run directory holding another run is refused before any prover or model is started
+    preflight(run_dir, problems, config, prompts, args.split or "", resume=args.resume, force=args.force)
     doubles = _doubles(problems, args)
     if doubles is not None:
         model, prover, sketcher, proposer = doubles
@@ -238,10 +316,12 @@ async def run_command(args: AutoformalizeArgs, console: Any = None, err_console:
                 proposer = proposers.build_tactic_proposer(model)
         parts = Parts(model=model, prover=prover, target=target_for(language), prompts=prompts,
                       sketcher=sketcher, proposer=proposer)
-        extra = {"model": args.model, "model_backend": args.model_backend,
-                 "input": str(args.input) if args.input else f"minif2f:{args.split}"}
+        extra: dict[str, Any] = {"input": str(args.input) if args.input else f"minif2f:{args.split}"}
+        if prompt_data is not None:
+            extra["prompt_data"] = prompt_data.to_json()
         result = await run_autoformalize(problems, config, parts, run_dir, evaluated_split=args.split or "",
-                                         concurrency=args.concurrency, resume=args.resume, extra=extra,
+                                         concurrency=args.concurrency, resume=args.resume, force=args.force,
+                                         retry_errors=args.retry_errors, extra=extra,
                                          console=err_console, show_progress=err_console is not None)
     finally:
         if model is not None:
@@ -288,6 +368,17 @@ def register(app: typer.Typer) -> None:
         output_dir: Path = typer.Option(Path("runs"), "--output-dir", help="Parent folder of run directories."),
         run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Exact run directory."),
         resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip problems already finished in the run directory."),
+        force: bool = typer.Option(False, "--force", help="Start over in a run directory made with other settings (old files are kept)."),
+        retry_errors: bool = typer.Option(False, "--retry-errors", help="Run again the problems that ended in an error."),
+        paper: PaperChoice = typer.Option(PaperChoice.none, "--paper", help="llemma: LLEMMA's Isabelle informal-to-formal "
+                                          "setting; dsp: DSP's prompt sampling (both fetch their prompts at a pinned commit)."),
+        equivalence_tactic: list[str] = typer.Option([], "--equivalence-tactic", help="Tactic tried on each equivalence "
+                                                     "direction (repeatable; default: the target's list)."),
+        equivalence_timeout: float = typer.Option(120.0, "--equivalence-timeout", help="Seconds for one equivalence direction."),
+        formalize_statement: bool = typer.Option(False, "--formalize-statement", help="DSP: autoformalize the statement even "
+                                                 "where a reference exists (a proof counts only if it is proved equivalent)."),
+        max_prompt_chars: Optional[int] = typer.Option(None, "--max-prompt-chars", help="--paper dsp: prompt-length guard "
+                                                       "in characters (DSP's: 10000)."),
     ) -> None:
         """Autoformalize informal problems: formal statements, or Draft-Sketch-Prove proofs."""
         from rich.console import Console
@@ -299,6 +390,9 @@ def register(app: typer.Typer) -> None:
             draft=draft, hole_search=hole_search, max_examples=max_examples, model=model, model_backend=model_backend.value,
             endpoint=endpoint, device=device, dtype=dtype, lean_project=lean_project, workers=workers,
             concurrency=concurrency, output_dir=output_dir, run_dir=run_dir, resume=resume,
+            force=force, retry_errors=retry_errors, paper=paper.value, equivalence_tactics=tuple(equivalence_tactic),
+            equivalence_timeout=equivalence_timeout, formalize_statement=formalize_statement,
+            max_prompt_chars=max_prompt_chars,
         )
         try:
             asyncio.run(run_command(args, Console(), Console(stderr=True)))

@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 from typing import Callable, Mapping, Sequence
 
+import re
+
 from llemma_prove.autoformalize.holes import Sketch, parse_sketch
+from llemma_prove.errors import ProverError
 from llemma_prove.autoformalize.protocols import HammerFound, HoleGoal
 from llemma_prove.types import (
     Completion,
@@ -131,6 +134,13 @@ class _EquivalenceSession:
 
     async def step(self, state: GoalState, tactic: str) -> StepOutcome:
         self.prover.equivalence_steps.append((self.theorem.name, tactic))
+        failure = self.prover.equivalence_failure(self.theorem, tactic)
+        if failure == "crash":  # as the REPL / PISA clients raise when the process dies
+            raise ProverError("the prover process exited (scripted crash)")
+        if failure == "timeout":
+            return StepOutcome.timeout("scripted time limit")
+        if failure == "hang":
+            await asyncio.sleep(3600)
         if self.prover.proves_equivalence(self.theorem, tactic):
             return StepOutcome.proved()
         return StepOutcome.error("tactic failed")
@@ -149,6 +159,7 @@ class ScriptedSketchProver:
         hole_script: Mapping[str, Mapping[str, Edge]] | None = None,
         hammer_script: Mapping[str, str] | None = None,
         proves_equivalence: Callable[[Theorem, str], bool] = lambda theorem, tactic: False,
+        equivalence_failure: Callable[[Theorem, str], str | None] = lambda theorem, tactic: None,
         skeleton_errors: Sequence[str] = (),
         with_hammer: bool | None = None,
         step_delay_s: float = 0.0,
@@ -159,6 +170,7 @@ class ScriptedSketchProver:
         self.hole_script = dict(hole_script or {})
         self.hammer_script = dict(hammer_script or {})
         self.proves_equivalence = proves_equivalence
+        self.equivalence_failure = equivalence_failure
         self.skeleton_errors = tuple(skeleton_errors)
         self.with_hammer = language is Language.ISABELLE if with_hammer is None else with_hammer
         self.step_delay_s = step_delay_s
@@ -265,3 +277,86 @@ def _match_fills(sketch: Sketch, body: str) -> list[list[str]]:
         return [[]] if body == segments[0] else []
     walk(1, len(segments[0]), [])
     return out
+
+
+# -- what automation proves, for equivalence tests ----------------------------------------------------
+
+
+def implication_parts(statement: str) -> tuple[str, str] | None:
+    """(hypothesis, conclusion) of an implication built by `LeanTarget.implication` or
+    `IsabelleTarget.implication`; None for anything else."""
+    isabelle = re.fullmatch(r'lemma \S+:\n  assumes h: "(.*)"\n  shows "(.*)"', statement, re.S)
+    if isabelle:
+        return isabelle.group(1), isabelle.group(2)
+    lean = re.fullmatch(r"theorem \S+ : \((.*)\) := by sorry", statement, re.S)
+    if not lean:
+        return None
+    inner, depth = lean.group(1), 0
+    for i, ch in enumerate(inner):  # the hypothesis ends at the `)` that closes the first `(`
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0 and inner.startswith(") → (", i):
+            return inner[:i], inner[i + len(") → ("):]
+    return None
+
+
+def _unwrap(text: str) -> str:
+    """`text` without parentheses that enclose all of it."""
+    text = text.strip()
+    while text.startswith("("):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += (ch == "(") - (ch == ")")
+            if depth == 0:
+                break
+        if i != len(text) - 1:
+            break
+        text = text[1:-1].strip()
+    return text
+
+
+def _closed_value(prop: str) -> bool | None:
+    """The truth of a closed arithmetic proposition such as `(5^30) % 7 = 1` or `(2^8) mod 5 = (1::nat)`;
+    None if it has a free variable or is not arithmetic."""
+    text = _unwrap(prop)
+    text = re.sub(r"\(\s*(\d+)\s*(?::\s*ℕ|::nat|::int|::real)\s*\)", r"\1", text).replace(" mod ", " % ")
+    if not re.fullmatch(r"[\d\s+*%^()=-]+", text) or text.count("=") != 1:
+        return None
+    left, right = text.split("=")
+    try:
+        return eval(left.replace("^", "**")) == eval(right.replace("^", "**"))  # digits and operators only
+    except (SyntaxError, ArithmeticError):
+        return None
+
+
+def automation_proves(hypothesis: str, conclusion: str) -> bool:
+    """What `decide`/`norm_num`/`simp_all`/`tauto` (Isabelle: `auto`, `simp`, `eval`) prove about
+    `hypothesis → conclusion` among the shapes these tests use, modelled on what those tactics are
+    documented to do: `decide` and `norm_num` evaluate a true closed computation, `simp` closes `True`
+    and `a = a` (`rfl`), `simp_all`/`tauto`/`auto` close any goal under a `False` hypothesis, and
+    `exact fun h => h` closes `A → A`. Anything else they are taken not to prove (a weaker double
+    would let a vacuous candidate fail for the wrong reason)."""
+    hyp, concl = hypothesis.strip(), conclusion.strip()
+    body = re.sub(r"^(?:∀|\\<And>)[^,.]*[,.]\s*", "", concl)  # drop leading binders
+    if hyp == concl or _unwrap(hyp) == "False":
+        return True
+    if _unwrap(body) == "True" or _closed_value(body) is True:
+        return True
+    if re.fullmatch(r"(\w+) = \1", _unwrap(body)):
+        return True
+    if re.match(r"\(?h : False\)?", concl.removeprefix("∀").strip()) or "(False) \\<Longrightarrow>" in concl:
+        return True
+    return False
+
+
+def automation(extra: Callable[[str, str], bool] = lambda hyp, concl: False) -> Callable[[Theorem, str], bool]:
+    """A `proves_equivalence` predicate: `automation_proves`, or `extra(hypothesis, conclusion)`, for
+    the implications the pipeline builds; every tactic in the list is taken to have the same power."""
+
+    def proves(theorem: Theorem, tactic: str) -> bool:
+        parts = implication_parts(theorem.statement)
+        if parts is None:
+            return False
+        return automation_proves(*parts) or extra(*parts)
+
+    return proves

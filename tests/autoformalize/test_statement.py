@@ -86,8 +86,9 @@ async def test_candidates_are_checked_compared_and_proved_equivalent():
     model = ScriptedLanguageModel([("If $2x = 6$", completions)])
     well_formed = [LeanTarget().clean_statement("theorem mathd_algebra_10" + c) for c in completions[:3]]
 
-    def proves(theorem, tactic):
-        return "y * 2 = 6" in theorem.statement and tactic == "intro h; intros; simp_all"
+    def proves(theorem, tactic):  # the hypothesis is needed: with `True` in its place nothing proves it
+        return ("y * 2 = 6" in theorem.statement and "(True) →" not in theorem.statement
+                and tactic == "intro h; intros; simp_all")
 
     prover = ScriptedSketchProver(Language.LEAN4, well_formed=well_formed, proves_equivalence=proves)
     config = AutoformalizeConfig(target=Language.LEAN4, mode=Mode.STATEMENT, candidates=4)
@@ -100,7 +101,9 @@ async def test_candidates_are_checked_compared_and_proved_equivalent():
     assert (equivalent.well_formed, equivalent.exact_match, equivalent.equivalent) == (True, False, True)
     assert equivalent.forward.tactic == equivalent.backward.tactic == "intro h; intros; simp_all"
     assert (wrong.well_formed, wrong.exact_match, wrong.equivalent) == (True, False, False)
-    assert wrong.backward.message.startswith("not tried")
+    # both directions are always tried and recorded
+    assert wrong.forward.status.value == wrong.backward.status.value == "not-proved"
+    assert wrong.equivalence.value == "not-equivalent"
     assert not broken.well_formed and "unexpected token" in broken.check_message
     assert broken.equivalent is None
     assert outcome.well_formed_first and outcome.well_formed_any and outcome.exact_any and outcome.equivalent_any
@@ -112,9 +115,10 @@ async def test_candidates_are_checked_compared_and_proved_equivalent():
 
 
 async def test_equivalence_counts_only_after_the_final_check():
-    problem = InformalProblem("p", "Show that 1 = 1.", formal_statement="theorem p : 1 = 1 := by sorry")
-    model = ScriptedLanguageModel([("Show that 1 = 1.", [" : 1 + 0 = 1 := by sorry"])])
-    candidate = "theorem p : 1 + 0 = 1 := by sorry"
+    problem = InformalProblem("p", "If x = 2, show that x = 2.",
+                              formal_statement="theorem p (x : ℕ) (h : x = 2) : x * 1 = 2 := by sorry")
+    model = ScriptedLanguageModel([("If x = 2", [" (x : ℕ) (h : x = 2) : 1 * x = 2 := by sorry"])])
+    candidate = "theorem p (x : ℕ) (h : x = 2) : 1 * x = 2 := by sorry"
 
     class SessionSaysYesCheckSaysNo(ScriptedSketchProver):
         async def verify(self, theorem, proof):
@@ -124,13 +128,15 @@ async def test_equivalence_counts_only_after_the_final_check():
             return Verification(Verdict.REJECTED, "kernel says no")
 
     prover = SessionSaysYesCheckSaysNo(Language.LEAN4, well_formed=[candidate],
-                                       proves_equivalence=lambda t, tac: tac == "exact fun h => h")
+                                       proves_equivalence=lambda t, tac: tac == "exact fun h => h"
+                                       and "(True) →" not in t.statement)
     config = AutoformalizeConfig(target=Language.LEAN4, mode=Mode.STATEMENT)
     outcome = await autoformalize_statement(problem, config, _parts(model, prover, Language.LEAN4))
     (only,) = outcome.candidates
     assert model.params[0].method is DecodingMethod.GREEDY
     assert only.well_formed and only.exact_match is False and only.equivalent is False
-    assert "final check refused" in only.forward.message
+    assert "final check refused" in only.forward.message and "final check refused" in only.backward.message
+    assert only.equivalence.value == "not-equivalent"
 
 
 async def test_isabelle_statement_without_reference_reports_well_formedness_only():
