@@ -50,8 +50,6 @@ class LeanOptions:
     import_timeout_s: float = 600.0
     memory_limit_mb: int | None = None  # None: default_memory_limit_mb(); 0: no cap
     max_requests_per_process: int = 2000
-    use_pickle: bool = False
-    pickle_dir: Path | None = None  # None: <project>/.lake/llemma_prove
     header: str = MINIF2F_HEADER
     max_queue: int = 256  # waiting jobs per worker before callers wait
     rebalance: bool = True  # an idle worker takes over a waiting search (replaying its states)

@@ -9,13 +9,10 @@ rebuilt by replaying the tactic path from the root: a crash costs time, not the 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
-import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 from ...errors import ProverError
@@ -24,7 +21,7 @@ from .messages import CommandRequest, CommandResponse, ReplFailure, ReplProtocol
 from .options import LeanOptions
 from .outcomes import classify_tactic_response
 from .pool import Job, ReplPool, Worker
-from .project import default_project_dir, resolve_launch
+from .project import resolve_launch
 from .render import render_source, sorry_command, source_prefix
 from .repl import LeanRepl, ReplCrashed, ReplLaunch, ReplTimeout
 from .soundness import CheckLimits, check_proof, check_source
@@ -241,7 +238,6 @@ class LeanReplProver:
         self.launch = await resolve_launch(options)
         workers = options.resolved_workers()
         memory = options.resolved_memory_limit_mb()
-        pickle_path = self._pickle_path() if options.use_pickle else None
         repls = [
             LeanRepl(
                 self.launch,
@@ -249,35 +245,14 @@ class LeanReplProver:
                 memory_limit_mb=memory,
                 max_requests=options.max_requests_per_process,
                 import_timeout_s=options.import_timeout_s,
-                pickle_path=pickle_path,
                 name=f"lean-repl-{i}",
             )
             for i in range(workers)
         ]
         pool = ReplPool(repls, options.max_queue)
-        if pickle_path is not None and not pickle_path.exists() and len(repls) > 1:
-            await repls[0].start()  # one process writes the pickle, the others then load it
         await pool.start()
         self._pool_ = pool
         log.info("Lean REPL pool: %d workers, memory cap %s MB", workers, memory)
-
-    def _pickle_path(self) -> Path:
-        """Where the pickled header lives: keyed by the header, the REPL binary and the Lean path (with
-        the build times of the binary and of Mathlib), so a rebuilt project never loads a stale pickle."""
-        options = self.options
-        folder = options.pickle_dir or (Path(options.project_dir or default_project_dir()) / ".lake" / "llemma_prove")
-        parts = [options.header, *(self.launch.argv if self.launch else ())]
-        lean_path = (self.launch.env or {}).get("LEAN_PATH", "") if self.launch else ""
-        parts.append(lean_path)
-        candidates = [Path(self.launch.argv[0])] if self.launch and self.launch.argv else []
-        candidates += [Path(entry) / "Mathlib.olean" for entry in lean_path.split(os.pathsep) if entry]
-        for candidate in candidates:
-            try:
-                parts.append(f"{candidate}:{candidate.stat().st_mtime_ns}")
-            except OSError:
-                continue
-        key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
-        return Path(folder) / f"header-{key[:16]}.olean"
 
     async def close(self) -> None:
         pool, self._pool_ = self._pool_, None

@@ -16,12 +16,10 @@ import asyncio
 import collections
 import itertools
 import logging
-import os
 import signal
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, Sequence
 
 from ...errors import ProverError, ProverUnavailable
@@ -29,12 +27,10 @@ from ...processes import ChildProcess, ProcessSpec
 from .messages import (
     CommandRequest,
     CommandResponse,
-    PickleEnvRequest,
     ReplFailure,
     ReplProtocolError,
     Request,
     Response,
-    UnpickleEnvRequest,
     decode_response,
     encode_request,
 )
@@ -122,7 +118,6 @@ class LeanRepl:
         memory_limit_mb: int | None = None,
         max_requests: int | None = None,
         import_timeout_s: float = 600.0,
-        pickle_path: Path | None = None,
         name: str = "repl",
     ) -> None:
         self.launch = launch
@@ -130,7 +125,6 @@ class LeanRepl:
         self.memory_limit_mb = memory_limit_mb
         self.max_requests = max_requests
         self.import_timeout_s = import_timeout_s
-        self.pickle_path = pickle_path
         self.name = name
         self.uid = next(_UIDS)
         self.generation = 0
@@ -170,7 +164,7 @@ class LeanRepl:
         return not self.alive or (self.max_requests is not None and self.requests >= self.max_requests)
 
     async def start(self) -> None:
-        """Start the process and import the header (or unpickle it). Raises ProverUnavailable when the
+        """Start the process and import the header. Raises ProverUnavailable when the
         header cannot be imported (Mathlib missing), ProverError on a timeout or crash."""
         await self._kill()
         self.generation += 1
@@ -327,24 +321,24 @@ class LeanRepl:
     # ------------------------------------------------------------------ header environments
 
     async def _import_header(self) -> None:
+        """Import the header's modules once per process, then run the rest of it on them.
+
+        There is deliberately no `pickleTo`/`unpickleEnvFrom` shortcut. At REPL v4.24.0,
+        `CommandSnapshot.unpickle` (REPL/Snapshots.lean) calls `importModules` without
+        `enableInitializersExecution`, so Mathlib's initializers (environment extensions, attributes)
+        would not run in a fresh process; it re-imports every module anyway, so it saves no import time;
+        and an unpickle failure is an uncaught exception (`unpickleCommandSnapshot` in REPL/Main.lean
+        has no `try`) that ends the process. Within a process the header's `env` is reused by every
+        theorem (`env_for_header`).
+        """
         header = self._header
         key = self.header.strip()
-        if self.pickle_path is not None and self.pickle_path.is_file():
-            response = await self.request(UnpickleEnvRequest(str(self.pickle_path)), self.import_timeout_s)
-            if isinstance(response, CommandResponse) and not response.errors:
-                self.base_env = response.env
-                self._header_envs[key] = response.env
-                log.info("%s: header unpickled from %s", self.name, self.pickle_path)
-                return
-            log.warning("%s: could not unpickle %s, importing instead", self.name, self.pickle_path)
         if header.imports:
             self.import_env = await self._run_header_command(header.import_command, None, importing=True)
         self.base_env = self.import_env
         if header.rest.strip():
             self.base_env = await self._run_header_command(header.rest, self.import_env, importing=False)
         self._header_envs[key] = self.base_env
-        if self.pickle_path is not None and self.base_env is not None:
-            await self._pickle_header()
 
     async def _run_header_command(self, text: str, env: int | None, *, importing: bool) -> int:
         try:
@@ -370,21 +364,6 @@ class LeanRepl:
             raise ProverError(f"the header does not elaborate: {first}")
         return response.env
 
-    async def _pickle_header(self) -> None:
-        assert self.pickle_path is not None and self.base_env is not None
-        self.pickle_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.pickle_path.with_name(f".{self.pickle_path.name}.{os.getpid()}.{self.uid}.tmp")
-        try:
-            response = await self.request(PickleEnvRequest(str(tmp), self.base_env), self.import_timeout_s)
-        except (ReplTimeout, ReplCrashed) as exc:
-            log.warning("%s: pickling the header failed: %s", self.name, exc)
-            raise ProverError(f"pickling the header environment failed: {exc}") from None
-        if isinstance(response, ReplFailure) or not tmp.exists():
-            log.warning("%s: pickling the header failed: %s", self.name, response)
-            return
-        os.replace(tmp, self.pickle_path)
-        log.info("%s: header pickled to %s", self.name, self.pickle_path)
-
     async def env_for_header(self, header: str, timeout_s: float) -> int | None:
         """The environment a theorem with this header runs on: the process header's env, or the
         header's non-import part run once on the imports (cached per process). An empty header gets
@@ -401,8 +380,6 @@ class LeanRepl:
                 f"only {', '.join(self._header.imports) or 'nothing'} (set LeanOptions.header)"
             )
         env = self.import_env
-        if env is None and self._header.imports:  # the header came from a pickle: import on demand
-            env = self.import_env = await self._run_header_command(self._header.import_command, None, importing=True)
         if wanted.rest.strip():
             response = await self.request(CommandRequest(wanted.rest, env=env), timeout_s)
             if not isinstance(response, CommandResponse):
