@@ -31,6 +31,7 @@ MATHLIB_TAG = "v4.24.0"
 MATHLIB_REV = "f897ebcf72cd16f89ab4577d0c826cd14afaafc7"
 REPL_URL = "https://github.com/leanprover-community/repl"
 REPL_TAG = "v4.24.0"
+REPL_REV = "8fff8552292860d349b459d6a811e6915671dc0d"  # the commit tag v4.24.0 names (a lightweight tag)
 REPL_PACKAGE = "REPL"
 PROJECT_ENV = "LLEMMA_PROVE_LEAN_PROJECT"
 ELAN_INSTALL = "curl https://elan.lean-lang.org/elan-init.sh -sSf | sh"
@@ -102,6 +103,12 @@ def manifest_revs(project_dir: Path) -> dict[str, str]:
     return {p.get("name", ""): p.get("rev", "") for p in data.get("packages", []) if isinstance(p, dict)}
 
 
+def repl_pin(project_dir: Path) -> str | None:
+    """The commit lake-manifest.json locks the REPL at (package `REPL`), None when it is not locked."""
+    revs = manifest_revs(project_dir)
+    return revs.get(REPL_PACKAGE) or revs.get(REPL_PACKAGE.lower()) or None
+
+
 def _git_head(repo: Path) -> str | None:
     head = repo / ".git" / "HEAD"
     try:
@@ -164,10 +171,17 @@ def lean_health(project_dir: Path | None = None) -> list[HealthCheck]:
             checks.append(HealthCheck("Mathlib", True, f"built, {(head or locked or '?')[:12]}"))
 
     binary = repl_binary(project)
+    pin = repl_pin(project)
+    if pin is None:
+        checks.append(HealthCheck("Lean REPL", False, f"lake-manifest.json in {project} does not lock package "
+                                  f"`{REPL_PACKAGE}`", f"copy its entry from {repository_project_dir()}/lake-manifest.json "
+                                  f"(tag {REPL_TAG} = {REPL_REV})"))
+        return checks
+    locked = f"locked at {pin[:12]}" + (f" (tag {REPL_TAG})" if pin == REPL_REV else f", not tag {REPL_TAG} ({REPL_REV[:12]})")
     if binary.exists() and os.access(binary, os.X_OK):
-        checks.append(HealthCheck("Lean REPL", True, f"built at {binary}"))
+        checks.append(HealthCheck("Lean REPL", True, f"built at {binary}, {locked}"))
     else:
-        checks.append(HealthCheck("Lean REPL", False, f"not built ({binary} missing)", SETUP_ADVICE))
+        checks.append(HealthCheck("Lean REPL", False, f"not built ({binary} missing), {locked}", SETUP_ADVICE))
     return checks
 
 
