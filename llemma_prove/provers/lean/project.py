@@ -124,6 +124,18 @@ def _git_head(repo: Path) -> str | None:
     return text
 
 
+def installation_identity(project_dir: Path) -> dict[str, str]:
+    """What decides Lean's answers in this project: the toolchain and the Mathlib and REPL commits
+    (checked out where they are, else as locked). The tactic cache keys on it."""
+    revs = manifest_revs(project_dir)
+    packages = packages_dir(project_dir)
+    return {
+        "toolchain": read_toolchain(project_dir) or "",
+        "mathlib": _git_head(packages / "mathlib") or revs.get("mathlib", ""),
+        "repl": _git_head(packages / REPL_PACKAGE) or repl_pin(project_dir) or "",
+    }
+
+
 def mathlib_built(project_dir: Path) -> bool:
     lib = packages_dir(project_dir) / "mathlib" / ".lake" / "build" / "lib"
     return any(p.exists() for p in (lib / "lean" / "Mathlib.olean", lib / "Mathlib.olean"))

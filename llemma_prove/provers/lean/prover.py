@@ -10,9 +10,11 @@ rebuilt by replaying the tactic path from the root: a crash costs time, not the 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from ...errors import ProverError
@@ -21,7 +23,7 @@ from .messages import CommandRequest, CommandResponse, ReplFailure, ReplProtocol
 from .options import LeanOptions
 from .outcomes import classify_tactic_response
 from .pool import Job, ReplPool, Worker
-from .project import resolve_launch
+from .project import default_project_dir, installation_identity, resolve_launch
 from .render import render_source, sorry_command, source_prefix
 from .repl import LeanRepl, ReplCrashed, ReplLaunch, ReplTimeout
 from .soundness import CheckLimits, check_proof, check_source
@@ -253,6 +255,19 @@ class LeanReplProver:
         await pool.start()
         self._pool_ = pool
         log.info("Lean REPL pool: %d workers, memory cap %s MB", workers, memory)
+
+    @property
+    def version(self) -> str:
+        """Toolchain, Mathlib commit, REPL commit and process header: the tactic cache's key, so an
+        upgraded installation never gets the old one's outcomes. A custom `repl_command` counts too."""
+        options = self.options
+        facts: dict[str, object] = dict(installation_identity(Path(options.project_dir or default_project_dir())))
+        facts["header"] = options.header
+        if options.repl_command:
+            facts["repl_command"] = list(options.repl_command)
+        elif options.repl_path:
+            facts["repl_path"] = str(options.repl_path)
+        return f"{self.name}:" + json.dumps(facts, sort_keys=True, ensure_ascii=False)
 
     async def close(self) -> None:
         pool, self._pool_ = self._pool_, None
