@@ -37,7 +37,8 @@ Fault modes, triggered when a request's `cmd`/`tactic` contains TEXT: `--hang-on
 `--crash-on` (dies by SIGSEGV), `--garbage-on` (prints non-JSON), `--oom-on` (allocates until the
 address-space cap stops it, then dies like Lean out of memory), `--grow-on TEXT=MB` (holds MB more
 resident memory and answers normally), `--delay-on TEXT=SECONDS`; and `--import-delay SECONDS` (slow
-`import`), `--spawn-grandchild` (a child process of its own, to check that killing the group leaves
+`import`), `--reserve-mb MB` (maps MB of address space it never touches, as Lean maps the `.olean`
+files it imports), `--spawn-grandchild` (a child process of its own, to check that killing the group leaves
 nothing), `--log FILE` (every request received, one JSON per line).
 
 Standard library only: it runs as `python -S fake_repl.py ...`.
@@ -290,16 +291,16 @@ class FakeRepl:
         text = request.get("cmd") or request.get("tactic") or ""
         if "cmd" in request and self.args.import_delay and re.match(r"\s*import\b", request["cmd"]):
             time.sleep(self.args.import_delay)
-        for spec in self.args.delay_on or ():
-            trigger, _, seconds = spec.rpartition("=")
-            if trigger and trigger in text:
-                time.sleep(float(seconds))
         for spec in self.args.grow_on or ():
             trigger, _, megabytes = spec.rpartition("=")
             if trigger and trigger in text:
                 block = bytearray(int(float(megabytes) * 1024 * 1024))
                 block[::4096] = b"\1" * len(block[::4096])  # touch every page: resident, not just reserved
                 self.hoard.append(block)
+        for spec in self.args.delay_on or ():
+            trigger, _, seconds = spec.rpartition("=")
+            if trigger and trigger in text:
+                time.sleep(float(seconds))
         if any(t in text for t in self.args.hang_on or ()):
             while True:
                 time.sleep(3600)
@@ -379,8 +380,13 @@ def main(argv=None):
     parser.add_argument("--delay-on", action="append")
     parser.add_argument("--import-delay", type=float, default=0.0)
     parser.add_argument("--spawn-grandchild", action="store_true")
+    parser.add_argument("--reserve-mb", type=int, default=0)
     parser.add_argument("--log")
     args = parser.parse_args(argv)
+    if args.reserve_mb:
+        import mmap
+
+        reserved = mmap.mmap(-1, args.reserve_mb * 1024 * 1024)  # noqa: F841 - held, never touched
     if args.spawn_grandchild:
         subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     sys.exit(FakeRepl(args).serve())

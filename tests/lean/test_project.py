@@ -191,3 +191,10 @@ async def test_launch_runs_the_repl_binary_itself_with_the_lake_environment(
         assert os.getpgid(repl.pid) == repl.pid  # in its own process group
     finally:
         await repl.close()
+
+
+def test_doctor_reports_the_memory_watch(tmp_path: Path) -> None:
+    row = {c.name: c for c in lean_health(tmp_path / "nowhere")}["Lean memory limits"]
+    resident = LeanOptions().resolved_memory_limit_mb()
+    assert row.ok and f"restarted above {resident} MB resident" in row.detail
+    assert f"address-space backstop {2 * resident + 16 * 1024} MB" in row.detail

@@ -160,6 +160,8 @@ def lean_health(project_dir: Path | None = None) -> list[HealthCheck]:
     else:
         checks.append(HealthCheck("Lean toolchain (elan, lake)", True, f"lake at {lake}; {toolchain or 'no pin'}"))
 
+    checks.append(memory_health(LeanOptions()))
+
     if not (project / "lakefile.lean").exists() and not (project / "lakefile.toml").exists():
         checks.append(HealthCheck("Lean project", False, f"no Lake project at {project}",
                                   f"{SETUP_ADVICE}, or pass --lean-project DIR"))
@@ -195,6 +197,19 @@ def lean_health(project_dir: Path | None = None) -> list[HealthCheck]:
     else:
         checks.append(HealthCheck("Lean REPL", False, f"not built ({binary} missing), {locked}", SETUP_ADVICE))
     return checks
+
+
+def memory_health(options: LeanOptions) -> HealthCheck:
+    """How each REPL's memory is limited: the watched resident limit, and the address-space backstop."""
+    resident = options.resolved_memory_limit_mb()
+    backstop = options.resolved_address_space_limit_mb()
+    if not resident:
+        detail = "resident memory not watched (memory_limit_mb=0)"
+    else:
+        detail = (f"each REPL's process group restarted above {resident} MB resident (psutil, every "
+                  f"{options.memory_poll_s:g} s)")
+    detail += f"; address-space backstop {backstop} MB" if backstop else "; no address-space backstop"
+    return HealthCheck("Lean memory limits", True, detail, required=False)
 
 
 def unavailable_message(checks: list[HealthCheck]) -> str | None:

@@ -245,6 +245,8 @@ class LeanReplProver:
                 self.launch,
                 header=options.header,
                 memory_limit_mb=memory,
+                address_space_limit_mb=options.resolved_address_space_limit_mb(),
+                memory_poll_s=options.memory_poll_s,
                 max_requests=options.max_requests_per_process,
                 import_timeout_s=options.import_timeout_s,
                 name=f"lean-repl-{i}",
@@ -254,7 +256,8 @@ class LeanReplProver:
         pool = ReplPool(repls, options.max_queue)
         await pool.start()
         self._pool_ = pool
-        log.info("Lean REPL pool: %d workers, memory cap %s MB", workers, memory)
+        log.info("Lean REPL pool: %d workers, resident limit %s MB (address-space backstop %s MB)", workers, memory,
+                 options.resolved_address_space_limit_mb())
 
     @property
     def version(self) -> str:

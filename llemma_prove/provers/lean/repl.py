@@ -2,8 +2,10 @@
 
 The REPL has no timeout and never frees anything, so this driver owns every limit: a request that
 runs past its limit kills the process group (the driver restarts it on the next use and reports a
-timeout), the process runs under an address-space cap, and it is restarted after a number of
-requests. Each (re)start bumps `generation`, which is how sessions notice that their proof-state ids
+timeout); the resident memory of the process group is watched (psutil) and a process over its limit
+is killed and restarted; an address-space cap far above that stays only as a backstop (address space
+counts the memory-mapped Mathlib `.olean` files and reserved but untouched memory, so a tight cap
+would kill healthy processes); and the process is restarted after a number of requests. Each (re)start bumps `generation`, which is how sessions notice that their proof-state ids
 are gone and must be rebuilt by replay.
 
 The process is the REPL binary itself (the `lake env` environment resolved once, in `project.py`), in
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ...errors import ProverError, ProverUnavailable
-from ...processes import ChildProcess, ProcessSpec
+from ...processes import ChildProcess, ProcessSpec, resident_bytes
 from .messages import (
     CommandRequest,
     CommandResponse,
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 _UIDS = itertools.count(1)
 _STDERR_TAIL = 16 * 1024
 _MEMORY_MARKERS = ("out of memory", "bad_alloc", "cannot allocate memory", "memoryerror")
+_MB = 1024 * 1024
 
 # Packages `import Mathlib` brings along: a theorem header importing these is served by a Mathlib process.
 _MATHLIB_CLOSURE = ("Mathlib", "Aesop", "Batteries", "Qq", "ProofWidgets", "Plausible", "ImportGraph",
@@ -119,10 +122,18 @@ class LeanRepl:
         max_requests: int | None = None,
         import_timeout_s: float = 600.0,
         name: str = "repl",
+        address_space_limit_mb: int | None = None,
+        memory_poll_s: float = 1.0,
     ) -> None:
         self.launch = launch
         self.header = header
-        self.memory_limit_mb = memory_limit_mb
+        self.memory_limit_mb = memory_limit_mb  # resident memory of the process group; None: unwatched
+        self.address_space_limit_mb = address_space_limit_mb  # RLIMIT_AS backstop; None: none
+        self.memory_poll_s = memory_poll_s
+        self.peak_resident_mb = 0.0
+        self.memory_restarts = 0
+        self._over_memory: float | None = None  # resident MB seen when the watcher killed this incarnation
+        self._watch_task: asyncio.Task[None] | None = None
         self.max_requests = max_requests
         self.import_timeout_s = import_timeout_s
         self.name = name
@@ -161,7 +172,40 @@ class LeanRepl:
 
     @property
     def needs_restart(self) -> bool:
-        return not self.alive or (self.max_requests is not None and self.requests >= self.max_requests)
+        return (not self.alive or (self.max_requests is not None and self.requests >= self.max_requests)
+                or self._over_limit())
+
+    def resident_mb(self) -> float:
+        """Resident memory of the REPL and its descendants, in MB (0 when it is not running)."""
+        pid = self.pid
+        return resident_bytes(pid) / _MB if pid else 0.0
+
+    def _over_limit(self) -> bool:
+        if not self.memory_limit_mb or not self.alive:
+            return False
+        used = self.resident_mb()
+        self.peak_resident_mb = max(self.peak_resident_mb, used)
+        if used > self.memory_limit_mb:
+            log.warning("%s: %.0f MB resident, over the limit of %d MB: restarting", self.name, used, self.memory_limit_mb)
+            self.memory_restarts += 1
+            return True
+        return False
+
+    async def _watch_memory(self, child: ChildProcess) -> None:
+        """Kill the process group when its resident memory passes the limit (the request in flight then
+        fails with ReplCrashed(memory=True); the next use restarts the process)."""
+        assert self.memory_limit_mb
+        while child.running and child.pid is not None:
+            await asyncio.sleep(self.memory_poll_s)
+            used = resident_bytes(child.pid) / _MB
+            self.peak_resident_mb = max(self.peak_resident_mb, used)
+            if used > self.memory_limit_mb and child.running:
+                self._over_memory = used
+                self.memory_restarts += 1
+                log.warning("%s: %.0f MB resident, over the limit of %d MB: killing the process group",
+                            self.name, used, self.memory_limit_mb)
+                child.kill_now()
+                return
 
     async def start(self) -> None:
         """Start the process and import the header. Raises ProverUnavailable when the
@@ -171,7 +215,8 @@ class LeanRepl:
         self.requests = 0
         self._header_envs = {}
         self.import_env = self.base_env = None
-        limit = self.memory_limit_mb * 1024 * 1024 if self.memory_limit_mb else None
+        self._over_memory = None
+        limit = self.address_space_limit_mb * _MB if self.address_space_limit_mb else None
         spec = ProcessSpec(
             argv=list(self.launch.argv),
             cwd=self.launch.cwd,
@@ -190,6 +235,8 @@ class LeanRepl:
         self._stderr_tail.clear()
         self._stderr_size = 0
         self._stderr_task = asyncio.ensure_future(self._drain_stderr(child.proc.stderr))
+        if self.memory_limit_mb:
+            self._watch_task = asyncio.ensure_future(self._watch_memory(child))
         log.info("%s: started pid %s (generation %d)", self.name, child.pid, self.generation)
         started = time.monotonic()
         try:
@@ -222,13 +269,14 @@ class LeanRepl:
                         await asyncio.wait_for(child.proc.wait(), 5.0)
                     except asyncio.TimeoutError:  # pragma: no cover
                         log.warning("%s: pid %s did not exit after SIGKILL", self.name, child.pid)
-        task, self._stderr_task = self._stderr_task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        for task in (self._stderr_task, self._watch_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+        self._stderr_task = self._watch_task = None
 
     async def _drain_stderr(self, stream: asyncio.StreamReader | None) -> None:
         if stream is None:
@@ -254,6 +302,8 @@ class LeanRepl:
         that is not a response; process killed). A killed process is restarted by `ensure_ready`.
         """
         if not self.alive or self._stdin is None or self._stdout is None:
+            if self._over_memory is not None:
+                raise ReplCrashed(self._memory_message(), memory=True)
             raise ReplCrashed(f"{self.name}: the REPL process is not running")
         if self._in_flight:
             raise ProverError(f"{self.name}: a second request while one is in flight (the pool must serialise them)")
@@ -309,14 +359,21 @@ class LeanRepl:
         await self._kill()
         memory = any(marker in tail.lower() for marker in _MEMORY_MARKERS)
         how = _describe_exit(returncode)
-        if memory:
-            cap = f" of {self.memory_limit_mb} MB" if self.memory_limit_mb else ""
-            message = f"Lean ran out of memory (address-space cap{cap}) and {how}"
+        if self._over_memory is not None:
+            memory = True
+            message = self._memory_message()
+        elif memory:
+            cap = f" of {self.address_space_limit_mb} MB" if self.address_space_limit_mb else ""
+            message = f"Lean ran out of memory (address-space backstop{cap}) and {how}"
         else:
             last = tail.strip().splitlines()[-1] if tail.strip() else ""
             message = f"the Lean REPL {how}" + (f": {last[:300]}" if last else "")
         log.warning("%s: %s", self.name, message)
         return ReplCrashed(message, memory=memory, returncode=returncode)
+
+    def _memory_message(self) -> str:
+        return (f"Lean used {self._over_memory:.0f} MB resident, over the limit of {self.memory_limit_mb} MB; "
+                "the process was killed and is restarted on its next use")
 
     # ------------------------------------------------------------------ header environments
 
