@@ -36,10 +36,11 @@ completes, `fail...` errs); `--synthetic` uses only that world (benchmarks, faul
 Fault modes, triggered when a request's `cmd`/`tactic` contains TEXT: `--hang-on` (never answers),
 `--crash-on` (dies by SIGSEGV), `--garbage-on` (prints non-JSON), `--oom-on` (allocates until the
 address-space cap stops it, then dies like Lean out of memory), `--grow-on TEXT=MB` (holds MB more
-resident memory and answers normally), `--delay-on TEXT=SECONDS`; and `--import-delay SECONDS` (slow
-`import`), `--reserve-mb MB` (maps MB of address space it never touches, as Lean maps the `.olean`
-files it imports), `--spawn-grandchild` (a child process of its own, to check that killing the group leaves
-nothing), `--log FILE` (every request received, one JSON per line).
+resident memory, then answers), `--grow-after-on TEXT=MB` (answers, then holds MB more),
+`--delay-on TEXT=SECONDS`; and `--import-delay SECONDS` (slow `import`), `--reserve-mb MB` (maps MB of
+address space it never touches, as Lean maps the `.olean` files it imports), `--spawn-grandchild` (a
+child process of its own, to check that killing the group leaves nothing), `--log FILE` (every
+request received, one JSON per line).
 
 Standard library only: it runs as `python -S fake_repl.py ...`.
 """
@@ -141,6 +142,7 @@ class FakeRepl:
         self.states = []  # live proof state id -> recorded proof state id (or _SYNTHETIC)
         self.goals = {}  # live proof state -> goals (synthetic world)
         self.hoard = []
+        self.pending_growth = 0.0
         self.log = open(args.log, "a", encoding="utf-8") if args.log else None
         for path_in, path_out in args.pairs or ():
             self.load_pair(path_in, path_out)
@@ -294,9 +296,11 @@ class FakeRepl:
         for spec in self.args.grow_on or ():
             trigger, _, megabytes = spec.rpartition("=")
             if trigger and trigger in text:
-                block = bytearray(int(float(megabytes) * 1024 * 1024))
-                block[::4096] = b"\1" * len(block[::4096])  # touch every page: resident, not just reserved
-                self.hoard.append(block)
+                self.grow(float(megabytes))
+        for spec in self.args.grow_after_on or ():
+            trigger, _, megabytes = spec.rpartition("=")
+            if trigger and trigger in text:
+                self.pending_growth += float(megabytes)
         for spec in self.args.delay_on or ():
             trigger, _, seconds = spec.rpartition("=")
             if trigger and trigger in text:
@@ -325,6 +329,11 @@ class FakeRepl:
                 sys.stderr.write("INTERNAL PANIC: out of memory\n")
                 sys.stderr.flush()
                 os._exit(1)
+
+    def grow(self, megabytes):
+        block = bytearray(int(megabytes * 1024 * 1024))
+        block[::4096] = b"\1" * len(block[::4096])  # touch every page: resident, not just reserved
+        self.hoard.append(block)
 
     def read_query(self, stdin):
         """REPL/Main.lean `getLines`: right-trimmed lines up to and including the first blank one."""
@@ -355,6 +364,9 @@ class FakeRepl:
                 return crash.code
             out.write(reply.encode("utf-8") + b"\n\n")
             out.flush()
+            if self.pending_growth:
+                self.grow(self.pending_growth)
+                self.pending_growth = 0.0
 
 
 class _Garbage(Exception):
@@ -377,6 +389,7 @@ def main(argv=None):
     parser.add_argument("--garbage-on", action="append")
     parser.add_argument("--oom-on", action="append")
     parser.add_argument("--grow-on", action="append")
+    parser.add_argument("--grow-after-on", action="append")
     parser.add_argument("--delay-on", action="append")
     parser.add_argument("--import-delay", type=float, default=0.0)
     parser.add_argument("--spawn-grandchild", action="store_true")

@@ -172,28 +172,16 @@ class LeanRepl:
 
     @property
     def needs_restart(self) -> bool:
-        return (not self.alive or (self.max_requests is not None and self.requests >= self.max_requests)
-                or self._over_limit())
+        return not self.alive or (self.max_requests is not None and self.requests >= self.max_requests)
 
     def resident_mb(self) -> float:
         """Resident memory of the REPL and its descendants, in MB (0 when it is not running)."""
         pid = self.pid
         return resident_bytes(pid) / _MB if pid else 0.0
 
-    def _over_limit(self) -> bool:
-        if not self.memory_limit_mb or not self.alive:
-            return False
-        used = self.resident_mb()
-        self.peak_resident_mb = max(self.peak_resident_mb, used)
-        if used > self.memory_limit_mb:
-            log.warning("%s: %.0f MB resident, over the limit of %d MB: restarting", self.name, used, self.memory_limit_mb)
-            self.memory_restarts += 1
-            return True
-        return False
-
     async def _watch_memory(self, child: ChildProcess) -> None:
-        """Kill the process group when its resident memory passes the limit (the request in flight then
-        fails with ReplCrashed(memory=True); the next use restarts the process)."""
+        """Kill the process group when its resident memory passes the limit, busy or idle: a request in
+        flight then fails with ReplCrashed(memory=True), and the next job restarts the process."""
         assert self.memory_limit_mb
         while child.running and child.pid is not None:
             await asyncio.sleep(self.memory_poll_s)
