@@ -10,7 +10,8 @@ Modelled on the REPL's own source at tag v4.24.0 (commit 8fff8552292860d349b459d
   ProofStep, PickleEnvironment, UnpickleEnvironment, PickleProofState, UnpickleProofState, Command,
   File (`REPL/JSON.lean`: field names and types; `Option` fields may be missing or null, a `Nat` is a
   non-negative integer). Otherwise `parse` throws an `IO.userError`, nothing catches it in `loop`, and
-  the process ends: the Lean runtime prints `uncaught exception: <message>` on stderr and exits 1.
+  the process ends: the Lean runtime prints `uncaught exception: <message>` on stderr
+  (leanprover/lean4 `src/runtime/io.cpp`, `lean_io_result_show_error`) and exits 1.
   `unpickleEnvFrom` of a missing file throws the same way (`unpickleCommandSnapshot` has no `try`).
 - `runCommand` / `runProofStep` / `pickle*`: an id that is not in the session's arrays is answered
   `{"message": "Unknown environment."}` / `"Unknown proof state."` / `"Unknown proof State."`; ids are

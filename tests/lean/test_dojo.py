@@ -188,3 +188,9 @@ async def test_missing_lean_dojo_says_what_to_install(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "lean_dojo", None)
     with pytest.raises(ProverUnavailable, match=r"llemma-prove\[dojo\]"):
         await LeanDojoProver().start()
+
+
+async def test_opt_in_replay_check_is_unchecked_when_lean_dojo_fails(world) -> None:
+    world.missing_repl = True
+    result = await LeanDojoProver(dojo_module=fake, trust_dojo_replay=True).verify(THEOREM, Proof(("norm_num",)))
+    assert result.verdict is Verdict.UNCHECKED and "Lean4Repl.lean" in result.reason

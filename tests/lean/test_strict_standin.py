@@ -64,6 +64,8 @@ def test_ids_follow_the_live_session_not_the_recording(tmp_path: Path) -> None:
     pytest.param('{"cmd": "x"}\n\n\n', "Could not parse JSON", id="an extra blank line"),
     pytest.param('{"tactic": "rfl", "proofState": -1}\n\n', "Could not parse as a valid JSON command", id="negative id"),
     pytest.param('{"command": "x"}\n\n', "Could not parse as a valid JSON command", id="no known kind"),
+    pytest.param('{"tactic": "rfl"}\n\n', "Could not parse as a valid JSON command", id="missing proofState"),
+    pytest.param('{"env": 0}\n\n', "Could not parse as a valid JSON command", id="missing cmd"),
     pytest.param('{"cmd": 3}\n\n', "Could not parse as a valid JSON command", id="wrong type"),
 ])
 def test_malformed_input_ends_the_process_like_the_repl(tmp_path: Path, stdin: str, fragment: str) -> None:

@@ -301,22 +301,29 @@ class LeanDojoProver:
             return Verification(Verdict.REJECTED, "; ".join(reasons), text, 0.0, {"reasons": reasons})
         session = DojoSession(self, theorem, self.locate(theorem))
         try:
-            state = await session.initial_state()
-            for i, tactic in enumerate(proof.tactics):
-                outcome = await session.step(state, tactic)
-                last = i == len(proof.tactics) - 1
-                if outcome.kind is OutcomeKind.PROVED and last:
-                    details = {"reasons": [], "axioms_checked": False}
-                    return Verification(Verdict.ACCEPTED, "", text, time.monotonic() - started, details)
-                if outcome.kind is not OutcomeKind.GOALS:
-                    reason = f"step {i + 1} ({tactic!r}) gives {outcome.kind.value}: {outcome.message}"
-                    return Verification(Verdict.REJECTED, reason, text, time.monotonic() - started, {"reasons": [reason]})
-                assert outcome.state is not None
-                state = outcome.state
-            reason = "goals remain after the last tactic"
-            return Verification(Verdict.REJECTED, reason, text, time.monotonic() - started, {"reasons": [reason]})
+            return await self._replay(session, proof, text, started)
+        except ProverError as exc:
+            reason = f"LeanDojo could not replay the proof: {exc}"
+            return Verification(Verdict.UNCHECKED, reason, text, time.monotonic() - started, {"reasons": [reason]})
         finally:
             await session.close()
+
+    async def _replay(self, session: DojoSession, proof: Proof, text: str, started: float) -> Verification:
+        """The proof's tactics in a fresh Dojo: ACCEPTED only when the last one finishes the proof."""
+        state = await session.initial_state()
+        for i, tactic in enumerate(proof.tactics):
+            outcome = await session.step(state, tactic)
+            last = i == len(proof.tactics) - 1
+            if outcome.kind is OutcomeKind.PROVED and last:
+                details = {"reasons": [], "axioms_checked": False}
+                return Verification(Verdict.ACCEPTED, "", text, time.monotonic() - started, details)
+            if outcome.kind is not OutcomeKind.GOALS:
+                reason = f"step {i + 1} ({tactic!r}) gives {outcome.kind.value}: {outcome.message}"
+                return Verification(Verdict.REJECTED, reason, text, time.monotonic() - started, {"reasons": [reason]})
+            assert outcome.state is not None
+            state = outcome.state
+        reason = "goals remain after the last tactic"
+        return Verification(Verdict.REJECTED, reason, text, time.monotonic() - started, {"reasons": [reason]})
 
     def render(self, theorem: Theorem, proof: Proof) -> str:
         return render_source(theorem, proof)
