@@ -5,8 +5,9 @@ runs past its limit kills the process group (the driver restarts it on the next 
 timeout); the resident memory of the process group is watched (psutil) and a process over its limit
 is killed and restarted; an address-space cap far above that stays only as a backstop (address space
 counts the memory-mapped Mathlib `.olean` files and reserved but untouched memory, so a tight cap
-would kill healthy processes); and the process is restarted after a number of requests. Each (re)start bumps `generation`, which is how sessions notice that their proof-state ids
-are gone and must be rebuilt by replay.
+would kill healthy processes); and the process is restarted after a number of requests. Each
+(re)start bumps `generation`, which is how sessions notice that their proof-state ids are gone and
+must be rebuilt by replay.
 
 The process is the REPL binary itself (the `lake env` environment resolved once, in `project.py`), in
 its own process group with PDEATHSIG, so killing us or it never leaves a Lean grandchild behind.
@@ -185,7 +186,7 @@ class LeanRepl:
         assert self.memory_limit_mb
         while child.running and child.pid is not None:
             await asyncio.sleep(self.memory_poll_s)
-            used = resident_bytes(child.pid) / _MB
+            used = (await asyncio.to_thread(resident_bytes, child.pid)) / _MB
             self.peak_resident_mb = max(self.peak_resident_mb, used)
             if used > self.memory_limit_mb and child.running:
                 self._over_memory = used
