@@ -12,7 +12,7 @@ the same as in the 4.20.0 wheel on PyPI), with the same names, fields and failur
   leading `N goals` line, and raises `DojoCrashError` when the Lean process is gone. A tactic timeout
   (`pexpect.TIMEOUT` in `_read_next_line`) raises `DojoTacticTimeoutError` and leaves Lean running:
   its late answer is the next line the Dojo reads, so it is taken as the answer to the next tactic.
-  `__exit__` kills the process.
+  `__exit__` kills the process (and fails with AttributeError when `__enter__` never spawned it).
 - `src/lean_dojo/interaction/parse_goals.py`: goals are the `\\n\\n`-separated blocks holding `⊢`;
   `Goal.from_pp` asserts exactly one `⊢` per block.
 - `src/lean_dojo/data_extraction/lean.py`: `Theorem.__post_init__` asserts the file ends in `.lean`;
@@ -182,11 +182,13 @@ class Dojo:
                                  "produced by an outdated version of LeanDojo.")
         if WORLD.fail_init:
             raise DojoInitError(f"Cannot find the *.ast.json file for {self.entry} in the traced repo.")
+        self.proc = object()  # `lake env lean ...` spawned through pexpect
         self._alive = True
         WORLD.entered.append(self.entry)
         return self, TacticState(_post_process(WORLD.root), 0)
 
     def __exit__(self, *exc: object) -> None:
+        self.proc  # noqa: B018 - like the real one, which kills `self.proc`'s descendants, fails before a spawn
         self._alive = False
         self._late.clear()
         WORLD.exits += 1
