@@ -160,3 +160,14 @@ async def test_named_fixtures_fail_under_the_mutation(mutation: str, monkeypatch
     # every fixture's tactics run on a proof state; only the ones with a header send an `env`
     expected = [c.fixture for c in contract.CASES if "proof" in mutation or c.header]
     assert failed == expected
+
+
+def test_both_transcript_folders_by_default_and_one_when_chosen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from .conftest import TRANSCRIPTS_ENV, transcripts_dirs, transcripts_version
+
+    monkeypatch.delenv(TRANSCRIPTS_ENV, raising=False)
+    assert [d.name for d in transcripts_dirs()] == ["lean-repl-transcripts-v4.24.0", "lean-repl-transcripts"]
+    monkeypatch.setenv(TRANSCRIPTS_ENV, str(tmp_path))
+    assert transcripts_dirs() == [tmp_path]
+    (tmp_path / "lean-toolchain").write_text("leanprover/lean4:v4.24.0\n")
+    assert transcripts_version(tmp_path) == "v4.24.0"
