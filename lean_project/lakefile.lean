@@ -6,10 +6,11 @@ The Lake project llemma-prove runs Lean in (`llemma-prove setup lean` builds it)
 
 Pinned to the Lean version of the default miniF2F statement set (yangky11/miniF2F-lean4, Lean v4.24.0):
 Mathlib at tag v4.24.0 (commit f897ebcf72cd16f89ab4577d0c826cd14afaafc7; it and its dependencies are
-locked in lake-manifest.json) and the Lean REPL at its matching tag v4.24.0 (the first setup locks the
-tag's commit in the manifest with `lake update REPL`, leaving every other pin as it is). The REPL binary
-is built at `.lake/packages/REPL/.lake/build/bin/repl` and started directly with this project's
-`lake env` environment.
+locked in lake-manifest.json) and the Lean REPL at its matching tag v4.24.0 (commit
+8fff8552292860d349b459d6a811e6915671dc0d, package `REPL`, also locked in lake-manifest.json). Setup
+never runs `lake update`: it would move these pins and run Mathlib's post-update hook, which downloads
+the whole cache. The REPL binary is built at `.lake/packages/REPL/.lake/build/bin/repl` and started
+directly with this project's `lake env` environment.
 -/
 
 package llemmaProveLean where

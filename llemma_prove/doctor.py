@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 CORE_PACKAGES = ("torch", "transformers", "networkx", "typer", "rich", "psutil", "aiohttp", "grpcio", "protobuf")
 OPTIONAL_PACKAGES = {
     "vllm": "pip install 'llemma-prove[vllm]' (fast batched generation on a GPU)",
-    "lean-dojo": "pip install 'llemma-prove[dojo]' (the paper's LeanDojo backend, --prover dojo)",
+    "lean-dojo": "pip install 'llemma-prove[dojo]' (LeanDojo's API of today, lean-dojo 4.20.0, --prover dojo)",
     "isabelle-client": "pip install 'llemma-prove[isabelle]' (final checks through the Isabelle server)",
     "ray": "pip install 'llemma-prove[ray]' (multi-machine runs)",
     "pygls": "pip install 'llemma-prove[lsp]' (editor integration)",

@@ -3,7 +3,8 @@
 Every external tool (Lean REPL, PISA, the Isabelle server) is started through `ChildProcess`:
 - in its own process group (a new session), so a kill reaches its grandchildren too;
 - with PR_SET_PDEATHSIG on Linux, so the kernel kills it if this Python process dies, even by kill -9;
-- optionally with an address-space cap (RLIMIT_AS), so a runaway Lean cannot take the machine;
+- optionally with an address-space cap (RLIMIT_AS), a backstop against a runaway allocation (the
+  resident memory that matters is watched by the caller with `resident_bytes`);
 - registered for an `atexit` sweep, so a normal exit or an uncaught exception kills the group.
 
 The registry of live children is the one piece of process-wide state in the project: cleanup at exit
@@ -146,3 +147,22 @@ class ChildProcess:
 def live_children() -> list[ChildProcess]:
     """Children started through this module that have not been stopped (used by tests)."""
     return [c for c in _LIVE if c.running]
+
+
+def resident_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (its process group, short of a child that
+    left it with setsid); 0 when it is gone."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for process in family:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue
+    return total

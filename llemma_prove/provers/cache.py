@@ -1,5 +1,9 @@
 """Tactic-outcome cache: (prover version, header, state, tactic) -> outcome, kept in SQLite.
 
+The prover version is the prover's `version` (for Lean: toolchain, Mathlib commit, REPL commit and
+the process header), read after the prover started, so a cache reused after an upgrade misses instead
+of serving the old Lean's answers.
+
 A repeated run, or a second search strategy over the same states, gets its step outcomes from the
 cache instead of asking Lean again. States reached through the cache have no prover handle; when a
 step on such a state misses the cache, its tactic path is replayed on the real prover first (lazily,
@@ -154,13 +158,19 @@ class CachingProver:
         self.inner = inner
         self.cache = cache
         self.name = inner.name
-        self.version = str(getattr(inner, "version", inner.name))
+
+    @property
+    def version(self) -> str:
+        """What the cache keys on: the prover's `version` (asked at every open, so it reflects the
+        installation the prover actually started on), else its name."""
+        return str(getattr(self.inner, "version", None) or self.inner.name)
 
     async def start(self) -> None:
         await self.inner.start()
 
     async def open(self, theorem: Theorem) -> CachingSession:
-        return CachingSession(await self.inner.open(theorem), self.cache, self.version, theorem)
+        session = await self.inner.open(theorem)
+        return CachingSession(session, self.cache, self.version, theorem)
 
     async def verify(self, theorem: Theorem, proof: Proof) -> Verification:
         return await self.inner.verify(theorem, proof)

@@ -1,23 +1,47 @@
 #!/usr/bin/env python3
-"""TEST DOUBLE: a stand-in for the Lean REPL process (leanprover-community/repl).
+"""TEST DOUBLE: a strict stand-in for the Lean REPL process (leanprover-community/repl at tag v4.24.0).
 
-It speaks the REPL's wire protocol (requests and responses are JSON objects separated by blank lines;
-a request's lines are joined without newlines, as the REPL does) and answers from real recordings:
+Modelled on the REPL's own source at tag v4.24.0 (commit 8fff8552292860d349b459d6a811e6915671dc0d):
 
-- `--pairs IN OUT` loads a recorded `.in` / `.expected.out` pair, `--script FILE` a JSON list of
-  `{"request": ..., "response": ...}` written by a test. A request is answered with the recorded
-  response of the recorded request with the same content (ids aside). Environment and proof-state
-  ids are renumbered consistently, so a fresh process replays a recording exactly and a restarted
-  one can replay it again.
-- `--fallback synthetic` answers anything unrecorded from a tiny deterministic world (commands give
-  environments, `sorry` gives one proof state, a tactic `t` turns goal `g` into `g ▸ t`, `done`
-  completes, `fail...` errs); `--synthetic` uses only that world (benchmarks, fault tests).
+- `REPL/Main.lean`, `getLines`: a request is the lines up to a blank line, each right-trimmed and
+  joined without newlines; a query starting with `#` or `--` is skipped without an answer; end of
+  input ends the process. An extra blank line is a query of its own (`"\\n"`), which is not JSON.
+- `REPL/Main.lean`, `parse`: the query must be JSON and must decode as one of, in this order,
+  ProofStep, PickleEnvironment, UnpickleEnvironment, PickleProofState, UnpickleProofState, Command,
+  File (`REPL/JSON.lean`: field names and types; `Option` fields may be missing or null, a `Nat` is a
+  non-negative integer). Otherwise `parse` throws an `IO.userError`, nothing catches it in `loop`, and
+  the process ends: the Lean runtime prints `uncaught exception: <message>` on stderr
+  (leanprover/lean4 `src/runtime/io.cpp`, `lean_io_result_show_error`) and exits 1.
+  `unpickleEnvFrom` of a missing file throws the same way (`unpickleCommandSnapshot` has no `try`).
+- `runCommand` / `runProofStep` / `pickle*`: an id that is not in the session's arrays is answered
+  `{"message": "Unknown environment."}` / `"Unknown proof state."` / `"Unknown proof State."`; ids are
+  indexes into arrays, so a fresh process hands out 0, 1, 2, ... in the order it records snapshots
+  (for a command: its sorries, then its tactics, then the env; for a tactic: its sorries, then the
+  new proof state; pickling a proof state records a new one too).
+
+Stricter than the REPL on purpose: Lean's derived `FromJson` ignores fields it does not know, so the
+real REPL silently runs `{"cmd": ..., "environment": 3}` on a fresh environment; this stand-in ends
+the process instead (exit 1, the reason on stderr), because such a request is always a driver bug.
+
+Answers come from real recordings. `--pairs IN OUT` loads a recorded `.in` / `.expected.out` pair,
+`--script FILE` a JSON list of `{"request": ..., "response": ...}` written by a test. The stand-in
+keeps the map from the live session's ids to the recording's: a request is answered only if, with
+its ids mapped back, it equals a recorded request exactly (every field, ids included); the recorded
+response's new ids are then given fresh live ids. A request with no recording ends the process
+(exit 70) with the request on stderr: the stand-in cannot know what Lean would answer.
+
+`--fallback synthetic` answers unrecorded requests from a tiny deterministic world (commands give
+environments, `sorry` gives one proof state, a tactic `t` turns goal `g` into `g ▸ t`, `done`
+completes, `fail...` errs); `--synthetic` uses only that world (benchmarks, fault tests).
 
 Fault modes, triggered when a request's `cmd`/`tactic` contains TEXT: `--hang-on` (never answers),
 `--crash-on` (dies by SIGSEGV), `--garbage-on` (prints non-JSON), `--oom-on` (allocates until the
-address-space cap stops it, then dies like Lean out of memory), `--delay-on TEXT=SECONDS`; and
-`--import-delay SECONDS` (slow `import`), `--spawn-grandchild` (a child process of its own, to check
-that killing the group leaves nothing), `--log FILE` (every request received, one JSON per line).
+address-space cap stops it, then dies like Lean out of memory), `--grow-on TEXT=MB` (holds MB more
+resident memory, then answers), `--grow-after-on TEXT=MB` (answers, then holds MB more),
+`--delay-on TEXT=SECONDS`; and `--import-delay SECONDS` (slow `import`), `--reserve-mb MB` (maps MB of
+address space it never touches, as Lean maps the `.olean` files it imports), `--spawn-grandchild` (a
+child process of its own, to check that killing the group leaves nothing), `--log FILE` (every
+request received, one JSON per line).
 
 Standard library only: it runs as `python -S fake_repl.py ...`.
 """
@@ -35,6 +59,57 @@ import time
 
 _DECL = re.compile(r"\b(?:theorem|lemma|def|example)\s+([^\s:({\[]*)")
 
+_NAT, _OPT_NAT, _STR, _OPT_STR, _OPT_BOOL = "nat", "nat?", "str", "str?", "bool?"
+_OPTIONS = {"allTactics": _OPT_BOOL, "rootGoals": _OPT_BOOL, "infotree": _OPT_STR}
+# REPL/JSON.lean at v4.24.0, tried in the order of `parse` in REPL/Main.lean.
+KINDS = (
+    ("proofStep", {"proofState": _NAT, "tactic": _STR}),
+    ("pickleEnvironment", {"env": _NAT, "pickleTo": _STR}),
+    ("unpickleEnvironment", {"unpickleEnvFrom": _STR}),
+    ("pickleProofState", {"proofState": _NAT, "pickleTo": _STR}),
+    ("unpickleProofState", {"unpickleProofStateFrom": _STR, "env": _OPT_NAT}),
+    ("command", {"cmd": _STR, "env": _OPT_NAT, **_OPTIONS}),
+    ("file", {"path": _STR, "env": _OPT_NAT, **_OPTIONS}),
+)
+_SYNTHETIC = "synthetic"  # what a live id maps to when the synthetic world made it
+NO_RECORDING_EXIT = 70
+
+
+class Crash(Exception):
+    """The REPL process ends: `message` on stderr, exit `code`."""
+
+    def __init__(self, message, code=1):
+        super().__init__(message)
+        self.code = code
+
+
+def _fits(value, kind):
+    if value is None:
+        return kind.endswith("?")
+    if kind.startswith("nat"):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if kind.startswith("str"):
+        return isinstance(value, str)
+    return isinstance(value, bool)
+
+
+def classify(query):
+    """(kind, request with null options dropped) as `parse` decodes the query, or Crash."""
+    try:
+        data = json.loads(query, strict=False)
+    except ValueError as exc:
+        raise Crash("uncaught exception: " + json.dumps({"message": f"Could not parse JSON:\n{exc}"})) from None
+    if isinstance(data, dict):
+        for kind, fields in KINDS:
+            if all(_fits(data.get(name), t) for name, t in fields.items()):
+                unknown = sorted(set(data) - set(fields))
+                if unknown:
+                    raise Crash(f"fake_repl (stricter than the REPL, which ignores them): unknown field(s) "
+                                f"{', '.join(unknown)} in a {kind} request {query[:200]}")
+                return kind, {k: v for k, v in data.items() if v is not None}
+    raise Crash("uncaught exception: " + json.dumps(
+        {"message": f"Could not parse as a valid JSON command:\n{query[:200]}"}))
+
 
 def split_blocks(text):
     block = []
@@ -48,16 +123,15 @@ def split_blocks(text):
         yield block
 
 
-def key_of(request):
-    rest = {k: v for k, v in request.items() if k not in ("env", "proofState")}
-    return json.dumps(rest, sort_keys=True, ensure_ascii=False)
+def _canonical(request):
+    return json.dumps(request, sort_keys=True, ensure_ascii=False)
 
 
 class Entry:
     def __init__(self, request, response, text=None):
         self.request = request
         self.response = response
-        self.text = text  # the recorded bytes, replayed verbatim when no id changes
+        self.text = text  # the recorded bytes, replayed verbatim when every id is the recorded one
         self.used = False
 
 
@@ -65,12 +139,11 @@ class FakeRepl:
     def __init__(self, args):
         self.args = args
         self.entries = {}
-        self.env_map, self.env_inv = {}, {}
-        self.ps_map, self.ps_inv = {}, {}
-        self.next_env = 0
-        self.next_ps = 0
-        self.envs = set()
-        self.goals = {}  # fake proof state -> goals (synthetic world)
+        self.envs = []  # live env id -> recorded env id (or _SYNTHETIC)
+        self.states = []  # live proof state id -> recorded proof state id (or _SYNTHETIC)
+        self.goals = {}  # live proof state -> goals (synthetic world)
+        self.hoard = []
+        self.pending_growth = 0.0
         self.log = open(args.log, "a", encoding="utf-8") if args.log else None
         for path_in, path_out in args.pairs or ():
             self.load_pair(path_in, path_out)
@@ -82,85 +155,86 @@ class FakeRepl:
     # ------------------------------------------------------------------ recordings
 
     def add(self, request, response, text=None):
-        self.entries.setdefault(key_of(request), []).append(Entry(request, response, text))
+        _, request = classify(json.dumps(request, ensure_ascii=False))  # a recording must be a valid request
+        self.entries.setdefault(_canonical(request), []).append(Entry(request, response, text))
 
     def load_pair(self, path_in, path_out):
         with open(path_in, encoding="utf-8") as f:
-            requests = [json.loads("".join(b), strict=False) for b in split_blocks(f.read())]
+            queries = ["".join(line.rstrip() for line in b) for b in split_blocks(f.read())]
+        queries = [q for q in queries if not (q.startswith("#") or q.startswith("--"))]
         with open(path_out, encoding="utf-8") as f:
             blocks = ["\n".join(b) for b in split_blocks(f.read())]
-        for request, text in zip(requests, blocks):
-            self.add(request, json.loads(text), text)
+        for query, text in zip(queries, blocks):
+            self.add(json.loads(query, strict=False), json.loads(text), text)
 
     # ------------------------------------------------------------------ ids
 
-    def new_env(self):
-        env = self.next_env
-        self.next_env += 1
-        self.envs.add(env)
-        return env
+    def new_env(self, recorded=_SYNTHETIC):
+        self.envs.append(recorded)
+        return len(self.envs) - 1
 
-    def new_ps(self, goals=()):
-        ps = self.next_ps
-        self.next_ps += 1
-        self.goals[ps] = list(goals)
-        return ps
+    def new_ps(self, recorded=_SYNTHETIC, goals=()):
+        self.states.append(recorded)
+        live = len(self.states) - 1
+        self.goals[live] = list(goals)
+        return live
 
-    def map_env(self, recorded):
-        if recorded not in self.env_map:
-            fake = self.new_env()
-            self.env_map[recorded], self.env_inv[fake] = fake, recorded
-        return self.env_map[recorded]
+    def unknown_id(self, kind, request):
+        """The REPL's answer when an id is not in its arrays (runCommand, runProofStep, pickle*)."""
+        if "env" in request and request["env"] >= len(self.envs):
+            return {"message": "Unknown environment."}
+        if "proofState" in request and request["proofState"] >= len(self.states):
+            return {"message": "Unknown proof State." if kind == "pickleProofState" else "Unknown proof state."}
+        return None
 
-    def map_ps(self, recorded, goals=()):
-        if recorded not in self.ps_map:
-            fake = self.new_ps(goals)
-            self.ps_map[recorded], self.ps_inv[fake] = fake, recorded
-        return self.ps_map[recorded]
+    def to_recorded(self, request):
+        out = dict(request)
+        if "env" in out:
+            out["env"] = self.envs[out["env"]]
+        if "proofState" in out:
+            out["proofState"] = self.states[out["proofState"]]
+        return out
 
-    def renumber(self, response):
+    def renumber(self, kind, request, response):
+        """The recorded response with its new ids replaced by fresh live ids, allocated in the REPL's order."""
         out = json.loads(json.dumps(response))
+        if "message" in out and len(out) == 1:
+            return out
         for item in out.get("sorries") or ():
             if isinstance(item, dict) and isinstance(item.get("proofState"), int):
-                item["proofState"] = self.map_ps(item["proofState"], [item.get("goal", "")])
+                item["proofState"] = self.new_ps(item["proofState"], [item.get("goal", "")])
         for item in out.get("tactics") or ():
             if isinstance(item, dict) and isinstance(item.get("proofState"), int):
-                item["proofState"] = self.map_ps(item["proofState"], [item.get("goals", "")])
+                item["proofState"] = self.new_ps(item["proofState"], [item.get("goals", "")])
         if isinstance(out.get("proofState"), int):
-            out["proofState"] = self.map_ps(out["proofState"], out.get("goals") or [])
+            out["proofState"] = self.new_ps(out["proofState"], out.get("goals") or [])
         if isinstance(out.get("env"), int):
-            out["env"] = self.map_env(out["env"])
+            if kind == "pickleEnvironment":  # answers with the env it pickled, not a new one
+                out["env"] = request["env"]
+            else:
+                out["env"] = self.new_env(out["env"])
         return out
 
     # ------------------------------------------------------------------ answering
 
-    def lookup(self, request):
-        candidates = self.entries.get(key_of(request))
+    def lookup(self, kind, request):
+        recorded = self.to_recorded(request)
+        if _SYNTHETIC in (recorded.get("env"), recorded.get("proofState")):
+            return None
+        candidates = self.entries.get(_canonical(recorded))
         if not candidates:
             return None
-
-        def compatible(entry):
-            for field, inverse in (("env", self.env_inv), ("proofState", self.ps_inv)):
-                if field in request:
-                    wanted = inverse.get(request[field], request[field])
-                    if entry.request.get(field) != wanted:
-                        return False
-            return True
-
-        ordered = ([e for e in candidates if not e.used and compatible(e)] + [e for e in candidates if not e.used]
-                   + [e for e in candidates if compatible(e)] + candidates)
-        entry = ordered[0]
+        unused = [e for e in candidates if not e.used]
+        entry = unused[0] if unused else candidates[-1]
         entry.used = True
-        response = self.renumber(entry.response)
+        response = self.renumber(kind, request, entry.response)
         if entry.text is not None and response == entry.response:
             return entry.text
         return json.dumps(response, ensure_ascii=False, indent=1)
 
-    def synthetic(self, request):
-        if "cmd" in request:
-            cmd = request["cmd"]
-            if "env" in request and request["env"] not in self.envs:
-                return {"message": "Unknown environment."}
+    def synthetic(self, kind, request):
+        if kind in ("command", "file"):
+            cmd = request.get("cmd", "")
             axioms = re.match(r"\s*#print axioms (\S+)", cmd)
             if axioms:
                 data = f"'{axioms.group(1)}' depends on axioms: [propext, Classical.choice, Quot.sound]"
@@ -168,15 +242,13 @@ class FakeRepl:
             if re.search(r"\bsorry\b", cmd):
                 name = (_DECL.search(cmd).group(1) if _DECL.search(cmd) else "") or "anonymous"
                 goal = f"⊢ {name}"
-                ps = self.new_ps([goal])
+                ps = self.new_ps(goals=[goal])
                 return {"sorries": [{"proofState": ps, "pos": {"line": 1, "column": 0}, "goal": goal,
                                      "endPos": {"line": 1, "column": 5}}],
                         "messages": [_message("warning", "declaration uses `sorry`")], "env": self.new_env()}
             return {"env": self.new_env()}
-        if "tactic" in request:
-            parent = self.goals.get(request.get("proofState"))
-            if parent is None:
-                return {"message": "Unknown proof state."}
+        if kind == "proofStep":
+            parent = self.goals.get(request["proofState"], [])
             tactic = request["tactic"].strip()
             if tactic == "done" or tactic.startswith("close"):
                 return {"proofStatus": "Completed", "proofState": self.new_ps(), "goals": []}
@@ -184,39 +256,52 @@ class FakeRepl:
                 return {"proofStatus": "Incomplete: contains sorry", "proofState": self.new_ps(),
                         "messages": [_message("error", f"unknown tactic `{tactic}`", line=0)], "goals": []}
             goals = [f"{g} ▸ {tactic}" for g in parent] or [f"⊢ {tactic}"]
-            return {"proofStatus": "Incomplete: open goals remain", "proofState": self.new_ps(goals), "goals": goals}
-        if "pickleTo" in request:
+            return {"proofStatus": "Incomplete: open goals remain", "proofState": self.new_ps(goals=goals),
+                    "goals": goals}
+        if kind in ("pickleEnvironment", "pickleProofState"):
             with open(request["pickleTo"], "w", encoding="utf-8") as f:
                 f.write("fake pickle\n")
-            if "env" in request:
+            if kind == "pickleEnvironment":
                 return {"env": request["env"]}
             return {"proofStatus": "Incomplete: open goals remain", "proofState": self.new_ps(), "goals": []}
-        if "unpickleEnvFrom" in request:
-            if not os.path.exists(request["unpickleEnvFrom"]):
-                return {"message": "Lean error:\nno such file"}
+        path = request.get("unpickleEnvFrom") or request.get("unpickleProofStateFrom")
+        if not os.path.exists(path):  # CommandSnapshot.unpickle throws; nothing catches it
+            raise Crash(f"uncaught exception: no such file or directory (error code: 2)\n  file: {path}")
+        if kind == "unpickleEnvironment":
             return {"env": self.new_env()}
-        return {"message": "Lean error:\nunsupported request"}
+        return {"proofStatus": "Incomplete: open goals remain", "proofState": self.new_ps(), "goals": []}
 
-    def answer(self, request):
+    def answer(self, query):
+        kind, request = classify(query)
         if self.log:
             self.log.write(json.dumps(request, ensure_ascii=False) + "\n")
             self.log.flush()
         self.faults(request)
+        unknown = self.unknown_id(kind, request)
+        if unknown is not None:
+            return json.dumps(unknown)
         if not self.args.synthetic:
-            text = self.lookup(request)
+            text = self.lookup(kind, request)
             if text is not None:
                 return text
         if self.args.synthetic or self.args.fallback == "synthetic":
-            return json.dumps(self.synthetic(request), ensure_ascii=False, indent=1)
-        if "cmd" in request and request["cmd"].lstrip().startswith("import"):
-            return json.dumps({"env": self.new_env()})
-        sys.stderr.write(f"fake_repl: no recording for {json.dumps(request, ensure_ascii=False)[:300]}\n")
-        return json.dumps({"message": "Lean error:\nfake_repl has no recording of this request"})
+            return json.dumps(self.synthetic(kind, request), ensure_ascii=False, indent=1)
+        raise Crash(f"fake_repl: no recording of {json.dumps(request, ensure_ascii=False)[:400]} "
+                    f"(as recorded: {json.dumps(self.to_recorded(request), ensure_ascii=False)[:400]})",
+                    NO_RECORDING_EXIT)
 
     def faults(self, request):
         text = request.get("cmd") or request.get("tactic") or ""
         if "cmd" in request and self.args.import_delay and re.match(r"\s*import\b", request["cmd"]):
             time.sleep(self.args.import_delay)
+        for spec in self.args.grow_on or ():
+            trigger, _, megabytes = spec.rpartition("=")
+            if trigger and trigger in text:
+                self.grow(float(megabytes))
+        for spec in self.args.grow_after_on or ():
+            trigger, _, megabytes = spec.rpartition("=")
+            if trigger and trigger in text:
+                self.pending_growth += float(megabytes)
         for spec in self.args.delay_on or ():
             trigger, _, seconds = spec.rpartition("=")
             if trigger and trigger in text:
@@ -246,30 +331,43 @@ class FakeRepl:
                 sys.stderr.flush()
                 os._exit(1)
 
+    def grow(self, megabytes):
+        block = bytearray(int(megabytes * 1024 * 1024))
+        block[::4096] = b"\1" * len(block[::4096])  # touch every page: resident, not just reserved
+        self.hoard.append(block)
+
+    def read_query(self, stdin):
+        """REPL/Main.lean `getLines`: right-trimmed lines up to and including the first blank one."""
+        parts = []
+        while True:
+            raw = stdin.readline()
+            line = raw.decode("utf-8")
+            if not line.strip():
+                return "".join(parts) + line
+            parts.append(line.rstrip())
+
     def serve(self):
         stdin = sys.stdin.buffer
         out = sys.stdout.buffer
-        block = []
         while True:
-            line = stdin.readline()
-            if line.strip():
-                block.append(line.decode("utf-8").rstrip("\r\n"))
+            query = self.read_query(stdin)
+            if query == "":
+                return 0
+            if query.startswith("#") or query.startswith("--"):
                 continue
-            if block:
-                raw, block = "".join(block), []
-                try:
-                    request = json.loads(raw, strict=False)
-                except ValueError:
-                    reply = json.dumps({"message": f"Could not parse JSON: {raw[:80]}"})
-                else:
-                    try:
-                        reply = self.answer(request)
-                    except _Garbage:
-                        continue
-                out.write(reply.encode("utf-8") + b"\n\n")
-                out.flush()
-            if not line:
-                return
+            try:
+                reply = self.answer(query)
+            except _Garbage:
+                continue
+            except Crash as crash:
+                sys.stderr.write(str(crash) + "\n")
+                sys.stderr.flush()
+                return crash.code
+            out.write(reply.encode("utf-8") + b"\n\n")
+            out.flush()
+            if self.pending_growth:
+                self.grow(self.pending_growth)
+                self.pending_growth = 0.0
 
 
 class _Garbage(Exception):
@@ -291,14 +389,21 @@ def main(argv=None):
     parser.add_argument("--crash-on", action="append")
     parser.add_argument("--garbage-on", action="append")
     parser.add_argument("--oom-on", action="append")
+    parser.add_argument("--grow-on", action="append")
+    parser.add_argument("--grow-after-on", action="append")
     parser.add_argument("--delay-on", action="append")
     parser.add_argument("--import-delay", type=float, default=0.0)
     parser.add_argument("--spawn-grandchild", action="store_true")
+    parser.add_argument("--reserve-mb", type=int, default=0)
     parser.add_argument("--log")
     args = parser.parse_args(argv)
+    if args.reserve_mb:
+        import mmap
+
+        reserved = mmap.mmap(-1, args.reserve_mb * 1024 * 1024)  # noqa: F841 - held, never touched
     if args.spawn_grandchild:
         subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    FakeRepl(args).serve()
+    sys.exit(FakeRepl(args).serve())
 
 
 if __name__ == "__main__":

@@ -19,10 +19,24 @@ FAKE_REPL = Path(__file__).resolve().parent.parent / "doubles" / "fake_repl.py"
 TRANSCRIPTS_ENV = "LLEMMA_PROVE_REPL_TRANSCRIPTS"
 
 
-def transcripts_dir() -> Path:
-    """The recorded REPL sessions: $LLEMMA_PROVE_REPL_TRANSCRIPTS, else the shared data's copy."""
+# The REPL version `lean_project/` pins first, then the newer recording of the same fixtures.
+TRANSCRIPT_FOLDERS = ("lean-repl-transcripts-v4.24.0", "lean-repl-transcripts")
+
+
+def transcripts_dirs() -> list[Path]:
+    """The recorded REPL sessions: $LLEMMA_PROVE_REPL_TRANSCRIPTS alone, else both shared folders."""
     env = os.environ.get(TRANSCRIPTS_ENV)
-    return Path(env) if env else shared_data_dir() / "lean-repl-transcripts"
+    if env:
+        return [Path(env)]
+    return [shared_data_dir() / name for name in TRANSCRIPT_FOLDERS]
+
+
+def transcripts_version(root: Path) -> str:
+    """The folder's REPL version for test ids: its `lean-toolchain` (`v4.24.0`), else the folder name."""
+    try:
+        return (root / "lean-toolchain").read_text(encoding="utf-8").strip().split(":")[-1] or root.name
+    except OSError:
+        return root.name
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,11 @@ class Transcript:
     name: str
     input: Path
     expected_output: Path | None
+    version: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.version}/{self.name}"
 
     @property
     def pair_args(self) -> list[str]:
@@ -37,27 +56,32 @@ class Transcript:
         return ["--pairs", str(self.input), str(self.expected_output)]
 
 
-def load_index() -> list[Transcript]:
-    root = transcripts_dir()
+def load_index(root: Path) -> list[Transcript]:
     index = root / "index.jsonl"
     if not index.is_file():
         return []
+    version = transcripts_version(root)
     rows = []
     for line in index.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
             out = row.get("expected_output")
-            rows.append(Transcript(row["name"], root / row["input"], root / out if out else None))
+            rows.append(Transcript(row["name"], root / row["input"], root / out if out else None, version))
     return rows
 
 
-def transcript(name: str) -> Transcript:
-    for row in load_index():
+def transcript_roots() -> list[tuple[str, Path]]:
+    """(version, folder) of every transcript folder that exists, for parametrising."""
+    return [(transcripts_version(root), root) for root in transcripts_dirs() if (root / "index.jsonl").is_file()]
+
+
+def transcript(name: str, root: Path) -> Transcript:
+    for row in load_index(root):
         if row.name == name:
             if row.expected_output is None:
-                pytest.skip(f"transcript {name} has no recorded output")
+                pytest.skip(f"transcript {name} has no recorded output in {root}")
             return row
-    pytest.skip(f"transcript {name} not in {transcripts_dir()} (set {TRANSCRIPTS_ENV})")
+    pytest.skip(f"transcript {name} not in {root} (set {TRANSCRIPTS_ENV})")
 
 
 def fake_command(*args: str) -> list[str]:

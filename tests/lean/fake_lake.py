@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """TEST DOUBLE: a stand-in for elan's `lake`, just enough for `llemma-prove setup lean` and the launch.
 
-`--version` reports Lean $FAKE_LAKE_LEAN (default 4.24.0); `update REPL` locks the REPL in the
-manifest; `exe cache get` lays out a "built" Mathlib; `build REPL/repl` writes a REPL binary that
+`--version` reports Lean $FAKE_LAKE_LEAN (default 4.24.0); `update NAME` locks NAME in the manifest
+(setup must never call it: the real one runs Mathlib's post-update hook, the whole cache download); `exe cache get` lays out a "built" Mathlib; `build REPL/repl` writes a REPL binary that
 runs the stand-in REPL (tests/doubles/fake_repl.py, synthetic world); `env CMD...` runs CMD with a
 LEAN_PATH, as `lake env` does. Every call is appended to $FAKE_LAKE_LOG when set.
 """

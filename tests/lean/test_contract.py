@@ -1,8 +1,10 @@
 """Contract suite: every recorded REPL session (the transcripts' index.jsonl) through the driver.
 
 Generic checks run on every entry; named fixtures also check what the driver concluded. The stand-in
-REPL (tests/doubles/fake_repl.py, a test double) replays the recorded responses byte for byte.
-Set LLEMMA_PROVE_REPL_TRANSCRIPTS to run the suite on another directory of the same layout.
+REPL (tests/doubles/fake_repl.py, a test double) replays the recorded responses byte for byte, and only
+to a request whose ids map to the recorded ones. By default the suite runs over both shared folders:
+the REPL v4.24.0 that `lean_project/` pins and the newer v4.33.0-rc2 (test ids start with the
+version). Set LLEMMA_PROVE_REPL_TRANSCRIPTS to run it on one directory of the same layout instead.
 """
 
 from __future__ import annotations
@@ -27,15 +29,19 @@ from llemma_prove.provers.lean.messages import (
 from llemma_prove.provers.lean.outcomes import classify_tactic_response, is_sorry_warning
 from llemma_prove.types import OutcomeKind, Proof, Theorem, Verdict
 
-from .conftest import Transcript, fake_options, fake_repl, load_index, transcript, transcripts_dir
+from .conftest import Transcript, fake_options, fake_repl, load_index, transcript, transcript_roots, transcripts_dirs
 
 pytestmark = pytest.mark.contract
 
-ENTRIES = load_index()
+ROOTS = transcript_roots()
+ENTRIES = [entry for _, root in ROOTS for entry in load_index(root)]
 if not ENTRIES:
-    ENTRIES_PARAMS = [pytest.param(None, marks=pytest.mark.skip(reason=f"no transcripts at {transcripts_dir()}"))]
+    ENTRIES_PARAMS = [pytest.param(None, marks=pytest.mark.skip(
+        reason=f"no transcripts at {', '.join(map(str, transcripts_dirs()))}"))]
 else:
-    ENTRIES_PARAMS = [pytest.param(e, id=e.name) for e in ENTRIES]
+    ENTRIES_PARAMS = [pytest.param(e, id=e.id) for e in ENTRIES]
+ROOT_PARAMS = [pytest.param(root, id=version) for version, root in ROOTS] or [
+    pytest.param(None, marks=pytest.mark.skip(reason="no transcripts"))]
 WITH_OUTPUT = [p for p in ENTRIES_PARAMS if p.values[0] is None or p.values[0].expected_output is not None]
 
 
@@ -190,8 +196,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.fixture) for c in CASES])
-async def test_named_fixture_outcomes(case: Case, no_leftover_children) -> None:
-    entry = transcript(case.fixture)
+@pytest.mark.parametrize("root", ROOT_PARAMS)
+async def test_named_fixture_outcomes(case: Case, root, no_leftover_children) -> None:
+    entry = transcript(case.fixture, root)
     prover = LeanReplProver(fake_options(*entry.pair_args, header=case.header))
     await prover.start()
     try:
@@ -210,13 +217,16 @@ async def test_named_fixture_outcomes(case: Case, no_leftover_children) -> None:
             else:
                 assert outcome.state is None
         await session.close()
+        repl = prover.pool.workers[0].repl
+        assert repl.alive and repl.generation == 1, "the REPL died during the session: " + repl.stderr_tail()
     finally:
         await prover.close()
 
 
-async def test_exact_search_step_counts_but_final_check_refuses_the_leftover(no_leftover_children) -> None:
+@pytest.mark.parametrize("root", ROOT_PARAMS)
+async def test_exact_search_step_counts_but_final_check_refuses_the_leftover(root, no_leftover_children) -> None:
     """`exact?` closes the goal in the REPL (Completed), yet the proof text still says `exact?`."""
-    entry = transcript("exact")
+    entry = transcript("exact", root)
     prover = LeanReplProver(fake_options(*entry.pair_args, header="import Mathlib"))
     await prover.start()
     try:
@@ -228,8 +238,9 @@ async def test_exact_search_step_counts_but_final_check_refuses_the_leftover(no_
         await prover.close()
 
 
-async def test_unknown_ids_parse_as_request_failures(no_leftover_children) -> None:
-    entry = transcript("unknown_proof_state")
+@pytest.mark.parametrize("root", ROOT_PARAMS)
+async def test_unknown_ids_parse_as_request_failures(root, no_leftover_children) -> None:
+    entry = transcript("unknown_proof_state", root)
     repl = fake_repl(*entry.pair_args)
     await repl.start()
     try:
@@ -242,14 +253,15 @@ async def test_unknown_ids_parse_as_request_failures(no_leftover_children) -> No
         await repl.close()
 
 
-def test_all_tactics_infotree_and_traces_are_typed() -> None:
-    tactics = parse_response(_responses(transcript("all_tactics"))[0])
+@pytest.mark.parametrize("root", ROOT_PARAMS)
+def test_all_tactics_infotree_and_traces_are_typed(root) -> None:
+    tactics = parse_response(_responses(transcript("all_tactics", root))[0])
     assert isinstance(tactics, CommandResponse) and tactics.tactics is not None
     assert [t.tactic for t in tactics.tactics] == ["have t := 37", "exact t"]
     assert tactics.tactics[1].goals == "t : Nat\n⊢ Nat" and tactics.tactics[0].used_constants == (
         "instOfNatNat", "Nat", "OfNat.ofNat")
-    tree = parse_response(_responses(transcript("infotree"))[0])
+    tree = parse_response(_responses(transcript("infotree", root))[0])
     assert isinstance(tree, CommandResponse) and tree.infotree[0]["kind"] == "TacticInfo"
-    traced = parse_response(_responses(transcript("trace_simp"))[6])
+    traced = parse_response(_responses(transcript("trace_simp", root))[6])
     assert isinstance(traced, TacticResponse) and traced.proof_status == "Completed"
     assert traced.traces and "f_def" in traced.traces[0]

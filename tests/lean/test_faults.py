@@ -3,6 +3,7 @@ a slow import. After each fault the search goes on (states rebuilt by replay) an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -11,10 +12,11 @@ import psutil
 import pytest
 
 from llemma_prove.errors import ProverError
-from llemma_prove.provers.lean import LeanReplProver
+from llemma_prove.provers.lean import LeanOptions, LeanReplProver
+from llemma_prove.provers.lean.messages import CommandRequest, CommandResponse
 from llemma_prove.types import OutcomeKind, Theorem
 
-from .conftest import fake_options
+from .conftest import fake_options, fake_repl
 
 THEOREM = Theorem("toy", "theorem toy : True := by sorry", header="import Mathlib\nopen Real")
 
@@ -71,10 +73,56 @@ async def test_crash_is_an_error_outcome_and_the_search_continues(tmp_path: Path
     assert "SIGSEGV" in message and "Stack overflow" in message
 
 
-async def test_memory_cap_stops_a_runaway_process(tmp_path: Path, no_leftover_children) -> None:
-    message, info = await _search_goes_on_after(["--oom-on", "BLOWUP"], "BLOWUP", tmp_path, memory_limit_mb=400)
+async def test_address_space_backstop_stops_a_runaway_allocation(tmp_path: Path, no_leftover_children) -> None:
+    message, info = await _search_goes_on_after(["--oom-on", "BLOWUP"], "BLOWUP", tmp_path, memory_limit_mb=0,
+                                                address_space_limit_mb=400)
     assert info["kind"] is OutcomeKind.ERROR
-    assert "out of memory" in message and "400 MB" in message
+    assert "out of memory" in message and "address-space backstop of 400 MB" in message
+
+
+async def test_resident_memory_over_the_limit_kills_the_request_and_the_search_continues(
+        tmp_path: Path, no_leftover_children) -> None:
+    """The stand-in holds 300 MB more resident memory, then works on: the watcher kills it mid-request."""
+    message, info = await _search_goes_on_after(["--grow-on", "GROW=300", "--delay-on", "GROW=20"], "GROW", tmp_path,
+                                                memory_limit_mb=200, memory_poll_s=0.05, step_timeout_s=30.0)
+    assert info["kind"] is OutcomeKind.ERROR and info["elapsed"] < 10.0
+    assert "MB resident, over the limit of 200 MB" in message
+
+
+async def test_a_process_that_grew_between_requests_is_restarted_before_its_next_job(no_leftover_children) -> None:
+    repl = fake_repl("--synthetic", "--grow-after-on", "GROW=300", header="import Mathlib", memory_limit_mb=200,
+                     memory_poll_s=0.05)
+    await repl.start()
+    try:
+        pid = repl.pid
+        assert isinstance(await repl.request(CommandRequest("#eval GROW", env=repl.base_env), 10.0), CommandResponse)
+        deadline = time.monotonic() + 10
+        while repl.alive and time.monotonic() < deadline:  # idle, but over the limit: the watcher kills it
+            await asyncio.sleep(0.02)
+        assert not repl.alive and repl.needs_restart and repl.memory_restarts == 1 and repl.peak_resident_mb > 200
+        await repl.ensure_ready()
+        assert repl.pid != pid and repl.restarts == 1 and repl.resident_mb() < 200
+        assert isinstance(await repl.request(CommandRequest("def x := 1", env=repl.base_env), 10.0), CommandResponse)
+    finally:
+        await repl.close()
+
+
+async def test_mapped_but_untouched_memory_does_not_kill_a_healthy_repl(no_leftover_children) -> None:
+    """Lean maps every imported `.olean` file: address space far above what is resident. The stand-in maps
+    3 GB it never touches; with a 1 GB resident limit it must start and answer."""
+    repl = fake_repl("--synthetic", "--reserve-mb", "3072", header="import Mathlib", memory_limit_mb=1024,
+                     address_space_limit_mb=LeanOptions(memory_limit_mb=1024).resolved_address_space_limit_mb(),
+                     memory_poll_s=0.05)
+    await repl.start()
+    try:
+        await asyncio.sleep(0.3)  # a few polls of the watcher
+        assert repl.alive and isinstance(await repl.request(CommandRequest("def x := 1", env=repl.base_env), 10.0),
+                                         CommandResponse)
+        limits = Path(f"/proc/{repl.pid}/limits").read_text()
+        backstop = next(line for line in limits.splitlines() if line.startswith("Max address space")).split()[3]
+        assert int(backstop) == (2 * 1024 + 16 * 1024) * 1024 * 1024
+    finally:
+        await repl.close()
 
 
 async def test_garbage_output_is_a_protocol_error_and_the_search_continues(tmp_path: Path, no_leftover_children) -> None:

@@ -1,5 +1,5 @@
 """The worker pool on the stand-in REPL (test double): many searches, one worker per search, bounded
-queues, idle workers taking over waiting searches, a pickled header."""
+queues, idle workers taking over waiting searches, the header imported once per process."""
 
 from __future__ import annotations
 
@@ -127,27 +127,23 @@ async def test_jobs_after_close_fail_cleanly(no_leftover_children) -> None:
         await session.step(root, "s")
 
 
-async def test_pickled_header_lets_new_processes_skip_the_import(tmp_path: Path, no_leftover_children) -> None:
+async def test_each_process_imports_the_header_once_and_reuses_its_env(tmp_path: Path, no_leftover_children) -> None:
+    """No pickled header (at REPL v4.24.0 `unpickleEnvFrom` skips Mathlib's initializers, re-imports
+    anyway, and kills the process when it fails): each process imports once, every theorem reuses the env."""
+    assert not {"use_pickle", "pickle_dir"} & set(LeanOptions.__dataclass_fields__)
     log = tmp_path / "requests.jsonl"
-    options = fake_options("--synthetic", "--log", str(log), header=HEADER, use_pickle=True, pickle_dir=tmp_path,
-                           workers=2)
-    first = LeanReplProver(options)
-    await first.start()
-    await first.close()
-    pickles = list(tmp_path.glob("header-*.olean"))
-    assert len(pickles) == 1
-    requests = received(log)
-    assert sum(1 for r in requests if r.get("cmd", "").startswith("import")) == 1  # the second worker unpickled
-    assert sum(1 for r in requests if "unpickleEnvFrom" in r) == 1
-    log.unlink()
-    second = LeanReplProver(options)
-    await second.start()
+    prover = LeanReplProver(fake_options("--synthetic", "--log", str(log), header=HEADER, workers=2))
+    await prover.start()
     try:
-        session = await second.open(theorem(2))
-        outcome = await session.step(await session.initial_state(), "done")
-        assert outcome.kind is OutcomeKind.PROVED
+        for i in range(4):
+            session = await prover.open(theorem(i))
+            assert (await session.step(await session.initial_state(), "done")).kind is OutcomeKind.PROVED
+            await session.close()
+        base_envs = {w.repl.base_env for w in prover.pool.workers}
     finally:
-        await second.close()
+        await prover.close()
     requests = received(log)
-    assert not any(r.get("cmd", "").startswith("import") for r in requests)
-    assert sum(1 for r in requests if r.get("unpickleEnvFrom") == str(pickles[0])) == 2
+    assert sum(1 for r in requests if r.get("cmd", "").startswith("import")) == 2
+    assert not any("pickleTo" in r or "unpickleEnvFrom" in r for r in requests)
+    statements = [r for r in requests if r.get("cmd", "").startswith("theorem")]
+    assert len(statements) == 4 and {r["env"] for r in statements} <= base_envs

@@ -59,6 +59,11 @@ def test_lean_project_pins_match_the_default_statement_set() -> None:
     mathlib = next(p for p in manifest["packages"] if p["name"] == "mathlib")
     assert mathlib["rev"] == project_mod.MATHLIB_REV == "f897ebcf72cd16f89ab4577d0c826cd14afaafc7"
     assert mathlib["inputRev"] == "v4.24.0" and not mathlib["inherited"]
+    repl = next(p for p in manifest["packages"] if p["name"] == "REPL")
+    assert repl["rev"] == project_mod.REPL_REV == "8fff8552292860d349b459d6a811e6915671dc0d"
+    assert (repl["url"], repl["inputRev"], repl["configFile"], repl["inherited"]) == (
+        "https://github.com/leanprover-community/repl", "v4.24.0", "lakefile.toml", False)
+    assert project_mod.repl_pin(REPO_PROJECT) == project_mod.REPL_REV
 
 
 def test_pins_agree_with_the_upstream_statement_set_manifest() -> None:
@@ -124,17 +129,46 @@ def test_setup_builds_the_project_step_by_step(stand_in_lake: Path, tmp_path: Pa
     out = io.StringIO()
     setup_lean(project, out)
     text = out.getvalue()
-    for title in ("Lake project", "elan and lake", "toolchain leanprover/lean4:v4.24.0", "lock the REPL at v4.24.0",
+    for title in ("Lake project", "elan and lake", "toolchain leanprover/lean4:v4.24.0", "REPL pin",
                   "Mathlib cache", "REPL build", "REPL with Mathlib"):
         assert re.search(re.escape(title) + r".*: .* \(\d+\.\d s\)", text), title
     assert "Lean is ready" in text
     calls = [json.loads(line) for line in stand_in_lake.read_text().splitlines()]
-    assert ["update", "REPL"] in calls and ["exe", "cache", "get"] in calls and ["build", "REPL/repl"] in calls
+    assert ["exe", "cache", "get"] in calls and ["build", "REPL/repl"] in calls
+    assert not any(call[:1] == ["update"] for call in calls)  # the REPL pin comes from the manifest
+    assert "REPL pin: locked at tag v4.24.0 (8fff85522928)" in text
     assert all(c.ok for c in lean_health(project)), lean_health(project)
     # a second run has nothing left to download or build
     again = io.StringIO()
     setup_lean(project, again)
     assert "already present" in again.getvalue() and "already built" in again.getvalue()
+
+
+def test_setup_never_runs_lake_update_and_names_a_missing_repl_pin(stand_in_lake: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lake update` would run Mathlib's post-update hook (the whole cache download) inside that step's limit."""
+    async def reachable(*args, **kwargs) -> bool:
+        return True
+
+    monkeypatch.setattr(setup_mod, "online", reachable)
+    project = tmp_path / "proj"
+    setup_mod.ensure_project(project)
+    manifest = json.loads((project / "lake-manifest.json").read_text())
+    manifest["packages"] = [p for p in manifest["packages"] if p["name"] != "REPL"]
+    (project / "lake-manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ProverUnavailable, match=r"does not lock the REPL .*8fff8552292860d349b459d6a811e6915671dc0d"):
+        setup_lean(project, io.StringIO())
+    calls = [json.loads(line) for line in stand_in_lake.read_text().splitlines()]
+    assert not any(call[:1] == ["update"] for call in calls)
+    checks = {c.name: c for c in lean_health(project)}
+    assert not checks["Lean REPL"].ok and "does not lock package `REPL`" in checks["Lean REPL"].detail
+
+
+def test_doctor_reports_the_repl_pin(stand_in_lake: Path, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    setup_mod.ensure_project(project)
+    detail = {c.name: c for c in lean_health(project)}["Lean REPL"].detail
+    assert "locked at 8fff85522928 (tag v4.24.0)" in detail
 
 
 async def test_launch_runs_the_repl_binary_itself_with_the_lake_environment(
@@ -157,3 +191,10 @@ async def test_launch_runs_the_repl_binary_itself_with_the_lake_environment(
         assert os.getpgid(repl.pid) == repl.pid  # in its own process group
     finally:
         await repl.close()
+
+
+def test_doctor_reports_the_memory_watch(tmp_path: Path) -> None:
+    row = {c.name: c for c in lean_health(tmp_path / "nowhere")}["Lean memory limits"]
+    resident = LeanOptions().resolved_memory_limit_mb()
+    assert row.ok and f"restarted above {resident} MB resident" in row.detail
+    assert f"address-space backstop {2 * resident + 16 * 1024} MB" in row.detail

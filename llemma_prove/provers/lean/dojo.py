@@ -1,13 +1,20 @@
-"""LeanDojo backend (extra `dojo`): the same `Prover` interface over `lean_dojo.Dojo`, the paper's backend.
+"""LeanDojo backend (extra `dojo`): the same `Prover` interface over `lean_dojo.Dojo`.
 
-For users who already have traced repositories. A theorem is located in its repository by
-`Theorem.source` of the form `URL@COMMIT:FILE_PATH` (the shape of the Llemma miniF2F pointers) and its
-full name, or by a `locate` function. `lean_dojo` is imported only when the prover starts.
+This is the LeanDojo API of today (lean-dojo 4.20.0, the version the `dojo` extra pins and the test
+double in tests/lean/fake_lean_dojo.py models), not the paper's lean-dojo 1.1.2. For users who already
+have traced repositories. A theorem is located in its repository by `Theorem.source` of the form
+`URL@COMMIT:FILE_PATH` (the shape of the Llemma miniF2F pointers) and its full name, or by a `locate`
+function. `lean_dojo` is imported only when the prover starts.
 
 Results map onto step outcomes: `TacticState` -> GOALS (its `pp` is the state text), `ProofFinished`
 -> PROVED (still subject to the final check), `LeanError` -> ERROR, `ProofGivenUp` -> ERROR (the tactic
-used `sorry`), `DojoTacticTimeoutError` -> TIMEOUT, `DojoCrashError` -> ERROR and the Dojo is entered
-again (states are rebuilt by replay), `DojoInitError` -> ProverError when opening.
+used `sorry`), `DojoTacticTimeoutError` -> TIMEOUT, `DojoCrashError` -> ERROR.
+
+After a timeout or a crash the Dojo is left and entered again on the next step (states are rebuilt by
+replay): on a timeout lean-dojo leaves Lean running, and its late answer would be read as the answer to
+the next tactic. `LeanGitRepo` resolves the repository over the network when built, so it is built in a
+thread (once per repository and commit); its errors, `DojoInitError`, and lean-dojo's own assertions
+(a missing `Lean4Repl.lean`, a file that is not `.lean`, goals it cannot parse) become `ProverError`.
 
 The final check is the REPL's (`soundness.py`) when a `LeanReplProver` is given as `checker`: same
 statement, same rules, `#print axioms` included. LeanDojo alone cannot list a proof's axioms, so
@@ -54,6 +61,8 @@ def target_from_theorem(theorem: Theorem) -> DojoTarget:
             f"{theorem.name}: LeanDojo needs the theorem's repository, commit and file "
             "(Theorem.source = 'URL@COMMIT:FILE_PATH')"
         )
+    if not match.group("path").endswith(".lean"):
+        raise ProverError(f"{theorem.name}: LeanDojo needs a `.lean` file, not {match.group('path')!r}")
     return DojoTarget(match.group("url"), match.group("commit"), match.group("path"), theorem.name)
 
 
@@ -104,14 +113,19 @@ class DojoSession:
 
     async def _enter(self) -> Any:
         module = self.prover.module
-        init_errors = _errors(module, "DojoInitError", "DojoCrashError")
-        theorem = module.Theorem(module.LeanGitRepo(self.target.repo_url, self.target.commit),
-                                 self.target.file_path, self.target.full_name)
+        init_errors = _errors(module, "DojoInitError", "DojoCrashError", "DojoTacticTimeoutError")
+        repo = await self.prover.repository(self.target.repo_url, self.target.commit)
+        try:
+            theorem = module.Theorem(repo, self.target.file_path, self.target.full_name)
+        except (AssertionError, ValueError, TypeError) as exc:
+            raise ProverError(f"{self.theorem.name}: LeanDojo refused the theorem: {exc or type(exc).__name__}") from None
         ctx = module.Dojo(theorem, timeout=self.prover.timeout_s)
         try:
             dojo, state = await asyncio.to_thread(ctx.__enter__)
-        except init_errors as exc:
-            raise ProverError(f"{self.theorem.name}: LeanDojo could not start the theorem: {exc}") from None
+        except (*init_errors, AssertionError, RuntimeError, ValueError, OSError) as exc:
+            await asyncio.to_thread(_exit_quietly, ctx)  # a failed __enter__ may leave Lean running
+            what = str(exc) or type(exc).__name__
+            raise ProverError(f"{self.theorem.name}: LeanDojo could not start the theorem: {what}") from None
         self._ctx, self._dojo = ctx, dojo
         self._incarnation += 1
         return state
@@ -119,10 +133,7 @@ class DojoSession:
     async def _leave(self) -> None:
         ctx, self._ctx, self._dojo = self._ctx, None, None
         if ctx is not None:
-            try:
-                await asyncio.to_thread(ctx.__exit__, None, None, None)
-            except Exception as exc:  # noqa: BLE001 - a crashed Dojo may fail to exit cleanly
-                log.debug("leaving the Dojo failed: %s", exc)
+            await asyncio.to_thread(_exit_quietly, ctx)
 
     async def initial_state(self) -> GoalState:
         async with self._lock:
@@ -146,16 +157,28 @@ class DojoSession:
             started = time.monotonic()
             try:
                 source = await self._materialize(node_id)
-            except (ProverError, *crashes) as exc:
+            except (*timeouts, *crashes) as exc:
+                self.restarts += 1
+                await self._leave()
+                what = str(exc) or type(exc).__name__
+                return StepOutcome.error(f"could not rebuild the state: {what}", time.monotonic() - started)
+            except ProverError as exc:
                 return StepOutcome.error(f"could not rebuild the state: {exc}", time.monotonic() - started)
             try:
                 result = await asyncio.to_thread(self._dojo.run_tac, source, tactic)
             except timeouts:
-                return StepOutcome.timeout(elapsed_s=time.monotonic() - started)
+                # lean-dojo leaves Lean running: its late answer would be read as the next tactic's.
+                self.restarts += 1
+                await self._leave()
+                return StepOutcome.timeout(f"the tactic ran past LeanDojo's {self.prover.timeout_s} s",
+                                           time.monotonic() - started)
             except crashes as exc:
                 self.restarts += 1
                 await self._leave()
                 return StepOutcome.error(f"LeanDojo crashed: {exc}", time.monotonic() - started)
+            except (AssertionError, RuntimeError) as exc:
+                raise ProverError(f"{self.theorem.name}: LeanDojo failed on {tactic!r}: "
+                                  f"{str(exc) or type(exc).__name__} (e.g. goals it cannot parse)") from None
             elapsed = time.monotonic() - started
             verdict = map_result(module, result)
             if verdict.kind is OutcomeKind.GOALS:
@@ -178,7 +201,10 @@ class DojoSession:
         for nid in reversed(chain):
             node = self._nodes[nid]
             parent = self._nodes[node.parent]  # type: ignore[index]
-            result = await asyncio.to_thread(self._dojo.run_tac, parent.state, node.tactic)
+            try:
+                result = await asyncio.to_thread(self._dojo.run_tac, parent.state, node.tactic)
+            except (AssertionError, RuntimeError) as exc:
+                raise ProverError(f"replaying {node.tactic!r}: {str(exc) or type(exc).__name__}") from None
             verdict = map_result(self.prover.module, result)
             if verdict.kind is not OutcomeKind.GOALS:
                 raise ProverError(f"replaying {node.tactic!r} gave {verdict.kind.value}")
@@ -187,6 +213,14 @@ class DojoSession:
 
     async def close(self) -> None:
         await self._leave()
+
+
+def _exit_quietly(ctx: Any) -> None:
+    """Leave a Dojo (kills its Lean process); one that crashed or never started may fail to exit."""
+    try:
+        ctx.__exit__(None, None, None)
+    except Exception as exc:  # noqa: BLE001 - e.g. no process was ever spawned
+        log.debug("leaving the Dojo failed: %s", exc)
 
 
 class LeanDojoProver:
@@ -209,6 +243,21 @@ class LeanDojoProver:
         self.trust_dojo_replay = trust_dojo_replay
         self._module = dojo_module
         self.sessions: list[DojoSession] = []
+        self._repos: dict[tuple[str, str], Any] = {}
+        self._repo_lock = asyncio.Lock()
+
+    async def repository(self, url: str, commit: str) -> Any:
+        """`LeanGitRepo(url, commit)`, built once per pair in a thread: building it queries GitHub or
+        clones the repository. Its errors (bad URL, unknown commit, network) become ProverError."""
+        key = (url, commit)
+        async with self._repo_lock:
+            if key not in self._repos:
+                try:
+                    self._repos[key] = await asyncio.to_thread(self.module.LeanGitRepo, url, commit)
+                except Exception as exc:  # noqa: BLE001 - ValueError, AssertionError, GithubException, git errors
+                    raise ProverError(f"LeanDojo could not resolve the repository {url}@{commit}: "
+                                      f"{type(exc).__name__}: {exc}") from None
+            return self._repos[key]
 
     @property
     def module(self) -> Any:
@@ -252,22 +301,29 @@ class LeanDojoProver:
             return Verification(Verdict.REJECTED, "; ".join(reasons), text, 0.0, {"reasons": reasons})
         session = DojoSession(self, theorem, self.locate(theorem))
         try:
-            state = await session.initial_state()
-            for i, tactic in enumerate(proof.tactics):
-                outcome = await session.step(state, tactic)
-                last = i == len(proof.tactics) - 1
-                if outcome.kind is OutcomeKind.PROVED and last:
-                    details = {"reasons": [], "axioms_checked": False}
-                    return Verification(Verdict.ACCEPTED, "", text, time.monotonic() - started, details)
-                if outcome.kind is not OutcomeKind.GOALS:
-                    reason = f"step {i + 1} ({tactic!r}) gives {outcome.kind.value}: {outcome.message}"
-                    return Verification(Verdict.REJECTED, reason, text, time.monotonic() - started, {"reasons": [reason]})
-                assert outcome.state is not None
-                state = outcome.state
-            reason = "goals remain after the last tactic"
-            return Verification(Verdict.REJECTED, reason, text, time.monotonic() - started, {"reasons": [reason]})
+            return await self._replay(session, proof, text, started)
+        except ProverError as exc:
+            reason = f"LeanDojo could not replay the proof: {exc}"
+            return Verification(Verdict.UNCHECKED, reason, text, time.monotonic() - started, {"reasons": [reason]})
         finally:
             await session.close()
+
+    async def _replay(self, session: DojoSession, proof: Proof, text: str, started: float) -> Verification:
+        """The proof's tactics in a fresh Dojo: ACCEPTED only when the last one finishes the proof."""
+        state = await session.initial_state()
+        for i, tactic in enumerate(proof.tactics):
+            outcome = await session.step(state, tactic)
+            last = i == len(proof.tactics) - 1
+            if outcome.kind is OutcomeKind.PROVED and last:
+                details = {"reasons": [], "axioms_checked": False}
+                return Verification(Verdict.ACCEPTED, "", text, time.monotonic() - started, details)
+            if outcome.kind is not OutcomeKind.GOALS:
+                reason = f"step {i + 1} ({tactic!r}) gives {outcome.kind.value}: {outcome.message}"
+                return Verification(Verdict.REJECTED, reason, text, time.monotonic() - started, {"reasons": [reason]})
+            assert outcome.state is not None
+            state = outcome.state
+        reason = "goals remain after the last tactic"
+        return Verification(Verdict.REJECTED, reason, text, time.monotonic() - started, {"reasons": [reason]})
 
     def render(self, theorem: Theorem, proof: Proof) -> str:
         return render_source(theorem, proof)

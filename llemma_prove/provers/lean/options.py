@@ -16,6 +16,13 @@ MINIF2F_HEADER = "import Mathlib\n\nset_option maxHeartbeats 0\n\nopen BigOperat
 _WORKER_RESIDENT_MB = 8 * 1024
 _MIN_CAP_MB = 8 * 1024
 _MAX_CAP_MB = 20 * 1024
+# The address-space backstop sits this far above twice the resident limit. Address space counts what
+# resident memory does not: every Mathlib `.olean` file `import Mathlib` maps (several GB, mapped but
+# mostly never read) and memory Lean's allocator and thread stacks reserve without touching. A cap near
+# the resident limit would kill healthy processes; this one only stops an allocation burst faster than
+# the resident-memory watcher's poll.
+_MAPPED_AND_RESERVED_MB = 16 * 1024
+DEFAULT_MEMORY_POLL_S = 1.0
 
 
 def total_memory_mb() -> int:
@@ -29,9 +36,14 @@ def default_workers() -> int:
 
 
 def default_memory_limit_mb() -> int:
-    """Address-space cap per REPL: 3/4 of the machine, at least 8 GB (Mathlib maps ~6 GB of .olean
-    files), at most 20 GB."""
+    """Resident-memory limit per REPL (its whole process group): 3/4 of the machine, at least 8 GB, at
+    most 20 GB. Over it, the process is killed and restarted."""
     return max(_MIN_CAP_MB, min(_MAX_CAP_MB, total_memory_mb() * 3 // 4))
+
+
+def address_space_backstop_mb(resident_limit_mb: int) -> int:
+    """The RLIMIT_AS backstop for a given resident limit (see _MAPPED_AND_RESERVED_MB for why so large)."""
+    return 2 * resident_limit_mb + _MAPPED_AND_RESERVED_MB
 
 
 @dataclass
@@ -48,10 +60,10 @@ class LeanOptions:
     step_timeout_s: float = 60.0
     check_timeout_s: float = 300.0
     import_timeout_s: float = 600.0
-    memory_limit_mb: int | None = None  # None: default_memory_limit_mb(); 0: no cap
+    memory_limit_mb: int | None = None  # resident MB of a REPL's process group; None: default_memory_limit_mb(); 0: none
+    address_space_limit_mb: int | None = None  # RLIMIT_AS backstop; None: address_space_backstop_mb(); 0: none
+    memory_poll_s: float = DEFAULT_MEMORY_POLL_S  # how often the resident memory is read
     max_requests_per_process: int = 2000
-    use_pickle: bool = False
-    pickle_dir: Path | None = None  # None: <project>/.lake/llemma_prove
     header: str = MINIF2F_HEADER
     max_queue: int = 256  # waiting jobs per worker before callers wait
     rebalance: bool = True  # an idle worker takes over a waiting search (replaying its states)
@@ -66,3 +78,9 @@ class LeanOptions:
         if self.memory_limit_mb == 0:
             return None
         return self.memory_limit_mb if self.memory_limit_mb else default_memory_limit_mb()
+
+    def resolved_address_space_limit_mb(self) -> int | None:
+        if self.address_space_limit_mb is not None:
+            return self.address_space_limit_mb or None
+        resident = self.resolved_memory_limit_mb()
+        return address_space_backstop_mb(resident) if resident else None

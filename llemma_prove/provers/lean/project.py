@@ -31,6 +31,7 @@ MATHLIB_TAG = "v4.24.0"
 MATHLIB_REV = "f897ebcf72cd16f89ab4577d0c826cd14afaafc7"
 REPL_URL = "https://github.com/leanprover-community/repl"
 REPL_TAG = "v4.24.0"
+REPL_REV = "8fff8552292860d349b459d6a811e6915671dc0d"  # the commit tag v4.24.0 names (a lightweight tag)
 REPL_PACKAGE = "REPL"
 PROJECT_ENV = "LLEMMA_PROVE_LEAN_PROJECT"
 ELAN_INSTALL = "curl https://elan.lean-lang.org/elan-init.sh -sSf | sh"
@@ -102,6 +103,12 @@ def manifest_revs(project_dir: Path) -> dict[str, str]:
     return {p.get("name", ""): p.get("rev", "") for p in data.get("packages", []) if isinstance(p, dict)}
 
 
+def repl_pin(project_dir: Path) -> str | None:
+    """The commit lake-manifest.json locks the REPL at (package `REPL`), None when it is not locked."""
+    revs = manifest_revs(project_dir)
+    return revs.get(REPL_PACKAGE) or revs.get(REPL_PACKAGE.lower()) or None
+
+
 def _git_head(repo: Path) -> str | None:
     head = repo / ".git" / "HEAD"
     try:
@@ -115,6 +122,18 @@ def _git_head(repo: Path) -> str | None:
         except OSError:
             return None
     return text
+
+
+def installation_identity(project_dir: Path) -> dict[str, str]:
+    """What decides Lean's answers in this project: the toolchain and the Mathlib and REPL commits
+    (checked out where they are, else as locked). The tactic cache keys on it."""
+    revs = manifest_revs(project_dir)
+    packages = packages_dir(project_dir)
+    return {
+        "toolchain": read_toolchain(project_dir) or "",
+        "mathlib": _git_head(packages / "mathlib") or revs.get("mathlib", ""),
+        "repl": _git_head(packages / REPL_PACKAGE) or repl_pin(project_dir) or "",
+    }
 
 
 def mathlib_built(project_dir: Path) -> bool:
@@ -141,6 +160,8 @@ def lean_health(project_dir: Path | None = None) -> list[HealthCheck]:
     else:
         checks.append(HealthCheck("Lean toolchain (elan, lake)", True, f"lake at {lake}; {toolchain or 'no pin'}"))
 
+    checks.append(memory_health(LeanOptions()))
+
     if not (project / "lakefile.lean").exists() and not (project / "lakefile.toml").exists():
         checks.append(HealthCheck("Lean project", False, f"no Lake project at {project}",
                                   f"{SETUP_ADVICE}, or pass --lean-project DIR"))
@@ -164,11 +185,31 @@ def lean_health(project_dir: Path | None = None) -> list[HealthCheck]:
             checks.append(HealthCheck("Mathlib", True, f"built, {(head or locked or '?')[:12]}"))
 
     binary = repl_binary(project)
+    pin = repl_pin(project)
+    if pin is None:
+        checks.append(HealthCheck("Lean REPL", False, f"lake-manifest.json in {project} does not lock package "
+                                  f"`{REPL_PACKAGE}`", f"copy its entry from {repository_project_dir()}/lake-manifest.json "
+                                  f"(tag {REPL_TAG} = {REPL_REV})"))
+        return checks
+    locked = f"locked at {pin[:12]}" + (f" (tag {REPL_TAG})" if pin == REPL_REV else f", not tag {REPL_TAG} ({REPL_REV[:12]})")
     if binary.exists() and os.access(binary, os.X_OK):
-        checks.append(HealthCheck("Lean REPL", True, f"built at {binary}"))
+        checks.append(HealthCheck("Lean REPL", True, f"built at {binary}, {locked}"))
     else:
-        checks.append(HealthCheck("Lean REPL", False, f"not built ({binary} missing)", SETUP_ADVICE))
+        checks.append(HealthCheck("Lean REPL", False, f"not built ({binary} missing), {locked}", SETUP_ADVICE))
     return checks
+
+
+def memory_health(options: LeanOptions) -> HealthCheck:
+    """How each REPL's memory is limited: the watched resident limit, and the address-space backstop."""
+    resident = options.resolved_memory_limit_mb()
+    backstop = options.resolved_address_space_limit_mb()
+    if not resident:
+        detail = "resident memory not watched (memory_limit_mb=0)"
+    else:
+        detail = (f"each REPL's process group restarted above {resident} MB resident (psutil, every "
+                  f"{options.memory_poll_s:g} s)")
+    detail += f"; address-space backstop {backstop} MB" if backstop else "; no address-space backstop"
+    return HealthCheck("Lean memory limits", True, detail, required=False)
 
 
 def unavailable_message(checks: list[HealthCheck]) -> str | None:

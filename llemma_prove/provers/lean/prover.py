@@ -9,10 +9,9 @@ rebuilt by replaying the tactic path from the root: a crash costs time, not the 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
+import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from .messages import CommandRequest, CommandResponse, ReplFailure, ReplProtocol
 from .options import LeanOptions
 from .outcomes import classify_tactic_response
 from .pool import Job, ReplPool, Worker
-from .project import default_project_dir, resolve_launch
+from .project import default_project_dir, installation_identity, resolve_launch
 from .render import render_source, sorry_command, source_prefix
 from .repl import LeanRepl, ReplCrashed, ReplLaunch, ReplTimeout
 from .soundness import CheckLimits, check_proof, check_source
@@ -241,43 +240,37 @@ class LeanReplProver:
         self.launch = await resolve_launch(options)
         workers = options.resolved_workers()
         memory = options.resolved_memory_limit_mb()
-        pickle_path = self._pickle_path() if options.use_pickle else None
         repls = [
             LeanRepl(
                 self.launch,
                 header=options.header,
                 memory_limit_mb=memory,
+                address_space_limit_mb=options.resolved_address_space_limit_mb(),
+                memory_poll_s=options.memory_poll_s,
                 max_requests=options.max_requests_per_process,
                 import_timeout_s=options.import_timeout_s,
-                pickle_path=pickle_path,
                 name=f"lean-repl-{i}",
             )
             for i in range(workers)
         ]
         pool = ReplPool(repls, options.max_queue)
-        if pickle_path is not None and not pickle_path.exists() and len(repls) > 1:
-            await repls[0].start()  # one process writes the pickle, the others then load it
         await pool.start()
         self._pool_ = pool
-        log.info("Lean REPL pool: %d workers, memory cap %s MB", workers, memory)
+        log.info("Lean REPL pool: %d workers, resident limit %s MB (address-space backstop %s MB)", workers, memory,
+                 options.resolved_address_space_limit_mb())
 
-    def _pickle_path(self) -> Path:
-        """Where the pickled header lives: keyed by the header, the REPL binary and the Lean path (with
-        the build times of the binary and of Mathlib), so a rebuilt project never loads a stale pickle."""
+    @property
+    def version(self) -> str:
+        """Toolchain, Mathlib commit, REPL commit and process header: the tactic cache's key, so an
+        upgraded installation never gets the old one's outcomes. A custom `repl_command` counts too."""
         options = self.options
-        folder = options.pickle_dir or (Path(options.project_dir or default_project_dir()) / ".lake" / "llemma_prove")
-        parts = [options.header, *(self.launch.argv if self.launch else ())]
-        lean_path = (self.launch.env or {}).get("LEAN_PATH", "") if self.launch else ""
-        parts.append(lean_path)
-        candidates = [Path(self.launch.argv[0])] if self.launch and self.launch.argv else []
-        candidates += [Path(entry) / "Mathlib.olean" for entry in lean_path.split(os.pathsep) if entry]
-        for candidate in candidates:
-            try:
-                parts.append(f"{candidate}:{candidate.stat().st_mtime_ns}")
-            except OSError:
-                continue
-        key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
-        return Path(folder) / f"header-{key[:16]}.olean"
+        facts: dict[str, object] = dict(installation_identity(Path(options.project_dir or default_project_dir())))
+        facts["header"] = options.header
+        if options.repl_command:
+            facts["repl_command"] = list(options.repl_command)
+        elif options.repl_path:
+            facts["repl_path"] = str(options.repl_path)
+        return f"{self.name}:" + json.dumps(facts, sort_keys=True, ensure_ascii=False)
 
     async def close(self) -> None:
         pool, self._pool_ = self._pool_, None

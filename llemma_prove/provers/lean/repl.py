@@ -2,9 +2,12 @@
 
 The REPL has no timeout and never frees anything, so this driver owns every limit: a request that
 runs past its limit kills the process group (the driver restarts it on the next use and reports a
-timeout), the process runs under an address-space cap, and it is restarted after a number of
-requests. Each (re)start bumps `generation`, which is how sessions notice that their proof-state ids
-are gone and must be rebuilt by replay.
+timeout); the resident memory of the process group is watched (psutil) and a process over its limit
+is killed and restarted; an address-space cap far above that stays only as a backstop (address space
+counts the memory-mapped Mathlib `.olean` files and reserved but untouched memory, so a tight cap
+would kill healthy processes); and the process is restarted after a number of requests. Each
+(re)start bumps `generation`, which is how sessions notice that their proof-state ids are gone and
+must be rebuilt by replay.
 
 The process is the REPL binary itself (the `lake env` environment resolved once, in `project.py`), in
 its own process group with PDEATHSIG, so killing us or it never leaves a Lean grandchild behind.
@@ -16,25 +19,21 @@ import asyncio
 import collections
 import itertools
 import logging
-import os
 import signal
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, Sequence
 
 from ...errors import ProverError, ProverUnavailable
-from ...processes import ChildProcess, ProcessSpec
+from ...processes import ChildProcess, ProcessSpec, resident_bytes
 from .messages import (
     CommandRequest,
     CommandResponse,
-    PickleEnvRequest,
     ReplFailure,
     ReplProtocolError,
     Request,
     Response,
-    UnpickleEnvRequest,
     decode_response,
     encode_request,
 )
@@ -45,6 +44,7 @@ log = logging.getLogger(__name__)
 _UIDS = itertools.count(1)
 _STDERR_TAIL = 16 * 1024
 _MEMORY_MARKERS = ("out of memory", "bad_alloc", "cannot allocate memory", "memoryerror")
+_MB = 1024 * 1024
 
 # Packages `import Mathlib` brings along: a theorem header importing these is served by a Mathlib process.
 _MATHLIB_CLOSURE = ("Mathlib", "Aesop", "Batteries", "Qq", "ProofWidgets", "Plausible", "ImportGraph",
@@ -122,15 +122,21 @@ class LeanRepl:
         memory_limit_mb: int | None = None,
         max_requests: int | None = None,
         import_timeout_s: float = 600.0,
-        pickle_path: Path | None = None,
         name: str = "repl",
+        address_space_limit_mb: int | None = None,
+        memory_poll_s: float = 1.0,
     ) -> None:
         self.launch = launch
         self.header = header
-        self.memory_limit_mb = memory_limit_mb
+        self.memory_limit_mb = memory_limit_mb  # resident memory of the process group; None: unwatched
+        self.address_space_limit_mb = address_space_limit_mb  # RLIMIT_AS backstop; None: none
+        self.memory_poll_s = memory_poll_s
+        self.peak_resident_mb = 0.0
+        self.memory_restarts = 0
+        self._over_memory: float | None = None  # resident MB seen when the watcher killed this incarnation
+        self._watch_task: asyncio.Task[None] | None = None
         self.max_requests = max_requests
         self.import_timeout_s = import_timeout_s
-        self.pickle_path = pickle_path
         self.name = name
         self.uid = next(_UIDS)
         self.generation = 0
@@ -169,15 +175,37 @@ class LeanRepl:
     def needs_restart(self) -> bool:
         return not self.alive or (self.max_requests is not None and self.requests >= self.max_requests)
 
+    def resident_mb(self) -> float:
+        """Resident memory of the REPL and its descendants, in MB (0 when it is not running)."""
+        pid = self.pid
+        return resident_bytes(pid) / _MB if pid else 0.0
+
+    async def _watch_memory(self, child: ChildProcess) -> None:
+        """Kill the process group when its resident memory passes the limit, busy or idle: a request in
+        flight then fails with ReplCrashed(memory=True), and the next job restarts the process."""
+        assert self.memory_limit_mb
+        while child.running and child.pid is not None:
+            await asyncio.sleep(self.memory_poll_s)
+            used = (await asyncio.to_thread(resident_bytes, child.pid)) / _MB
+            self.peak_resident_mb = max(self.peak_resident_mb, used)
+            if used > self.memory_limit_mb and child.running:
+                self._over_memory = used
+                self.memory_restarts += 1
+                log.warning("%s: %.0f MB resident, over the limit of %d MB: killing the process group",
+                            self.name, used, self.memory_limit_mb)
+                child.kill_now()
+                return
+
     async def start(self) -> None:
-        """Start the process and import the header (or unpickle it). Raises ProverUnavailable when the
+        """Start the process and import the header. Raises ProverUnavailable when the
         header cannot be imported (Mathlib missing), ProverError on a timeout or crash."""
         await self._kill()
         self.generation += 1
         self.requests = 0
         self._header_envs = {}
         self.import_env = self.base_env = None
-        limit = self.memory_limit_mb * 1024 * 1024 if self.memory_limit_mb else None
+        self._over_memory = None
+        limit = self.address_space_limit_mb * _MB if self.address_space_limit_mb else None
         spec = ProcessSpec(
             argv=list(self.launch.argv),
             cwd=self.launch.cwd,
@@ -196,6 +224,8 @@ class LeanRepl:
         self._stderr_tail.clear()
         self._stderr_size = 0
         self._stderr_task = asyncio.ensure_future(self._drain_stderr(child.proc.stderr))
+        if self.memory_limit_mb:
+            self._watch_task = asyncio.ensure_future(self._watch_memory(child))
         log.info("%s: started pid %s (generation %d)", self.name, child.pid, self.generation)
         started = time.monotonic()
         try:
@@ -228,13 +258,14 @@ class LeanRepl:
                         await asyncio.wait_for(child.proc.wait(), 5.0)
                     except asyncio.TimeoutError:  # pragma: no cover
                         log.warning("%s: pid %s did not exit after SIGKILL", self.name, child.pid)
-        task, self._stderr_task = self._stderr_task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        for task in (self._stderr_task, self._watch_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+        self._stderr_task = self._watch_task = None
 
     async def _drain_stderr(self, stream: asyncio.StreamReader | None) -> None:
         if stream is None:
@@ -260,6 +291,8 @@ class LeanRepl:
         that is not a response; process killed). A killed process is restarted by `ensure_ready`.
         """
         if not self.alive or self._stdin is None or self._stdout is None:
+            if self._over_memory is not None:
+                raise ReplCrashed(self._memory_message(), memory=True)
             raise ReplCrashed(f"{self.name}: the REPL process is not running")
         if self._in_flight:
             raise ProverError(f"{self.name}: a second request while one is in flight (the pool must serialise them)")
@@ -315,36 +348,43 @@ class LeanRepl:
         await self._kill()
         memory = any(marker in tail.lower() for marker in _MEMORY_MARKERS)
         how = _describe_exit(returncode)
-        if memory:
-            cap = f" of {self.memory_limit_mb} MB" if self.memory_limit_mb else ""
-            message = f"Lean ran out of memory (address-space cap{cap}) and {how}"
+        if self._over_memory is not None:
+            memory = True
+            message = self._memory_message()
+        elif memory:
+            cap = f" of {self.address_space_limit_mb} MB" if self.address_space_limit_mb else ""
+            message = f"Lean ran out of memory (address-space backstop{cap}) and {how}"
         else:
             last = tail.strip().splitlines()[-1] if tail.strip() else ""
             message = f"the Lean REPL {how}" + (f": {last[:300]}" if last else "")
         log.warning("%s: %s", self.name, message)
         return ReplCrashed(message, memory=memory, returncode=returncode)
 
+    def _memory_message(self) -> str:
+        return (f"Lean used {self._over_memory:.0f} MB resident, over the limit of {self.memory_limit_mb} MB; "
+                "the process was killed and is restarted on its next use")
+
     # ------------------------------------------------------------------ header environments
 
     async def _import_header(self) -> None:
+        """Import the header's modules once per process, then run the rest of it on them.
+
+        There is deliberately no `pickleTo`/`unpickleEnvFrom` shortcut. At REPL v4.24.0,
+        `CommandSnapshot.unpickle` (REPL/Snapshots.lean) calls `importModules` without
+        `enableInitializersExecution`, so Mathlib's initializers (environment extensions, attributes)
+        would not run in a fresh process; it re-imports every module anyway, so it saves no import time;
+        and an unpickle failure is an uncaught exception (`unpickleCommandSnapshot` in REPL/Main.lean
+        has no `try`) that ends the process. Within a process the header's `env` is reused by every
+        theorem (`env_for_header`).
+        """
         header = self._header
         key = self.header.strip()
-        if self.pickle_path is not None and self.pickle_path.is_file():
-            response = await self.request(UnpickleEnvRequest(str(self.pickle_path)), self.import_timeout_s)
-            if isinstance(response, CommandResponse) and not response.errors:
-                self.base_env = response.env
-                self._header_envs[key] = response.env
-                log.info("%s: header unpickled from %s", self.name, self.pickle_path)
-                return
-            log.warning("%s: could not unpickle %s, importing instead", self.name, self.pickle_path)
         if header.imports:
             self.import_env = await self._run_header_command(header.import_command, None, importing=True)
         self.base_env = self.import_env
         if header.rest.strip():
             self.base_env = await self._run_header_command(header.rest, self.import_env, importing=False)
         self._header_envs[key] = self.base_env
-        if self.pickle_path is not None and self.base_env is not None:
-            await self._pickle_header()
 
     async def _run_header_command(self, text: str, env: int | None, *, importing: bool) -> int:
         try:
@@ -370,21 +410,6 @@ class LeanRepl:
             raise ProverError(f"the header does not elaborate: {first}")
         return response.env
 
-    async def _pickle_header(self) -> None:
-        assert self.pickle_path is not None and self.base_env is not None
-        self.pickle_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.pickle_path.with_name(f".{self.pickle_path.name}.{os.getpid()}.{self.uid}.tmp")
-        try:
-            response = await self.request(PickleEnvRequest(str(tmp), self.base_env), self.import_timeout_s)
-        except (ReplTimeout, ReplCrashed) as exc:
-            log.warning("%s: pickling the header failed: %s", self.name, exc)
-            raise ProverError(f"pickling the header environment failed: {exc}") from None
-        if isinstance(response, ReplFailure) or not tmp.exists():
-            log.warning("%s: pickling the header failed: %s", self.name, response)
-            return
-        os.replace(tmp, self.pickle_path)
-        log.info("%s: header pickled to %s", self.name, self.pickle_path)
-
     async def env_for_header(self, header: str, timeout_s: float) -> int | None:
         """The environment a theorem with this header runs on: the process header's env, or the
         header's non-import part run once on the imports (cached per process). An empty header gets
@@ -401,8 +426,6 @@ class LeanRepl:
                 f"only {', '.join(self._header.imports) or 'nothing'} (set LeanOptions.header)"
             )
         env = self.import_env
-        if env is None and self._header.imports:  # the header came from a pickle: import on demand
-            env = self.import_env = await self._run_header_command(self._header.import_command, None, importing=True)
         if wanted.rest.strip():
             response = await self.request(CommandRequest(wanted.rest, env=env), timeout_s)
             if not isinstance(response, CommandResponse):

@@ -20,13 +20,14 @@ from .project import (
     ELAN_INSTALL,
     LEAN_TOOLCHAIN,
     REPL_PACKAGE,
+    REPL_REV,
     REPL_TAG,
     default_project_dir,
     find_tool,
-    manifest_revs,
     mathlib_built,
     read_toolchain,
     repl_binary,
+    repl_pin,
     repository_project_dir,
     resolve_launch,
     run_tool,
@@ -152,12 +153,21 @@ async def setup_lean_async(project_dir: Path | None, console: Any = None) -> Non
 
     await steps.run(f"toolchain {toolchain}", toolchain_step)
 
-    if REPL_PACKAGE not in manifest_revs(project) and REPL_PACKAGE.lower() not in manifest_revs(project):
-        await need_network(f"locking the REPL at tag {REPL_TAG}")
-        await steps.run(f"lock the REPL at {REPL_TAG} (`lake update {REPL_PACKAGE}`)",
-                        lake_step([str(lake), "update", REPL_PACKAGE], 1800.0, "locking the REPL failed"))
-    else:
-        steps.skip("REPL pin", "locked in lake-manifest.json")
+    async def pin_step() -> str:
+        # Never `lake update`: it would move every pin and run Mathlib's post-update hook, which downloads
+        # the whole Mathlib cache inside this step's time limit. The pin lives in lake-manifest.json.
+        pin = repl_pin(project)
+        if pin is None:
+            raise ProverUnavailable(
+                f"lake-manifest.json in {project} does not lock the REPL (package `{REPL_PACKAGE}`): copy its entry "
+                f"from {repository_project_dir() / 'lake-manifest.json'} (tag {REPL_TAG} = commit {REPL_REV}); "
+                "setup does not run `lake update`"
+            )
+        if pin != REPL_REV:
+            return f"locked at {pin[:12]}, not tag {REPL_TAG} ({REPL_REV[:12]}): Lean may answer differently"
+        return f"locked at tag {REPL_TAG} ({pin[:12]}) in lake-manifest.json"
+
+    await steps.run("REPL pin", pin_step)
 
     if mathlib_built(project):
         steps.skip("Mathlib cache", "already present")
