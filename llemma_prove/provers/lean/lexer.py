@@ -455,11 +455,11 @@ def filter_text(text: str, theorem_name: str | None = None) -> FilterResult:
             if not _followed_by_in(tokens, k):
                 add("the proof contains the command `open` (only `open ... in` is a tactic)")
             continue
-        if plain and tok.text in METAPROGRAM_WORDS:
-            add(f"the proof uses `{tok.text}` (metaprogramming and oracles are not allowed)")
-            continue
         if plain and tok.text in COMMAND_KEYWORDS:
             add(f"the proof contains the command `{tok.text}` (a command could change what is checked)")
+            continue
+        if plain and tok.text in METAPROGRAM_WORDS:
+            add(f"the proof uses `{tok.text}` (metaprogramming and oracles are not allowed)")
             continue
         bad = [p for p in parts if p in FORBIDDEN_COMPONENTS or any(s in p for s in ("skipKernelTC", "ofReduce"))]
         if bad:
