@@ -24,7 +24,7 @@ Its "olean" is a JSON file describing the module's constants for the stand-in le
 
 What the real tool answers for a given proof comes from a world file (`--world FILE`, a JSON list of
 rules written by a test): the first rule whose `match` text occurs in the file decides the messages
-(`messages`, placed at the proof), the axiom report (`axioms`; null: no report), the printed type
+(`messages`, placed at the proof, or at the queries with `"at": "queries"`), the axiom report (`axioms`; null: no report), the printed type
 (`type`), whether the queries after the proof run at all (`queries_run`), the constants the module adds
 (`constants`, with `kernel_error` where the kernel rejects one), and faults (`crash`, `hang`, `oom`).
 A rule with `"reference": true` applies to the reference statement file (no `-o`). Without a rule,
@@ -177,8 +177,11 @@ def main(argv):
     statement_line = line_of(text, decl.start()) if decl else 1
     head_end = text.find(":=", decl.end()) if decl else -1
     proof_line = statement_line + text.count("\n", decl.start(), head_end) + 1 if decl else 1
+    query = _QUERY_AXIOMS.search(text)
+    query_line = line_of(text, query.start()) if query else proof_line
     for item in rule.get("messages", ()):
-        line = item.get("line", proof_line)
+        # `"at": "queries"`: logged at the checker's `#print` (what a hijacked command would print)
+        line = item.get("line", query_line if item.get("at") == "queries" else proof_line)
         emit(item["severity"], line, item.get("column", 2), item["data"])
     body = text[head_end + 2:] if head_end >= 0 else ""
     query_at = text.find("\n#print axioms ")

@@ -14,7 +14,8 @@ Modelled on its `Main.lean` and `Lean4Checker/Replay.lean` at that tag:
 - all accepted: no output, exit 0.
 
 It reads the stand-in `.olean` that `fake_lean.py` writes (JSON listing the constants, with a
-`kernel_error` where the kernel rejects one); any other file is unreadable to it, as a corrupt
+`kernel_error` where the kernel rejects one, or a `replay_error` where a constructor or recursor does
+not match the one the replayed inductive generates); any other file is unreadable to it, as a corrupt
 `.olean` is to `readModuleData`.
 
 Standard library only: it runs as `python -S fake_lean4checker.py ...`.
@@ -77,6 +78,9 @@ def main(argv):
             if constant.get("kernel_error"):
                 sys.stderr.write(f"lean4checker found a problem in {module}\n")
                 return fail(f"(kernel) {constant['kernel_error']}")
+            if constant.get("replay_error"):  # `checkPostponedConstructors` / `...Recursors`: IO.userError
+                sys.stderr.write(f"lean4checker found a problem in {module}\n")
+                return fail(constant["replay_error"])
     return 0
 
 

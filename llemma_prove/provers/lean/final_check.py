@@ -31,8 +31,8 @@ memory limits; none of them is a worker of the search pool):
    and `uncaught exception: (kernel) ...` and exits 1 (an uncaught `IO.userError` in `main`). So a
    declaration added by a metaprogram, or checked with `debug.skipKernelTC`, is checked here.
 
-Messages are attributed by position: the answers to 3 and 4 must sit on the lines of the query block,
-which follows the proof; anything the proof itself prints sits on earlier lines and cannot stand in
+Messages are attributed by position: the answer to 4 must sit on the line of the `#print` token and
+the answer to 3 on the line of the `#check` token of the query block, which follows the proof; anything the proof itself prints sits on earlier lines and cannot stand in
 for them. Verdicts: REJECTED with the reasons when a layer refuses; UNCHECKED when a layer could not
 run (a tool missing or crashing, the reference statement not elaborating, the replay past its time).
 """
@@ -59,6 +59,7 @@ from ...types import Proof, Theorem, Verdict, Verification
 from .lexer import filter_text
 from .options import LeanOptions
 from .render import declaration_name, proof_body, render_source, sorry_command, source_prefix, statement_head
+from .soundness import split_source
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ _AXIOMS = re.compile(r"^'(?P<name>[^']+)' depends on axioms: \[(?P<list>[^\]]*)\
 _NO_AXIOMS = re.compile(r"^'(?P<name>[^']+)' does not depend on any axioms\s*$")
 _SORRY_WARNING = re.compile(r"declaration uses ['`]sorry['`]")
 _OUTPUT_LIMIT = 4 * 1024 * 1024
+
+
+CHECK_OFFSET = 3  # the `#check` token's line, counted from the `#print axioms` line of `query_block`
 
 
 def query_block(name: str) -> str:
@@ -223,21 +227,22 @@ class KernelChecker:
         return await self.check_body(theorem, proof_body(proof.tactics))
 
     async def check_source(self, theorem: Theorem, source: str) -> Verification:
-        from .soundness import split_source
-
+        """A complete file: it must be the theorem's header and statement, byte for byte, then the proof;
+        the file itself, as given, is what is compiled."""
         body, reasons = split_source(theorem, source)
         if body is None:
             return self._verification(Verdict.REJECTED, "text", reasons, source, 0.0, {})
-        return await self.check_body(theorem, body.rstrip())
+        return await self.check_body(theorem, body.rstrip(), source=source)
 
-    async def check_body(self, theorem: Theorem, body: str) -> Verification:
-        """Every layer for `statement_head + body` (the body is what follows the statement's `:=`)."""
+    async def check_body(self, theorem: Theorem, body: str, *, source: str | None = None) -> Verification:
+        """Every layer for `statement_head + body` (the body is what follows the statement's `:=`), or
+        for `source` when given (a whole file whose proof part is `body`)."""
         started = time.monotonic()
         head = statement_head(theorem.statement)
-        checked = source_prefix(theorem) + head + body + "\n"
+        checked = source if source is not None else source_prefix(theorem) + head + body + "\n"
         details: dict[str, Any] = {"declaration": head + body, "layers": []}
         try:
-            await self._run_layers(theorem, body, details)
+            await self._run_layers(theorem, body, checked, details)
         except _Outcome as outcome:
             return self._verification(outcome.verdict, outcome.layer, outcome.reasons, checked,
                                       time.monotonic() - started, details)
@@ -245,7 +250,7 @@ class KernelChecker:
 
     # ------------------------------------------------------------------ layers
 
-    async def _run_layers(self, theorem: Theorem, body: str, details: dict[str, Any]) -> None:
+    async def _run_layers(self, theorem: Theorem, body: str, checked: str, details: dict[str, Any]) -> None:
         name = declaration_name(theorem.statement)
         if not body.strip() or body.strip() == "by":
             raise _reject("text", "the proof is empty")
@@ -264,17 +269,16 @@ class KernelChecker:
         async with self._slots:
             scratch = self._scratch()
             try:
-                await self._candidate_layers(theorem, body, name, reference.type_text, scratch, details)
+                await self._candidate_layers(checked, name, reference.type_text, scratch, details)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
 
-    async def _candidate_layers(self, theorem: Theorem, body: str, name: str, reference_type: str, scratch: Path,
+    async def _candidate_layers(self, checked: str, name: str, reference_type: str, scratch: Path,
                                 details: dict[str, Any]) -> None:
         assert self.tools is not None
         limits = self.options
         memory = limits.resolved_memory_limit_mb()
-        head = statement_head(theorem.statement)
-        prefix = source_prefix(theorem) + head + body + "\n\n"
+        prefix = checked.rstrip("\n") + "\n\n"
         text = prefix + query_block(name)
         query_line = prefix.count("\n") + 1
         module = "LlemmaCheck_" + hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -303,8 +307,7 @@ class KernelChecker:
         details["layers"].append("compile")
 
         # 3. type
-        answers = [m for m in messages if m.line >= query_line and m.severity == "information"]
-        checks = [m for m in answers if not _AXIOMS.match(m.data) and not _NO_AXIOMS.match(m.data)]
+        checks = [m for m in messages if m.line == query_line + CHECK_OFFSET and m.severity == "information"]
         reasons = judge_type(checks, reference_type)
         details["type"] = checks[0].data if len(checks) == 1 else None
         if reasons:
@@ -312,7 +315,8 @@ class KernelChecker:
         details["layers"].append("type")
 
         # 4. axioms
-        reasons, axioms = judge_axiom_reports(name, [m for m in answers if m not in checks])
+        reasons, axioms = judge_axiom_reports(name, [m for m in messages if m.line == query_line
+                                                     and m.severity == "information"])
         details["axioms"] = axioms
         if reasons:
             raise _reject("axioms", *reasons)
@@ -465,8 +469,7 @@ def _judge_reference(run: RunResult, query_line: int) -> Reference:
         return Reference(None, _first_line(errors[0].data))
     if run.code != 0:
         return Reference(None, f"`lean` exited {_exit(run)}: " + " / ".join((run.stderr or "\n".join(other)).strip().splitlines()[-2:]))
-    checks = [m for m in messages if m.line >= query_line and m.severity == "information"
-              and not _AXIOMS.match(m.data.strip()) and not _NO_AXIOMS.match(m.data.strip())]
+    checks = [m for m in messages if m.line == query_line + CHECK_OFFSET and m.severity == "information"]
     if len(checks) != 1:
         return Reference(None, f"{len(checks)} answers to the type query")
     if "⋯" in checks[0].data:

@@ -392,7 +392,7 @@ FORBIDDEN_COMPONENTS = frozenset({
     "unsafeBaseIO", "unsafeIO", "unsafeEIO", "implemented_by", "extern", "Elab", "Kernel", "Environment",
     "Compiler", "sorryAx", "admitGoal", "mkSorry", "elabTerm", "evalTactic", "liftMetaM", "runMetaM",
     "MetaM", "TacticM", "TermElabM", "CommandElabM", "CoreM", "IO", "EIO", "BaseIO", "native_decide",
-    "decide_native", "Native", "ofNative",
+    "decide_native", "Native", "ofNative", "native",
 })
 SORRY_WORDS = frozenset({"sorry", "admit", "sorryAx"})
 SEARCH_TACTICS = frozenset({"apply?", "exact?", "rw?", "hint", "says?", "aesop?", "simp?", "simp_all?",
