@@ -9,11 +9,11 @@ Results map onto step outcomes: `TacticState` -> GOALS (its `pp` is the state te
 used `sorry`), `DojoTacticTimeoutError` -> TIMEOUT, `DojoCrashError` -> ERROR and the Dojo is entered
 again (states are rebuilt by replay), `DojoInitError` -> ProverError when opening.
 
-The final check is the REPL's (`soundness.py`) when a `LeanReplProver` is given as `checker`: same
-statement, same rules, `#print axioms` included. LeanDojo alone cannot list a proof's axioms, so
-without a checker `verify` answers UNCHECKED (never ACCEPTED) unless the user opts into
-`trust_dojo_replay`, which replays the proof in a fresh Dojo and applies the text rules only (recorded
-as `details["axioms_checked"] = False`).
+The final check is the REPL prover's (`LeanReplProver.verify`: the REPL layer, then the kernel check
+of `final_check.py`) when a `LeanReplProver` is given as `checker`: same statement, same rules.
+LeanDojo alone cannot list a proof's axioms, so without a checker `verify` answers UNCHECKED (never
+ACCEPTED); `trust_dojo_replay` replays the proof in a fresh Dojo with the text rules, which can reject
+a proof but, passing, still answers UNCHECKED (`details["axioms_checked"] = False`).
 """
 
 from __future__ import annotations
@@ -257,8 +257,12 @@ class LeanDojoProver:
                 outcome = await session.step(state, tactic)
                 last = i == len(proof.tactics) - 1
                 if outcome.kind is OutcomeKind.PROVED and last:
-                    details = {"reasons": [], "axioms_checked": False}
-                    return Verification(Verdict.ACCEPTED, "", text, time.monotonic() - started, details)
+                    # LeanDojo replayed it, but neither the axioms nor an independent kernel replay were
+                    # checked: not every layer ran, so it is not ACCEPTED (issue 10).
+                    reason = ("replayed in a fresh Dojo, but the kernel check (compile, type, axioms, lean4checker) "
+                              "did not run: pass a LeanReplProver as checker")
+                    details = {"reasons": [reason], "axioms_checked": False, "dojo_replay": "passed"}
+                    return Verification(Verdict.UNCHECKED, reason, text, time.monotonic() - started, details)
                 if outcome.kind is not OutcomeKind.GOALS:
                     reason = f"step {i + 1} ({tactic!r}) gives {outcome.kind.value}: {outcome.message}"
                     return Verification(Verdict.REJECTED, reason, text, time.monotonic() - started, {"reasons": [reason]})
