@@ -16,9 +16,12 @@ memory limits; none of them is a worker of the search pool):
    command runs in a separate `lean` process on `header + preamble + statement := by sorry`, the
    reference elaborated on its own. The two answers must be equal text. `#check` on a term that is not
    a bare identifier logs `m!"{e} : {type}"` at the `#check` token (`elabCheckCore`,
-   `src/Lean/Elab/BuiltinCommand.lean`); `pp.all` prints every implicit argument, universe level,
-   coercion and full name, so equal text means the same elaborated type, the same universe parameters
-   (`@NAME.{u}`), the same constant. `_root_.NAME` resolves to exactly one constant, so no other
+   `src/Lean/Elab/BuiltinCommand.lean`). `pp.all` turns on explicit arguments, universe levels, full
+   and private names, proofs and deep terms, and turns off notation, coercion hiding, field notation,
+   structure-instance notation and `match` notation (`getPPAll` and its users in
+   `src/Lean/PrettyPrinter/Delaborator/Options.lean`); `pp.maxSteps` is raised so nothing is cut.
+   So equal text means the same elaborated type up to what printing cannot show (metadata, which the
+   kernel ignores), the same universe parameters (`@NAME.{u}`), the same constant. `_root_.NAME` resolves to exactly one constant, so no other
    declaration can answer in its place. An elided answer (`⋯`) is refused.
 4. axioms: the module also runs `#print axioms _root_.NAME`, answered at the `#print` token with
    `'NAME' depends on axioms: [...]` or `'NAME' does not depend on any axioms`
