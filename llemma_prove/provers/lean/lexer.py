@@ -154,7 +154,7 @@ def canonical_name(text: str) -> str:
     return ".".join(parts)
 
 
-def _scan_block_comment(text: str, i: int) -> int:
+def scan_block_comment(text: str, i: int) -> int:
     j = skip_nested(text, i, "/-", "-/")
     if j < 0:
         raise LeanSyntaxError(f"unterminated comment starting at offset {i}")
@@ -176,7 +176,7 @@ def _scan_escape(text: str, j: int) -> int:
     raise LeanSyntaxError(f"invalid escape sequence at offset {j}")
 
 
-def _scan_string(text: str, i: int) -> int:
+def scan_string(text: str, i: int) -> int:
     """Just past the string literal starting at `text[i] == '"'` (`strLitFnAux`, with string gaps)."""
     j, n = i + 1, len(text)
     while j < n:
@@ -227,7 +227,7 @@ def _skip_term(text: str, i: int) -> int:
     raise LeanSyntaxError(f"unterminated interpolation starting at offset {i - 1}")
 
 
-def _raw_string_start(text: str, i: int) -> bool:
+def raw_string_start(text: str, i: int) -> bool:
     """`isRawStrLitStart`: after `r`, any number of `#` and then `"`."""
     j = i + 1
     while j < len(text) and text[j] == "#":
@@ -235,7 +235,7 @@ def _raw_string_start(text: str, i: int) -> bool:
     return j < len(text) and text[j] == '"'
 
 
-def _scan_raw_string(text: str, i: int) -> int:
+def scan_raw_string(text: str, i: int) -> int:
     """`r"..."` or `r#"..."#` starting at `i` (the `r`): no escapes; ends at `"` and as many `#`."""
     j = i + 1
     hashes = 0
@@ -261,7 +261,7 @@ def _scan_char(text: str, i: int) -> int:
     return j + 1
 
 
-def _scan_ident(text: str, i: int) -> int | None:
+def scan_ident(text: str, i: int) -> int | None:
     """A dotted identifier with plain and `«escaped»` parts starting at `i`; None if none starts there."""
     n = len(text)
     j = i
@@ -296,11 +296,11 @@ def _raw_tokens(text: str, i: int = 0, *, stop_at_close: bool = False):
             j = n if j < 0 else j
             yield Token(Kind.COMMENT, text[i:j], i, j)
         elif text.startswith("/-", i):
-            j = _scan_block_comment(text, i)
+            j = scan_block_comment(text, i)
             kind = Kind.DOC if text.startswith(("/--", "/-!"), i) and not text.startswith("/--/", i) else Kind.COMMENT
             yield Token(kind, text[i:j], i, j)
         elif c == '"':
-            j = _scan_string(text, i)
+            j = scan_string(text, i)
             # In an interpolated string (`s!"..."`, `m!"..."`, `throwError "..."`) a `{` opens a term that
             # may hold strings of its own. Where an interpolated reading is possible and ends elsewhere
             # than the plain one, the text is ambiguous to a filter: refused.
@@ -312,14 +312,14 @@ def _raw_tokens(text: str, i: int = 0, *, stop_at_close: bool = False):
                 if k != j:
                     raise LeanSyntaxError(f"the string at offset {i} ends elsewhere when read as interpolated")
             yield Token(Kind.STRING, text[i:j], i, j)
-        elif c == "r" and _raw_string_start(text, i):
-            j = _scan_raw_string(text, i)
+        elif c == "r" and raw_string_start(text, i):
+            j = scan_raw_string(text, i)
             yield Token(Kind.STRING, text[i:j], i, j)
         elif c == "'" and not text.startswith("''", i):
             j = _scan_char(text, i)
             yield Token(Kind.CHAR, text[i:j], i, j)
         elif c == "#" and i + 1 < n and is_ident_first(text[i + 1]):
-            j = _scan_ident(text, i + 1) or i + 1
+            j = scan_ident(text, i + 1) or i + 1
             yield Token(Kind.SYMBOL, text[i:j], i, j)  # `#check`, `#eval`, `#guard_msgs`, ...
         elif "0" <= c <= "9":
             m = _NUMBER.match(text, i)
@@ -327,13 +327,13 @@ def _raw_tokens(text: str, i: int = 0, *, stop_at_close: bool = False):
             yield Token(Kind.NUMBER, text[i:j], i, j)
         elif c == "`" and i + 1 < n and (text[i + 1] in "«`" or is_ident_first(text[i + 1])):
             k = i + 2 if text[i + 1] == "`" else i + 1
-            j = _scan_ident(text, k)
+            j = scan_ident(text, k)
             if j is None:  # ``( is a quotation of a term
                 j = k + 1 if text.startswith("(", k) else k
                 yield Token(Kind.SYMBOL, text[i:j], i, j)
             else:
                 yield Token(Kind.NAME, text[i:j], i, j)
-        elif (j := _scan_ident(text, i)) is not None:
+        elif (j := scan_ident(text, i)) is not None:
             yield Token(Kind.IDENT, text[i:j], i, j)
         else:
             for sym in _MULTI_SYMBOLS:
