@@ -244,6 +244,9 @@ async def run_check(args: CheckArgs, console: Any = None) -> tuple[int, list[Out
     validate(args)
     submissions = read_submissions(args)
     isabelle = any(s.isabelle for s in submissions)
+    if isabelle and args.statement_set is not None:
+        raise UserError("--statement-set names a Lean 4 set; Isabelle proofs are checked against the Isabelle "
+                        "miniF2F statements (or --data FILE)")
     if isabelle:
         isabelle_preflight()
         from ..provers.isabelle.options import IsabelleOptions

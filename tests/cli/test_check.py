@@ -101,3 +101,14 @@ def test_check_bad_input_is_one_line(tmp_path: Path) -> None:
     rows.write_text('{"name": "x", "proof": "by simp"}\n{"proof": "by simp"}\n', encoding="utf-8")
     assert_one_line_error(run_cli("check", str(rows)), "rows.jsonl:2", "name")
     assert_one_line_error(run_cli("check", str(rows), "--statement-set", "nope"), "unknown statement set")
+
+
+def test_check_theory_without_isabelle_stops_at_once(tmp_path: Path) -> None:
+    theory = tmp_path / "mathd_algebra_10.thy"
+    theory.write_text('theory mathd_algebra_10 imports Complex_Main begin\n\n'
+                      'theorem mathd_algebra_10: "abs ((120::real) / 100 * 30 - 130 / 100 * 20) = 10"\n'
+                      '  by simp\n\nend\n', encoding="utf-8")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    proc = run_cli("check", str(theory), env={"PATH": str(empty), "ISABELLE_HOME": "", "PISA_HOME": ""})
+    assert_one_line_error(proc, "Isabelle")

@@ -31,6 +31,7 @@ from ...errors import ProverError, ProverUnavailable
 from ...types import GoalState, OutcomeKind, Proof, StepOutcome, Theorem, Verdict, Verification
 from .outcomes import StepVerdict
 from .render import proof_body, render_source
+from .lexer import filter_text
 from .soundness import static_reasons
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,9 @@ class DojoSession:
         if not (isinstance(handle, tuple) and len(handle) == 2 and handle[0] == id(self)):
             raise ProverError(f"state {state.text[:60]!r} does not belong to this LeanDojo session")
         node_id = handle[1]
+        refused = filter_text(tactic, self.theorem.name)  # as in the REPL backend: nothing refused reaches Lean
+        if not refused.ok:
+            return StepOutcome.error("refused by the text filter: " + "; ".join(refused.reasons))
         module = self.prover.module
         timeouts = _errors(module, "DojoTacticTimeoutError")
         crashes = _errors(module, "DojoCrashError")
