@@ -39,6 +39,12 @@ class Submission:
     body: str | None = None
     tactics: tuple[str, ...] | None = None
     isabelle: bool = False
+    names: tuple[str, ...] = ()  # for a .lean file: every name it declares, in order
+
+    def resolve(self, known: dict[str, Theorem]) -> "Submission":
+        """The submission for the first declared name the statement set knows."""
+        found = next((n for n in self.names if n in known), None)
+        return Submission(found, self.origin, self.source, self.body, self.tactics, self.isabelle) if found else self
 
 
 @dataclass(frozen=True)
@@ -66,10 +72,10 @@ def read_submissions(args: CheckArgs) -> list[Submission]:
     suffix = path.suffix.lower()
     text = path.read_text(encoding="utf-8")
     if suffix == ".lean":
-        name = _lean_theorem_name(text)
-        if name is None:
+        names = _lean_theorem_names(text)
+        if not names:
             raise DataError(f"{path}: no `theorem NAME` in the file")
-        return [Submission(name, str(path), source=text)]
+        return [Submission(names[0], str(path), source=text, names=tuple(names))]
     if suffix == ".thy":
         from ..provers.isabelle.theory import TheorySyntaxError, split_theory
 
@@ -83,17 +89,17 @@ def read_submissions(args: CheckArgs) -> list[Submission]:
     raise UserError(f"{path}: cannot check a `{suffix or 'extensionless'}` file (give a .lean, .thy or .jsonl file)")
 
 
-def _lean_theorem_name(text: str) -> str | None:
+def _lean_theorem_names(text: str) -> list[str]:
+    """The names declared by `theorem` / `lemma` in a file, in order (the one checked is the first that
+    names a statement of the set; the others are the file's own lemmas)."""
     from ..provers.lean.lexer import Kind, LeanSyntaxError, tokenize
 
     try:
         tokens = [t for t in tokenize(text) if t.significant]
     except LeanSyntaxError:
         tokens = []
-    for k, tok in enumerate(tokens[:-1]):
-        if tok.kind is Kind.IDENT and tok.text in ("theorem", "lemma") and tokens[k + 1].kind is Kind.IDENT:
-            return tokens[k + 1].text
-    return None
+    return [tokens[k + 1].text for k, tok in enumerate(tokens[:-1])
+            if tok.kind is Kind.IDENT and tok.text in ("theorem", "lemma") and tokens[k + 1].kind is Kind.IDENT]
 
 
 def _jsonl_submissions(path: Path, text: str, *, isabelle: bool) -> list[Submission]:
@@ -256,6 +262,7 @@ async def run_check(args: CheckArgs, console: Any = None) -> tuple[int, list[Out
     else:
         backend = await lean_checker(args)
     theorems = await load_statements(args, isabelle)
+    submissions = [s.resolve(theorems) for s in submissions]
     unknown = [s.name for s in submissions if s.name not in theorems]
     if len(unknown) == len(submissions):
         raise UserError(f"no proof names a theorem of the statement set (e.g. '{unknown[0]}')")

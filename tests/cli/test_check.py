@@ -112,3 +112,13 @@ def test_check_theory_without_isabelle_stops_at_once(tmp_path: Path) -> None:
     empty.mkdir()
     proc = run_cli("check", str(theory), env={"PATH": str(empty), "ISABELLE_HOME": "", "PISA_HOME": ""})
     assert_one_line_error(proc, "Isabelle")
+
+
+def test_check_lean_file_with_its_own_lemmas_names_the_benchmark_theorem(tmp_path: Path) -> None:
+    """The file's own lemmas come first: the theorem checked is the one the statement set knows, and
+    anything between the header and its statement is a rejection (only the header may precede it)."""
+    source = tmp_path / "proof.lean"
+    source.write_text(MINIF2F_HEADER + "lemma helper : True := trivial\n\n" + HEAD + GOOD + "\n", encoding="utf-8")
+    proc = run_cli("check", str(source), "--data", str(statements(tmp_path)), "--json", *tool_args(tmp_path), env=env())
+    result = json.loads(proc.stdout)["results"][0]
+    assert result["name"] == NAME and result["verdict"] == "rejected" and "only the header" in result["reason"]
