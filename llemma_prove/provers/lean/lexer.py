@@ -401,7 +401,7 @@ SEARCH_TACTICS = frozenset({"apply?", "exact?", "rw?", "hint", "says?", "aesop?"
 ALLOWED_OPTIONS = frozenset({
     "maxHeartbeats", "maxRecDepth", "synthInstance.maxHeartbeats", "synthInstance.maxSize",
     "exponentiation.threshold", "tactic.hygienic", "linarith.maxSteps", "pp.numericTypes",
-    "pp.funBinderTypes", "pp.proofs", "pp.all", "maxSteps", "simprocs",
+    "pp.funBinderTypes", "pp.proofs", "pp.all", "simprocs",
 })
 
 
@@ -455,6 +455,8 @@ def filter_text(text: str, theorem_name: str | None = None) -> FilterResult:
             if not _followed_by_in(tokens, k):
                 add("the proof contains the command `open` (only `open ... in` is a tactic)")
             continue
+        if plain and tok.text == "scoped" and k > 0 and tokens[k - 1].text == "open":
+            continue  # `open scoped X in tac` (the `open` itself was checked for its `in`)
         if plain and tok.text in COMMAND_KEYWORDS:
             add(f"the proof contains the command `{tok.text}` (a command could change what is checked)")
             continue
@@ -478,7 +480,7 @@ def _followed_by_in(tokens: list[Token], k: int) -> bool:
             return False
         if tok.kind is Kind.IDENT and tok.text == "in":
             return True
-        if tok.kind is Kind.IDENT and not tok.escaped and tok.text in COMMAND_KEYWORDS | {"set_option", "open"}:
+        if tok.kind is Kind.IDENT and not tok.escaped and tok.text in COMMAND_KEYWORDS - {"scoped"} | {"set_option", "open"}:
             return False
     return False
 
