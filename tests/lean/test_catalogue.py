@@ -181,10 +181,14 @@ ATTACKS: list[Attack] = [
     Attack("native_decide", "meta", "text", "axioms", LEAN_PRINT,
            body=" by\n  subst h₂ h₃\n  native_decide", lean={"axioms": ["propext", "Lean.ofReduceBool"]}),
     # -- environment tampering ------------------------------------------------------------------------
-    Attack("forged axiom report by macro_rules", "environment", "text", None, LEAN_PRINT,
-           body=(" by\n  exact absurd rfl (by norm_num : (0:ℝ) ≠ 0)\n\n"
+    # A tactic-position metaprogram adds an axiom (the kernel accepts axioms, so the replay passes) and
+    # a command after the proof redefines `#print axioms`, whose forged answer lands on the query's line.
+    Attack("forged axiom report by macro_rules", "environment", "text", None, LEAN_PRINT + "; " + CHECKER_REPLAY,
+           body=(" by\n  run_tac Lean.addDecl (.axiomDecl {name := `cheat, levelParams := [], "
+                 "type := .const ``False [], isUnsafe := false})\n  exact cheat.elim\n\n"
                  "macro_rules | `(#print axioms $x) => `(#eval IO.println \"'mathd_algebra_478' depends on axioms: [propext]\")"),
-           lean={"axioms": None, "messages": [{**FORGED, "at": "queries"}]}),
+           lean={"axioms": None, "messages": [{**FORGED, "at": "queries"}],
+                 "constants": [{"name": NAME}, {"name": "cheat"}]}),
     Attack("skipKernelTC before the statement", "environment", "text", "replay", LEAN_OPTIONS,
            source=MINIF2F_HEADER + "set_option debug.skipKernelTC true\n\n" + HEAD + " by\n  norm_num [h₁, h₂, h₃]\n",
            lean={"constants": SKIPPED}),
