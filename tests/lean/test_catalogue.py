@@ -413,3 +413,20 @@ async def test_a_hanging_compile_is_stopped_and_rejected(tmp_path: Path, no_left
     checker = KernelChecker(fake_options("--synthetic", worlds=(world,), header=MINIF2F_HEADER, check_timeout_s=1.0))
     result = await checker.check_body(THEOREM, attack.body or "")
     assert result.verdict is Verdict.REJECTED and "time budget" in result.reason, result
+
+
+async def test_unreadable_lean_output_is_unchecked(tmp_path: Path, no_leftover_children) -> None:
+    """A `lean` that prints text instead of JSON (a tool other than the pinned one) cannot pass or fail a proof."""
+    script = tmp_path / "lean"
+    script.write_text("#!/bin/sh\necho 'proof.lean:1:0: error: something'\nexit 0\n", encoding="utf-8")
+    script.chmod(0o755)
+    checker = make_checker(tmp_path, lean_command=[str(script)])
+    result = await checker.check_body(THEOREM, GOOD)
+    assert result.verdict is Verdict.UNCHECKED, result
+
+
+async def test_proof_text_saying_out_of_memory_is_not_a_memory_verdict(tmp_path: Path, no_leftover_children) -> None:
+    attack = Attack("oom text", "-", "", None, LEAN_SHELL, body=" by\n  nlinarith [h₀.2.2]",
+                    lean={"messages": [{"severity": "information", "data": "INTERNAL PANIC: out of memory"}]})
+    result = await run(attack, tmp_path)
+    assert result.verdict is Verdict.ACCEPTED, result  # an info message from the proof, not the runtime

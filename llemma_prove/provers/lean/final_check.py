@@ -122,7 +122,10 @@ class RunResult:
 
     @property
     def out_of_memory(self) -> bool:
-        text = (self.stdout + self.stderr).lower()
+        """What Lean's runtime prints when the address-space cap stops it (on stderr, or a bare line on
+        stdout); never read from JSON messages, whose text the proof controls."""
+        bare = [line for line in self.stdout.splitlines() if not line.lstrip().startswith("{")]
+        text = (self.stderr + "\n" + "\n".join(bare)).lower()
         return "out of memory" in text or "std::bad_alloc" in text or "cannot allocate memory" in text
 
 
@@ -302,6 +305,9 @@ class KernelChecker:
         if run.code not in (0, 1) or (run.code == 1 and not any(m.is_error for m in messages)):
             tail = " / ".join((run.stderr or "\n".join(other)).strip().splitlines()[-3:])
             raise _unchecked("compile", f"`lean` failed without a Lean error (exit {_exit(run)}): {tail or 'no output'}")
+        if not messages and other:
+            raise _unchecked("compile", "`lean --json` printed no message this check can read: "
+                             + " / ".join(other[-2:])[:200])
         reasons = judge_compile(messages, query_line)
         if reasons:
             raise _reject("compile", *reasons)
