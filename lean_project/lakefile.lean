@@ -11,6 +11,10 @@ locked in lake-manifest.json) and the Lean REPL at its matching tag v4.24.0 (com
 never runs `lake update`: it would move these pins and run Mathlib's post-update hook, which downloads
 the whole cache. The REPL binary is built at `.lake/packages/REPL/.lake/build/bin/repl` and started
 directly with this project's `lake env` environment.
+
+The final check replays every declaration of a checked proof in the kernel with lean4checker at the
+toolchain's tag v4.24.0 (commit da26eb05e9959402afcb9bd6dfe5dc4f700f70d6, locked in lake-manifest.json);
+setup builds it at `.lake/packages/lean4checker/.lake/build/bin/lean4checker`.
 -/
 
 package llemmaProveLean where
@@ -20,3 +24,6 @@ require mathlib from git
 
 require REPL from git
   "https://github.com/leanprover-community/repl" @ "v4.24.0"
+
+require lean4checker from git
+  "https://github.com/leanprover/lean4checker" @ "v4.24.0"

@@ -14,7 +14,21 @@ import enum
 import re
 from dataclasses import dataclass
 
-from ..textscan import skip_nested
+# Identifier characters and the scanners for comments, strings, raw strings and names follow Lean's
+# rules; one copy, shared with the soundness filter in `provers/lean/lexer.py`.
+from ..provers.lean.lexer import (
+    LeanSyntaxError,
+    is_ident_first,
+    is_ident_rest,
+    raw_string_start,
+    scan_block_comment,
+    scan_ident,
+    scan_raw_string,
+    scan_string,
+)
+
+__all__ = ["Kind", "LeanSyntaxError", "LineIndex", "Token", "bracket_depths", "is_ident_first", "is_ident_rest",
+           "tokenize"]
 
 
 class Kind(str, enum.Enum):
@@ -40,44 +54,6 @@ class Token:
     @property
     def significant(self) -> bool:
         return self.kind is not Kind.COMMENT
-
-
-class LeanSyntaxError(ValueError):
-    """Text that the scanner cannot cut (an unterminated comment or string)."""
-
-
-# Lean 4 `isLetterLike`: Greek (without λ Π Σ), Coptic, polytonic Greek, letter-like symbols, script
-# letters; `isSubScriptAlnum`: subscript digits and letters.
-def _letter_like(c: str) -> bool:
-    o = ord(c)
-    return (
-        (0x3B1 <= o <= 0x3C9 and o != 0x3BB)
-        or (0x391 <= o <= 0x3A9 and o not in (0x3A0, 0x3A3))
-        or (0x3CA <= o <= 0x3FB)
-        or (0x1F00 <= o <= 0x1FFE)
-        or (0x2100 <= o <= 0x214F)
-        or (0x1D49C <= o <= 0x1D59F)
-    )
-
-
-def _subscript(c: str) -> bool:
-    o = ord(c)
-    return 0x2080 <= o <= 0x2089 or 0x2090 <= o <= 0x209C or 0x1D62 <= o <= 0x1D6A or o == 0x2C7C
-
-
-_NOT_IDENT = frozenset("λΠΣ")
-
-
-def is_ident_first(c: str) -> bool:
-    if c in _NOT_IDENT:
-        return False
-    # Lean accepts only ASCII letters plus the letter-like ranges; accepting every Unicode letter as
-    # well is a superset that changes nothing for text Lean accepts.
-    return c == "_" or c.isalpha() or _letter_like(c)
-
-
-def is_ident_rest(c: str) -> bool:
-    return is_ident_first(c) or "0" <= c <= "9" or c in "'!?" or _subscript(c)
 
 
 _NUMBER = re.compile(
@@ -108,64 +84,6 @@ class LineIndex:
         return self.text[start:end]
 
 
-def _scan_block_comment(text: str, i: int) -> int:
-    j = skip_nested(text, i, "/-", "-/")
-    if j < 0:
-        raise LeanSyntaxError(f"unterminated comment starting at offset {i}")
-    return j
-
-
-def _scan_string(text: str, i: int) -> int:
-    j, n = i + 1, len(text)
-    while j < n:
-        c = text[j]
-        if c == "\\":
-            j += 2
-            continue
-        if c == '"':
-            return j + 1
-        j += 1
-    raise LeanSyntaxError(f"unterminated string starting at offset {i}")
-
-
-def _scan_raw_string(text: str, i: int) -> int | None:
-    """`r"..."` or `r#"..."#` starting at `i` (the `r`); None when it is not one."""
-    j = i + 1
-    hashes = 0
-    while j < len(text) and text[j] == "#":
-        hashes += 1
-        j += 1
-    if j >= len(text) or text[j] != '"':
-        return None
-    close = '"' + "#" * hashes
-    end = text.find(close, j + 1)
-    if end < 0:
-        raise LeanSyntaxError(f"unterminated raw string starting at offset {i}")
-    return end + len(close)
-
-
-def _scan_ident(text: str, i: int) -> int | None:
-    """A dotted identifier with plain and `«quoted»` parts starting at `i`; None if none starts there."""
-    n = len(text)
-    j = i
-    while True:
-        if j < n and text[j] == "«":
-            close = text.find("»", j + 1)
-            if close < 0:
-                raise LeanSyntaxError(f"unterminated «name» starting at offset {j}")
-            j = close + 1
-        elif j < n and is_ident_first(text[j]):
-            j += 1
-            while j < n and is_ident_rest(text[j]):
-                j += 1
-        else:
-            return None if j == i else j
-        if j + 1 < n and text[j] == "." and (text[j + 1] == "«" or is_ident_first(text[j + 1])):
-            j += 1
-            continue
-        return j
-
-
 def tokenize(text: str) -> list[Token]:
     """All tokens of `text` (comments included, whitespace dropped), in order."""
     index = LineIndex(text)
@@ -184,22 +102,23 @@ def tokenize(text: str) -> list[Token]:
             raw.append((Kind.COMMENT, i, j))
             i = j
         elif text.startswith("/-", i):
-            j = _scan_block_comment(text, i)
+            j = scan_block_comment(text, i)
             kind = Kind.DOC if text.startswith(("/--", "/-!"), i) and not text.startswith("/--/", i) else Kind.COMMENT
             raw.append((kind, i, j))
             i = j
         elif c == '"':
-            j = _scan_string(text, i)
+            j = scan_string(text, i)
             raw.append((Kind.STRING, i, j))
             i = j
-        elif c == "r" and i + 1 < n and text[i + 1] in '"#' and (j := _scan_raw_string(text, i)) is not None:
+        elif c == "r" and raw_string_start(text, i):
+            j = scan_raw_string(text, i)
             raw.append((Kind.STRING, i, j))
             i = j
         elif c == "'" and not prev_end_ident and not text.startswith("''", i) and (m := _CHAR.match(text, i)):
             raw.append((Kind.CHAR, i, m.end()))
             i = m.end()
         elif c == "#" and i + 1 < n and is_ident_first(text[i + 1]):
-            j = _scan_ident(text, i + 1) or i + 1
+            j = scan_ident(text, i + 1) or i + 1
             raw.append((Kind.SYMBOL, i, j))  # `#check`, `#eval`, `#guard_msgs`, ...
             i = j
         elif "0" <= c <= "9":
@@ -207,7 +126,7 @@ def tokenize(text: str) -> list[Token]:
             j = m.end() if m else i + 1
             raw.append((Kind.NUMBER, i, j))
             i = j
-        elif (j := _scan_ident(text, i)) is not None:
+        elif (j := scan_ident(text, i)) is not None:
             raw.append((Kind.IDENT, i, j))
             i = j
             prev_end_ident = True

@@ -17,8 +17,8 @@ from llemma_prove.autoformalize.lean import LeanTarget
 from llemma_prove.autoformalize.problems import InformalProblem
 from llemma_prove.autoformalize.prompts import default_prompts
 from llemma_prove.provers.lean import LeanReplProver
-from llemma_prove.provers.lean.sketch import LeanSketchProver, sketch_command, to_sketch_position
-from llemma_prove.types import Language, Theorem, Verdict
+from llemma_prove.provers.lean.sketch import HoleHandle, LeanSketchProver, sketch_command, to_sketch_position
+from llemma_prove.types import GoalState, Language, Theorem, Verdict
 from tests.autoformalize.doubles import ScriptedLanguageModel
 from tests.doubles.scripted import ScriptedProposer
 from tests.lean.conftest import fake_options, write_script
@@ -146,3 +146,25 @@ async def test_dsp_end_to_end_on_the_stand_in_repl(tmp_path, no_leftover_childre
     assert sketch.assembled == STATEMENT[: -len(" sorry")] + (
         "\n  have hb : b = 25 := by\n    intro_x\n    close_it\n  have ha : a = 10 := by intro_x\n"
         + " " * len("  have ha : a = 10 := by ") + "close_it\n  intro_x\n  close_it")
+
+
+async def test_a_sketch_or_a_hole_tactic_refused_by_the_text_filter_never_reaches_lean(tmp_path, no_leftover_children):
+    log = tmp_path / "requests.jsonl"
+    prover = LeanReplProver(fake_options("--synthetic", "--log", str(log)))
+    sketcher = LeanSketchProver(prover)
+    try:
+        bad = "\n  set_option «debug».skipKernelTC true in\n  have hb : b = 25 := by\n    sorry\n  linarith"
+        session = await sketcher.open_sketch(theorem(), parse_sketch(bad, Language.LEAN4))
+        goal = await session.hole_goal(0, ())
+        assert goal.state is None and "text filter" in goal.error
+        await session.close()
+        good = parse_sketch("\n  have hb : b = 25 := by\n    sorry\n  linarith", Language.LEAN4)
+        session = await sketcher.open_sketch(theorem(), good)
+        state = GoalState("b : ℝ\n⊢ b = 25", HoleHandle((0, 0), 0))
+        refused = await session.step(state, "run_tac pure ()")
+        assert refused.kind.value == "error" and "text filter" in refused.message
+        await session.close()
+    finally:
+        await prover.close()
+    sent = log.read_text(encoding="utf-8") if log.exists() else ""  # nothing was sent at all
+    assert "skipKernelTC" not in sent and "run_tac" not in sent

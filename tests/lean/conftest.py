@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ from llemma_prove.provers.lean.repl import LeanRepl, ReplLaunch
 from tests.conftest import shared_data_dir
 
 FAKE_REPL = Path(__file__).resolve().parent.parent / "doubles" / "fake_repl.py"
+FAKE_LEAN = Path(__file__).resolve().parent.parent / "doubles" / "fake_lean.py"
+FAKE_LEAN4CHECKER = Path(__file__).resolve().parent.parent / "doubles" / "fake_lean4checker.py"
 TRANSCRIPTS_ENV = "LLEMMA_PROVE_REPL_TRANSCRIPTS"
 
 
@@ -88,10 +93,37 @@ def fake_command(*args: str) -> list[str]:
     return [sys.executable, "-S", str(FAKE_REPL), *args]
 
 
-def fake_options(*args: str, **overrides: Any) -> LeanOptions:
-    """LeanOptions that run the stand-in REPL instead of Lean."""
+def lean_library() -> Path:
+    """A LEAN_PATH directory holding a stand-in `Mathlib.olean`, so the stand-in `lean` resolves `import Mathlib`."""
+    global _LIBRARY
+    if _LIBRARY is None:
+        _LIBRARY = Path(tempfile.mkdtemp(prefix="llemma-test-leanlib-"))
+        (_LIBRARY / "Mathlib.olean").write_bytes(b"stand-in olean (test double)")
+        atexit.register(shutil.rmtree, _LIBRARY, True)
+    return _LIBRARY
+
+
+_LIBRARY: Path | None = None
+
+
+def fake_lean_command(*worlds: Path) -> list[str]:
+    return [sys.executable, "-S", str(FAKE_LEAN), *[a for w in worlds for a in ("--world", str(w))]]
+
+
+def fake_lean4checker_command() -> list[str]:
+    return [sys.executable, "-S", str(FAKE_LEAN4CHECKER)]
+
+
+def fake_tool_env() -> dict[str, str]:
+    return {**os.environ, "LEAN_PATH": str(lean_library())}
+
+
+def fake_options(*args: str, worlds: tuple[Path, ...] = (), **overrides: Any) -> LeanOptions:
+    """LeanOptions that run the stand-ins (REPL, `lean`, lean4checker: test doubles) instead of Lean."""
     values: dict[str, Any] = dict(repl_command=fake_command(*args), header="", workers=1, memory_limit_mb=0,
-                                  step_timeout_s=10.0, check_timeout_s=10.0, import_timeout_s=10.0)
+                                  step_timeout_s=10.0, check_timeout_s=10.0, import_timeout_s=10.0,
+                                  lean_command=fake_lean_command(*worlds), lean4checker_command=fake_lean4checker_command(),
+                                  repl_env=fake_tool_env())
     values.update(overrides)
     return LeanOptions(**values)
 

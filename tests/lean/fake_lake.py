@@ -2,8 +2,10 @@
 """TEST DOUBLE: a stand-in for elan's `lake`, just enough for `llemma-prove setup lean` and the launch.
 
 `--version` reports Lean $FAKE_LAKE_LEAN (default 4.24.0); `update NAME` locks NAME in the manifest
-(setup must never call it: the real one runs Mathlib's post-update hook, the whole cache download); `exe cache get` lays out a "built" Mathlib; `build REPL/repl` writes a REPL binary that
-runs the stand-in REPL (tests/doubles/fake_repl.py, synthetic world); `env CMD...` runs CMD with a
+(setup must never call it: the real one runs Mathlib's post-update hook, the whole cache download);
+`exe cache get` lays out a "built" Mathlib; `build REPL/repl` writes a REPL binary that runs the
+stand-in REPL (tests/doubles/fake_repl.py, synthetic world); `build lean4checker/lean4checker` writes
+one that runs the stand-in lean4checker; `env CMD...` runs CMD with a
 LEAN_PATH, as `lake env` does. Every call is appended to $FAKE_LAKE_LOG when set.
 """
 
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 FAKE_REPL = Path(__file__).resolve().parent.parent / "doubles" / "fake_repl.py"
+FAKE_LEAN4CHECKER = Path(__file__).resolve().parent.parent / "doubles" / "fake_lean4checker.py"
 
 
 def main(argv: list[str]) -> int:
@@ -53,6 +56,13 @@ def main(argv: list[str]) -> int:
         binary = packages / "REPL" / ".lake" / "build" / "bin" / "repl"
         binary.parent.mkdir(parents=True, exist_ok=True)
         binary.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "{FAKE_REPL}" --synthetic "$@"\n', encoding="utf-8")
+        binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        print("Build completed successfully.")
+        return 0
+    if argv == ["build", "lean4checker/lean4checker"]:
+        binary = packages / "lean4checker" / ".lake" / "build" / "bin" / "lean4checker"
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        binary.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "{FAKE_LEAN4CHECKER}" "$@"\n', encoding="utf-8")
         binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         print("Build completed successfully.")
         return 0

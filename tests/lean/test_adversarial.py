@@ -97,7 +97,7 @@ REJECTED = [
     Case("exact?", "exact?", tactics=("exact?",),
          lean=_check(("exact?",), {"messages": [msg("info", "Try this:\n  [apply] exact foo", 3, 2)], "env": 2}),
          lean_objects=True),
-    Case("native_decide", "non-standard axioms: Lean.ofReduceBool", tactics=("subst h₂ h₃", "native_decide"),
+    Case("native_decide", "`native_decide`", tactics=("subst h₂ h₃", "native_decide"),
          lean=_check(("subst h₂ h₃", "native_decide"), clean(2),
                      axioms(3, f"'{NAME}' depends on axioms: [propext,\n Classical.choice,\n Lean.ofReduceBool,\n Quot.sound]")),
          lean_objects=True),

@@ -153,6 +153,8 @@ class Case:
 
 G, P, E = OutcomeKind.GOALS, OutcomeKind.PROVED, OutcomeKind.ERROR
 
+# Steps that the text filter refuses (`sorry`, search tactics, the theorem's own name) never reach the
+# REPL since issue 10: their transcripts' REPL answers are still classified by the transcript-wide test above.
 CASES = [
     Case("invalid_tactic", "theorem my_theorem (x : Nat) : x = x := by sorry", "x : Nat\n⊢ x = x",
          (Step("exact my_fake_premise", 0, E, "Unknown identifier `my_fake_premise`"),)),
@@ -168,12 +170,12 @@ CASES = [
           Step("apply h2", 2, G, "case right\np q r : Prop\nh1 : p ∧ q\nh2 : q → r\n⊢ q"),
           Step("exact h1.right", 3, P))),
     Case("self_proof_exact_check", "theorem ex : False := sorry", "⊢ False",
-         (Step("exact ex", 0, E, "kernel type check failed"),)),
+         (Step("exact ex", 0, E, "refused by the text filter: the proof refers to the theorem `ex`"),)),
     Case("self_proof_check", "theorem ex : False := sorry", "⊢ False",
-         (Step("exact?", 0, E, "`exact?` could not close the goal"),)),
-    Case("tactic_mode_sorry", "def f : Nat := by sorry", "⊢ Nat", (Step("sorry", 0, E, "sorry"),)),
+         (Step("exact?", 0, E, "refused by the text filter"),)),
+    Case("tactic_mode_sorry", "def f : Nat := by sorry", "⊢ Nat", (Step("sorry", 0, E, "refused by the text filter: the proof uses `sorry`"),)),
     Case("sorry_hypotheses", "theorem foo (x : Int) : x = x := by sorry", "x : Int\n⊢ x = x",
-         (Step("have h : x = 1 := sorry", 0, E, "sorry"),)),
+         (Step("have h : x = 1 := sorry", 0, E, "refused by the text filter"),)),
     Case("app_type_mismatch", "example : 1 = 0 := sorry", "⊢ 1 = 0",
          (Step("cases 1", 0, G, "case zero\n⊢ 0 = 0\n\ncase succ\nn✝ : Nat\n⊢ n✝ + 1 = 0"),
           Step("rfl", 1, G, "case succ\nn✝ : Nat\n⊢ n✝ + 1 = 0"),
@@ -185,13 +187,13 @@ CASES = [
          (Step("apply Int.natAbs", 0, G, "x : Unit\n⊢ Int"), Step("exact -37", 1, P))),
     Case("name_generator", "set_option trace.Meta.Tactic.simp true\nexample {x : Int} (h0 : x > 0) : False := by sorry",
          "x : Int\nh0 : x > 0\n⊢ False",
-         (Step("have h : x > 0 := by sorry", 0, E, "sorry"),)),
+         (Step("have h : x > 0 := by sorry", 0, E, "refused by the text filter"),)),
     Case("20240209", "example : False := by sorry", "⊢ False",
          (Step("simpa using show False by done", 0, E, "unsolved goals"),)),
     Case("H20231115", "example {x : Nat} : x + 1 > x := by sorry", "x : Nat\n⊢ x + 1 > x",
          (Step("induction' x with x hx", 0, G, "case zero\n⊢ 0 + 1 > 0\n\ncase succ\nx : Nat\nhx : x + 1 > x\n⊢ x + 1 + 1 > x + 1"),),
          header="import Mathlib.Tactic.Cases"),
-    Case("exact", "theorem test : 0 < 1 := by sorry", "⊢ 0 < 1", (Step("exact?", 0, P),), header="import Mathlib"),
+    Case("exact", "theorem test : 0 < 1 := by sorry", "⊢ 0 < 1", (Step("exact?", 0, E, "refused by the text filter"),), header="import Mathlib"),
 ]
 
 

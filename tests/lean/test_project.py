@@ -55,6 +55,7 @@ def test_lean_project_pins_match_the_default_statement_set() -> None:
     lakefile = (REPO_PROJECT / "lakefile.lean").read_text()
     assert re.search(r'require mathlib from git\s+"https://github.com/leanprover-community/mathlib4" @ "v4.24.0"', lakefile)
     assert re.search(r'require REPL from git\s+"https://github.com/leanprover-community/repl" @ "v4.24.0"', lakefile)
+    assert re.search(r'require lean4checker from git\s+"https://github.com/leanprover/lean4checker" @ "v4.24.0"', lakefile)
     manifest = json.loads((REPO_PROJECT / "lake-manifest.json").read_text())
     mathlib = next(p for p in manifest["packages"] if p["name"] == "mathlib")
     assert mathlib["rev"] == project_mod.MATHLIB_REV == "f897ebcf72cd16f89ab4577d0c826cd14afaafc7"
@@ -64,6 +65,9 @@ def test_lean_project_pins_match_the_default_statement_set() -> None:
     assert (repl["url"], repl["inputRev"], repl["configFile"], repl["inherited"]) == (
         "https://github.com/leanprover-community/repl", "v4.24.0", "lakefile.toml", False)
     assert project_mod.repl_pin(REPO_PROJECT) == project_mod.REPL_REV
+    checker = next(p for p in manifest["packages"] if p["name"] == "lean4checker")
+    assert checker["rev"] == project_mod.LEAN4CHECKER_REV == "da26eb05e9959402afcb9bd6dfe5dc4f700f70d6"
+    assert checker["inputRev"] == "v4.24.0" and checker["url"] == "https://github.com/leanprover/lean4checker"
 
 
 def test_pins_agree_with_the_upstream_statement_set_manifest() -> None:
@@ -84,6 +88,7 @@ def test_doctor_names_what_is_missing(no_lean: Path, tmp_path: Path) -> None:
     if not (REPO_PROJECT / ".lake").exists():
         assert not repo_checks["Mathlib"].ok and "setup lean" in repo_checks["Mathlib"].advice
         assert not repo_checks["Lean REPL"].ok
+        assert not repo_checks["lean4checker"].ok and "setup lean" in repo_checks["lean4checker"].advice
 
 
 async def test_start_stops_before_any_work_when_lean_is_absent(no_lean: Path, no_leftover_children) -> None:
@@ -100,7 +105,7 @@ def test_setup_without_elan_says_so(no_lean: Path, tmp_path: Path) -> None:
     with pytest.raises(ProverUnavailable, match="elan is not installed"):
         setup_lean(tmp_path / "proj", out)
     assert (tmp_path / "proj" / "lakefile.lean").exists()  # the pinned template was laid out first
-    assert re.search(r"\[1/7\] Lake project: .* \(\d+\.\d s\)", out.getvalue())
+    assert re.search(r"\[1/8\] Lake project: .* \(\d+\.\d s\)", out.getvalue())
 
 
 def test_setup_offline_says_so(stand_in_lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,11 +135,12 @@ def test_setup_builds_the_project_step_by_step(stand_in_lake: Path, tmp_path: Pa
     setup_lean(project, out)
     text = out.getvalue()
     for title in ("Lake project", "elan and lake", "toolchain leanprover/lean4:v4.24.0", "REPL pin",
-                  "Mathlib cache", "REPL build", "REPL with Mathlib"):
+                  "Mathlib cache", "REPL build", "lean4checker build", "REPL with Mathlib"):
         assert re.search(re.escape(title) + r".*: .* \(\d+\.\d s\)", text), title
     assert "Lean is ready" in text
     calls = [json.loads(line) for line in stand_in_lake.read_text().splitlines()]
     assert ["exe", "cache", "get"] in calls and ["build", "REPL/repl"] in calls
+    assert ["build", "lean4checker/lean4checker"] in calls
     assert not any(call[:1] == ["update"] for call in calls)  # the REPL pin comes from the manifest
     assert "REPL pin: locked at tag v4.24.0 (8fff85522928)" in text
     assert all(c.ok for c in lean_health(project)), lean_health(project)

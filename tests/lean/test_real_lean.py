@@ -92,3 +92,38 @@ async def test_the_same_proof_with_sorry_is_rejected(prover: LeanReplProver) -> 
     pool = prover.pool
     response = await pool.run(pool.least_loaded(), ask)
     assert any("sorry" in reason for reason in judge_declaration(response))
+
+
+# -- the kernel final check against the real `lean` and lean4checker (issue 10) ---------------------------
+
+
+async def test_kernel_check_accepts_a_genuine_proof_and_the_reference_matches(prover: LeanReplProver) -> None:
+    theorem = Theorem("two_plus_two_k", "theorem two_plus_two_k : (2 : ℕ) + 2 = 4 := by sorry", header=MINIF2F_HEADER)
+    result = await prover.kernel.check_proof(theorem, Proof(("norm_num",)))
+    assert result.verdict is Verdict.ACCEPTED, result.reason
+    assert result.details["layers"] == ["text", "compile", "type", "axioms", "replay"]
+    assert result.details["type"] and "two_plus_two_k" in result.details["type"]
+
+
+async def test_kernel_check_rejects_a_changed_statement_by_type(prover: LeanReplProver,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from llemma_prove.provers.lean import final_check
+
+    monkeypatch.setattr(final_check, "split_source", lambda theorem, source: (source, []))
+    theorem = Theorem("weak_k", "theorem weak_k : (2 : ℕ) + 2 = 5 := by sorry", header=MINIF2F_HEADER)
+    source = MINIF2F_HEADER + "theorem weak_k : (2 : ℕ) + 2 = 5 ∨ True := by\n  right\n  trivial\n"
+    result = await prover.kernel.check_source(theorem, source)
+    assert result.verdict is Verdict.REJECTED and result.details["layer"] == "type", result
+
+
+async def test_kernel_check_replays_what_skipKernelTC_let_through(prover: LeanReplProver,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the text filter out, a false statement tried under `debug.skipKernelTC` is still rejected by a
+    kernel-side layer (the elaborator's own `decide` refuses it, or the replay does)."""
+    from llemma_prove.provers.lean import final_check
+    from llemma_prove.provers.lean.lexer import FilterResult
+
+    monkeypatch.setattr(final_check, "filter_text", lambda text, name=None: FilterResult(()))
+    theorem = Theorem("skip_k", "theorem skip_k : 2 + 2 = 5 := by sorry", header=MINIF2F_HEADER)
+    result = await prover.kernel.check_body(theorem, " by\n  set_option debug.skipKernelTC true in\n  decide")
+    assert result.verdict is Verdict.REJECTED and result.details["layer"] != "text", result

@@ -16,11 +16,11 @@ the next tactic. `LeanGitRepo` resolves the repository over the network when bui
 thread (once per repository and commit); its errors, `DojoInitError`, and lean-dojo's own assertions
 (a missing `Lean4Repl.lean`, a file that is not `.lean`, goals it cannot parse) become `ProverError`.
 
-The final check is the REPL's (`soundness.py`) when a `LeanReplProver` is given as `checker`: same
-statement, same rules, `#print axioms` included. LeanDojo alone cannot list a proof's axioms, so
-without a checker `verify` answers UNCHECKED (never ACCEPTED) unless the user opts into
-`trust_dojo_replay`, which replays the proof in a fresh Dojo and applies the text rules only (recorded
-as `details["axioms_checked"] = False`).
+The final check is the REPL prover's (`LeanReplProver.verify`: the REPL layer, then the kernel check
+of `final_check.py`) when a `LeanReplProver` is given as `checker`: same statement, same rules.
+LeanDojo alone cannot list a proof's axioms, so without a checker `verify` answers UNCHECKED (never
+ACCEPTED); `trust_dojo_replay` replays the proof in a fresh Dojo with the text rules, which can reject
+a proof but, passing, still answers UNCHECKED (`details["axioms_checked"] = False`).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from ...errors import ProverError, ProverUnavailable
 from ...types import GoalState, OutcomeKind, Proof, StepOutcome, Theorem, Verdict, Verification
 from .outcomes import StepVerdict
 from .render import proof_body, render_source
+from .lexer import filter_text
 from .soundness import static_reasons
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,9 @@ class DojoSession:
         if not (isinstance(handle, tuple) and len(handle) == 2 and handle[0] == id(self)):
             raise ProverError(f"state {state.text[:60]!r} does not belong to this LeanDojo session")
         node_id = handle[1]
+        refused = filter_text(tactic, self.theorem.name)  # as in the REPL backend: nothing refused reaches Lean
+        if not refused.ok:
+            return StepOutcome.error("refused by the text filter: " + "; ".join(refused.reasons))
         module = self.prover.module
         timeouts = _errors(module, "DojoTacticTimeoutError")
         crashes = _errors(module, "DojoCrashError")
@@ -309,14 +313,17 @@ class LeanDojoProver:
             await session.close()
 
     async def _replay(self, session: DojoSession, proof: Proof, text: str, started: float) -> Verification:
-        """The proof's tactics in a fresh Dojo: ACCEPTED only when the last one finishes the proof."""
+        """The proof's tactics in a fresh Dojo. Passing is UNCHECKED, never ACCEPTED: neither the axioms nor
+        an independent kernel replay were checked, so not every layer ran (issue 10)."""
         state = await session.initial_state()
         for i, tactic in enumerate(proof.tactics):
             outcome = await session.step(state, tactic)
             last = i == len(proof.tactics) - 1
             if outcome.kind is OutcomeKind.PROVED and last:
-                details = {"reasons": [], "axioms_checked": False}
-                return Verification(Verdict.ACCEPTED, "", text, time.monotonic() - started, details)
+                reason = ("replayed in a fresh Dojo, but the kernel check (compile, type, axioms, lean4checker) "
+                          "did not run: pass a LeanReplProver as checker")
+                details = {"reasons": [reason], "axioms_checked": False, "dojo_replay": "passed"}
+                return Verification(Verdict.UNCHECKED, reason, text, time.monotonic() - started, details)
             if outcome.kind is not OutcomeKind.GOALS:
                 reason = f"step {i + 1} ({tactic!r}) gives {outcome.kind.value}: {outcome.message}"
                 return Verification(Verdict.REJECTED, reason, text, time.monotonic() - started, {"reasons": [reason]})

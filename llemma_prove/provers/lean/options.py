@@ -70,6 +70,11 @@ class LeanOptions:
     max_rebalance_depth: int = 16  # ...only if the state to rebuild is at most this many tactics deep
     repl_command: Sequence[str] | None = None
     repl_env: dict[str, str] | None = field(default=None, repr=False)
+    # The final check's tools (`final_check.py`): None resolves `lean` and `lean4checker` in the project;
+    # a command replaces each (argv prefix, run with `repl_env`), e.g. for a container.
+    lean_command: Sequence[str] | None = None
+    lean4checker_command: Sequence[str] | None = None
+    check_dir: Path | None = None  # scratch modules; None: <project>/.lake/llemma_prove/check
 
     def resolved_workers(self) -> int:
         return self.workers if self.workers and self.workers > 0 else default_workers()

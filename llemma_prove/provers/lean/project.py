@@ -33,6 +33,11 @@ REPL_URL = "https://github.com/leanprover-community/repl"
 REPL_TAG = "v4.24.0"
 REPL_REV = "8fff8552292860d349b459d6a811e6915671dc0d"  # the commit tag v4.24.0 names (a lightweight tag)
 REPL_PACKAGE = "REPL"
+# The kernel replay of the final check: leanprover/lean4checker at the toolchain's tag (lakefile.toml,
+# executable `lean4checker`), locked in lake-manifest.json.
+LEAN4CHECKER_PACKAGE = "lean4checker"
+LEAN4CHECKER_TAG = "v4.24.0"
+LEAN4CHECKER_REV = "da26eb05e9959402afcb9bd6dfe5dc4f700f70d6"
 PROJECT_ENV = "LLEMMA_PROVE_LEAN_PROJECT"
 ELAN_INSTALL = "curl https://elan.lean-lang.org/elan-init.sh -sSf | sh"
 SETUP_ADVICE = "run `llemma-prove setup lean`"
@@ -196,7 +201,18 @@ def lean_health(project_dir: Path | None = None) -> list[HealthCheck]:
         checks.append(HealthCheck("Lean REPL", True, f"built at {binary}, {locked}"))
     else:
         checks.append(HealthCheck("Lean REPL", False, f"not built ({binary} missing), {locked}", SETUP_ADVICE))
+    checker = lean4checker_binary(project)
+    if checker.exists() and os.access(checker, os.X_OK):
+        checks.append(HealthCheck("lean4checker", True, f"built at {checker} (kernel replay of the final check)"))
+    else:
+        checks.append(HealthCheck("lean4checker", False, f"not built ({checker} missing); the final check needs it",
+                                  SETUP_ADVICE))
     return checks
+
+
+def lean4checker_binary(project_dir: Path) -> Path:
+    """lean4checker (pinned in lakefile.lean / lake-manifest.json), built as a dependency of the project."""
+    return packages_dir(project_dir) / LEAN4CHECKER_PACKAGE / ".lake" / "build" / "bin" / "lean4checker"
 
 
 def memory_health(options: LeanOptions) -> HealthCheck:
@@ -289,6 +305,8 @@ async def resolve_launch(options: LeanOptions) -> ReplLaunch:
     checks = lean_health(project)
     if options.repl_path is not None:  # a REPL built elsewhere: only the toolchain and project matter
         checks = [c for c in checks if c.name != "Lean REPL"]
+    if options.lean4checker_command:  # the final check runs its tools from elsewhere
+        checks = [c for c in checks if c.name != "lean4checker"]
         if not Path(options.repl_path).is_file():
             checks.append(HealthCheck("Lean REPL", False, f"{options.repl_path} does not exist", SETUP_ADVICE))
     message = unavailable_message(checks)

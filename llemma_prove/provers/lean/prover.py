@@ -26,6 +26,9 @@ from .pool import Job, ReplPool, Worker
 from .project import default_project_dir, installation_identity, resolve_launch
 from .render import render_source, sorry_command, source_prefix
 from .repl import LeanRepl, ReplCrashed, ReplLaunch, ReplTimeout
+from .final_check import KernelChecker
+from .lexer import filter_text
+from .render import declaration_name
 from .soundness import CheckLimits, check_proof, check_source
 
 __all__ = ["LeanOptions", "LeanReplProver", "LeanReplSession", "ReplHandle"]
@@ -88,6 +91,11 @@ class LeanReplSession:
         if not isinstance(handle, ReplHandle) or handle.session != self.id or not 0 <= handle.node < len(self._nodes):
             raise ProverError(f"state {state.text[:60]!r} does not belong to this session of {self.theorem.name}")
         node = self._nodes[handle.node]
+        # Every tactic passes the text filter before any worker sees it: a model's metaprogram or option
+        # change never runs in the search's Lean at all.
+        refused = filter_text(tactic, declaration_name(self.theorem.statement))
+        if not refused.ok:
+            return StepOutcome.error("refused by the text filter: " + "; ".join(refused.reasons))
         return await self._submit(lambda repl: self._step_job(repl, handle.node, tactic), depth=node.depth)
 
     async def close(self) -> None:
@@ -210,6 +218,12 @@ class LeanReplSession:
         return last.proof_state, last.goal
 
 
+def _with_earlier(final: Verification, earlier: Verification) -> Verification:
+    """The kernel check's verdict, recording what the REPL layer saw before it."""
+    final.details["repl_check"] = {"verdict": earlier.verdict.value, "axioms": earlier.details.get("axioms")}
+    return final
+
+
 def _first_problem(response) -> str:
     if isinstance(response, CommandResponse) and response.errors:
         return response.errors[0].data.strip().splitlines()[0]
@@ -228,6 +242,7 @@ class LeanReplProver:
         self.launch: ReplLaunch | None = None
         self._pool_: ReplPool | None = None
         self._session_ids = itertools.count(1)
+        self.kernel = KernelChecker(self.options)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -297,14 +312,22 @@ class LeanReplProver:
         return LeanReplSession(self, theorem, self._pool().assign())
 
     async def verify(self, theorem: Theorem, proof: Proof) -> Verification:
+        """The final check: the REPL's check on a worker first (fast, catches most faults), then the
+        kernel check in fresh processes (`final_check.py`), which alone can ACCEPT."""
         limits = self._limits()
-        return await self._run_anywhere(lambda repl: check_proof(repl, theorem, proof, limits))
+        first = await self._run_anywhere(lambda repl: check_proof(repl, theorem, proof, limits))
+        if first.verdict is not Verdict.ACCEPTED:
+            return first
+        return _with_earlier(await self.kernel.check_proof(theorem, proof), first)
 
     async def verify_source(self, theorem: Theorem, source: str) -> Verification:
         """Check a complete source text (header + statement + proof), e.g. a whole proof written by a
         model or found in a user's file: the statement must be the theorem's, byte for byte."""
         limits = self._limits()
-        return await self._run_anywhere(lambda repl: check_source(repl, theorem, source, limits))
+        first = await self._run_anywhere(lambda repl: check_source(repl, theorem, source, limits))
+        if first.verdict is not Verdict.ACCEPTED:
+            return first
+        return _with_earlier(await self.kernel.check_source(theorem, source), first)
 
     def render(self, theorem: Theorem, proof: Proof) -> str:
         return render_source(theorem, proof)

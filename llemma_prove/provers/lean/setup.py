@@ -19,11 +19,14 @@ from .options import LeanOptions
 from .project import (
     ELAN_INSTALL,
     LEAN_TOOLCHAIN,
+    LEAN4CHECKER_PACKAGE,
+    LEAN4CHECKER_TAG,
     REPL_PACKAGE,
     REPL_REV,
     REPL_TAG,
     default_project_dir,
     find_tool,
+    lean4checker_binary,
     mathlib_built,
     read_toolchain,
     repl_binary,
@@ -97,7 +100,7 @@ class _Steps:
 
 async def setup_lean_async(project_dir: Path | None, console: Any = None) -> None:
     project = Path(project_dir) if project_dir else default_project_dir()
-    steps = _Steps(console, 7)
+    steps = _Steps(console, 8)
     net: dict[str, bool] = {}
 
     async def need_network(what: str) -> None:
@@ -183,6 +186,16 @@ async def setup_lean_async(project_dir: Path | None, console: Any = None) -> Non
             await need_network("downloading the REPL")
         await steps.run(f"REPL build (`lake build {REPL_PACKAGE}/repl`)",
                         lake_step([str(lake), "build", f"{REPL_PACKAGE}/repl"], 1800.0, "building the REPL failed"))
+
+    checker = lean4checker_binary(project)
+    if checker.exists():
+        steps.skip("lean4checker build", f"already built at {checker}")
+    else:
+        if not (project / ".lake" / "packages" / LEAN4CHECKER_PACKAGE).is_dir():
+            await need_network(f"downloading lean4checker {LEAN4CHECKER_TAG}")
+        target = f"{LEAN4CHECKER_PACKAGE}/lean4checker"
+        await steps.run(f"lean4checker build (`lake build {target}`, kernel replay of the final check)",
+                        lake_step([str(lake), "build", target], 1800.0, "building lean4checker failed"))
 
     async def smoke_step() -> str:
         options = LeanOptions(project_dir=project, header="import Mathlib")

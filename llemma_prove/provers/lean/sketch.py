@@ -23,7 +23,8 @@ from ...types import GoalState, OutcomeKind, StepOutcome, Theorem, Verification
 from .messages import CommandRequest, CommandResponse, ReplProtocolError, TacticRequest
 from .outcomes import classify_tactic_response
 from .prover import LeanReplProver, _first_problem
-from .render import source_prefix, statement_head
+from .lexer import filter_text
+from .render import declaration_name, source_prefix, statement_head
 from .repl import LeanRepl, ReplCrashed, ReplTimeout
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,10 @@ class LeanSketchSession:
         def everywhere(message: str) -> dict[int, HoleGoal]:
             return {h.index: HoleGoal(h.index, None, message) for h in self.sketch.holes}
 
+        refused = filter_text(self.sketch.text, declaration_name(theorem.statement), allow_sorry=True)
+        if not refused.ok:  # a model's sketch passes the same text filter as every search step
+            return everywhere("refused by the text filter: " + "; ".join(refused.reasons))
+
         try:
             env = await repl.env_for_header(theorem.header, timeout)
             if theorem.preamble.strip():
@@ -118,6 +123,9 @@ class LeanSketchSession:
         if not isinstance(handle, HoleHandle):
             raise ProverError(f"state {state.text[:60]!r} does not come from a Lean sketch session")
         timeout = self.prover.options.step_timeout_s
+        refused = filter_text(tactic, declaration_name(self.theorem.statement))
+        if not refused.ok:
+            return StepOutcome.error("refused by the text filter: " + "; ".join(refused.reasons))
 
         async def job(repl: LeanRepl) -> StepOutcome:
             if repl.token != handle.token:

@@ -1,12 +1,13 @@
-"""The final check: a proof counts only if Lean accepts `header + original statement + proof` from scratch.
+"""The REPL layer of the final check: `header + original statement + proof` as a fresh REPL command.
 
-Two layers, and a proof must pass both (DESIGN "Soundness", issue 3 item 5):
+It runs on a worker of the search pool, so it is an early, fast layer only: the verdict that can ACCEPT
+is the kernel check of `final_check.py` (fresh processes, lean4checker, type comparison), which
+`LeanReplProver.verify` runs after this one passes. Two layers here:
 
-1. The text itself (`static_reasons`): no `sorry`/`admit`, no `apply?`/`exact?` leftovers, no command
-   smuggled into the proof (`axiom`, `local notation`, `macro`, `set_option`, redefinitions: a tactic
-   block ends at the first token that is not a tactic, and Lean then reads a new command), no
-   `debug.skipKernelTC`, no metaprograms, no reference to the theorem itself. For a complete source
-   text, the statement must follow the header (and preamble) byte for byte with nothing in between.
+1. The text itself (`static_reasons`): the lexer-based filter of `lexer.py` (no `sorry`/`admit`, no
+   search leftovers, no command, no metaprogram, no option but limits, no reference to the theorem
+   itself). For a complete source text, the statement must follow the header (and preamble) byte for
+   byte with nothing in between.
 2. Lean's verdict (`judge_declaration`, `judge_axioms`): the declaration runs as a fresh command on
    the header environment and must produce no error, no `sorry` warning (both spellings, `'sorry'`
    before Lean 4.28 and `` `sorry` `` after), no "Try this" suggestion; then `#print axioms NAME`
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 from ...types import Proof, Theorem, Verdict, Verification
 from .messages import CommandRequest, CommandResponse, Message, ReplFailure, ReplProtocolError, Response, Severity
+from .lexer import filter_text
 from .outcomes import is_sorry_warning
 from .render import (
     declaration_name,
@@ -40,25 +42,6 @@ log = logging.getLogger(__name__)
 
 STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
 
-# Command keywords. They are reserved words (never identifiers), and none starts a tactic: met inside
-# a proof, one ends the `by` block and starts a new command after the theorem. `set_option ... in tac`
-# and `open X in tac` are tactics and stay allowed.
-_COMMAND_KEYWORDS = (
-    "theorem", "lemma", "def", "abbrev", "axiom", "axioms", "example", "instance", "structure", "class",
-    "inductive", "opaque", "notation", "notation3", "infix", "infixl", "infixr", "prefix", "postfix",
-    "macro", "macro_rules", "syntax", "elab", "elab_rules", "attribute", "namespace", "section", "end",
-    "variable", "universe", "local", "scoped", "private", "protected", "noncomputable", "mutual",
-    "deriving", "initialize", "builtin_initialize", "import", "export", "declare_syntax_cat",
-    "add_decl_doc", "irreducible_def", "alias", "set_option", "open",
-)
-_COMMAND_TOKEN = re.compile(r"@\[|(?<![\w'.?!])(" + "|".join(map(re.escape, _COMMAND_KEYWORDS)) + r")(?![\w'?!])")
-_IN_BEFORE_EOL = re.compile(r"[^\n]*?(?<![\w'.])in(?![\w'])")
-_WORD = r"(?<![\w'.?!])({})(?![\w'?!])"
-_SORRY = re.compile(_WORD.format("sorry"))
-_ADMIT = re.compile(_WORD.format("admit"))
-_SEARCH_TACTIC = re.compile(r"(?<![\w'.])(apply\?|exact\?|rw\?)(?![\w'])")
-_META = re.compile(r"(?<![\w'.])(run_tac|run_cmd|run_elab|run_meta|by_elab|#eval|#exit|#print|#check|#reduce|"
-                   r"unsafe|implemented_by|extern|debug\.[\w.]*|skipKernelTC|trustCompiler)(?![\w'])")
 _AXIOMS = re.compile(r"depends on axioms:\s*\[(?P<list>[^\]]*)\]", re.DOTALL)
 _NO_AXIOMS = re.compile(r"does not depend on any axioms")
 
@@ -73,31 +56,12 @@ class CheckLimits:
 
 
 def static_reasons(theorem: Theorem, body: str) -> list[str]:
-    """Reasons the proof text (everything after the statement's `:=`) is refused before Lean sees it."""
-    text = strip_comments(body)
-    reasons: list[str] = []
-    if not text.strip() or text.strip() == "by":
-        reasons.append("the proof is empty")
-    if _SORRY.search(text):
-        reasons.append("the proof uses `sorry`")
-    if _ADMIT.search(text):
-        reasons.append("the proof uses `admit`")
-    found = _SEARCH_TACTIC.search(text)
-    if found:
-        reasons.append(f"the proof leaves a `{found.group(1)}` search in place (apply?/exact? leftover)")
-    for match in _COMMAND_TOKEN.finditer(text):
-        keyword = match.group(1) or "@["
-        if keyword in ("set_option", "open") and _IN_BEFORE_EOL.match(text, match.end()):
-            continue
-        reasons.append(f"the proof contains the command `{keyword}` (a command could change what is checked)")
-        break
-    meta = _META.search(text)
-    if meta:
-        reasons.append(f"the proof uses `{meta.group(1)}` (metaprogramming and kernel options are not allowed)")
-    name = declaration_name(theorem.statement)
-    if name and re.search(r"(?<![\w'.])" + re.escape(name) + r"(?![\w'])", text):
-        reasons.append(f"the proof refers to the theorem `{name}` itself")
-    return reasons
+    """Reasons the proof text (everything after the statement's `:=`) is refused before Lean sees it:
+    the lexer-based filter of `lexer.py` (the same one every search step passes)."""
+    text = body.strip()
+    if not text or text == "by" or not strip_comments(body).strip() or strip_comments(body).strip() == "by":
+        return ["the proof is empty"]
+    return list(filter_text(body, declaration_name(theorem.statement)).reasons)
 
 
 def split_source(theorem: Theorem, source: str) -> tuple[str | None, list[str]]:
