@@ -94,6 +94,9 @@ class Minif2fArgs:
     clean_candidates: bool = False
     priority: str | None = None
     exclude_model_wait: bool = False
+    prune_sorry: bool = False
+    replay_after_crash: bool = False
+    step_time_limit: float | None = None
     improved: bool = False
     concurrency: int = 1
     output_dir: Path = Path("runs")
@@ -140,6 +143,8 @@ def build_search_config(args: Minif2fArgs) -> SearchConfig:
         n=args.candidates, method=method, temperature=temperature, top_p=top_p,
         max_new_tokens=args.max_new_tokens, stop=("---",), seed=args.seed,
     )
+    if args.step_time_limit is not None and not args.step_time_limit > 0:
+        raise UserError(f"--step-time-limit must be a positive number of seconds, got {args.step_time_limit:g}")
     base = SearchConfig.improved() if args.improved else SearchConfig.paper()
     priority = Priority(args.priority) if args.priority else base.priority
     return SearchConfig(
@@ -150,6 +155,9 @@ def build_search_config(args: Minif2fArgs) -> SearchConfig:
         clean_candidates=base.clean_candidates or args.clean_candidates,
         priority=priority,
         exclude_model_wait=base.exclude_model_wait or args.exclude_model_wait,
+        prune_sorry=base.prune_sorry or args.prune_sorry,
+        replay_after_crash=base.replay_after_crash or args.replay_after_crash,
+        step_time_limit_s=float(args.step_time_limit) if args.step_time_limit is not None else base.step_time_limit_s,
     )
 
 
@@ -296,7 +304,13 @@ async def preflight_prover(args: Minif2fArgs) -> None:
         raise ProverUnavailable(unavailable_message(problems))
 
 
-def build_prover(args: Minif2fArgs, theorems: Sequence[Theorem], spec: ProverSpec) -> Any:
+def step_limit_s(search: SearchConfig) -> float:
+    """The prover's per-tactic limit: the opt-in one, else (the paper's) only the theorem's clock."""
+    return search.step_time_limit_s if search.step_time_limit_s is not None else search.time_limit_s
+
+
+def build_prover(args: Minif2fArgs, theorems: Sequence[Theorem], spec: ProverSpec,
+                 search: SearchConfig | None = None) -> Any:
     """The prover for `--prover`; nothing is started here (that is `await prover.start()`)."""
     if args.prover in ("lean", "dojo"):
         try:
@@ -308,6 +322,8 @@ def build_prover(args: Minif2fArgs, theorems: Sequence[Theorem], spec: ProverSpe
             options["project_dir"] = Path(spec.options["project_dir"])
         if args.workers:
             options["workers"] = args.workers
+        if search is not None:
+            options["step_timeout_s"] = step_limit_s(search)
         headers = {t.header for t in theorems}
         if len(headers) == 1:  # every miniF2F set has one header: import it once per REPL process
             options["header"] = headers.pop()
@@ -441,7 +457,7 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
         return 0
 
     doubles = _test_doubles(theorems, args)
-    prover = doubles[0] if doubles else build_prover(args, theorems, config.prover)
+    prover = doubles[0] if doubles else build_prover(args, theorems, config.prover, search)
     proposer = None
     try:
         await prover.start()  # raises ProverUnavailable (what to install) before any model is loaded
@@ -464,7 +480,9 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
                 prover, proposer, search, store,
                 RunnerOptions(
                     concurrency=args.concurrency,
-                    theorem_timeout_s=None if search.exclude_model_wait else search.time_limit_s * 2 + 600,
+                    # The search's own clock is hard (and leaves queueing out); a runner cap would count
+                    # queueing and so let concurrency change a result.
+                    theorem_timeout_s=None,
                     show_progress=args.progress,
                 ),
                 console=err_console,
@@ -514,7 +532,10 @@ def register(app: typer.Typer) -> None:
         merge_states: bool = typer.Option(False, "--merge-states", help="Identical goal states share one node."),
         clean_candidates: bool = typer.Option(False, "--clean-candidates", help="Strip, drop empty and deduplicate candidates."),
         priority: Optional[PriorityChoice] = typer.Option(None, "--priority", help="Node priority: sum (paper) or depth-normalised."),
-        exclude_model_wait: bool = typer.Option(False, "--exclude-model-wait", help="Model waiting time does not count against --time-limit."),
+        exclude_model_wait: bool = typer.Option(False, "--exclude-model-wait", help="Generation time does not count against --time-limit (queueing never does)."),
+        prune_sorry: bool = typer.Option(False, "--prune-sorry", help="Drop states reached by a step that uses sorry (paper: queued)."),
+        replay_after_crash: bool = typer.Option(False, "--replay-after-crash", help="A Lean crash costs a replay, not the theorem (paper: the theorem ends)."),
+        step_time_limit: Optional[float] = typer.Option(None, "--step-time-limit", help="Seconds per tactic (paper: none, only the theorem's clock)."),
         improved: bool = typer.Option(False, "--improved", help="All search improvements on (budgets unchanged)."),
         concurrency: int = typer.Option(1, "--concurrency", help="Theorems searched at once."),
         output_dir: Path = typer.Option(Path("runs"), "--output-dir", help="Parent folder of run directories."),
@@ -540,7 +561,8 @@ def register(app: typer.Typer) -> None:
             workers=workers, expansions=expansions, candidates=candidates, time_limit=time_limit,
             decoding=decoding.value, temperature=temperature, top_p=top_p, seed=seed, merge_states=merge_states,
             clean_candidates=clean_candidates, priority=priority.value if priority else None,
-            exclude_model_wait=exclude_model_wait, improved=improved, concurrency=concurrency,
+            exclude_model_wait=exclude_model_wait, prune_sorry=prune_sorry, replay_after_crash=replay_after_crash,
+            step_time_limit=step_time_limit, improved=improved, concurrency=concurrency,
             output_dir=output_dir, run_dir=run_dir, resume=resume, force=force, retry_errors=retry_errors,
             progress=progress, cache=cache or cache_file is not None, cache_file=cache_file, batch_size=batch_size, batch_wait_ms=batch_wait_ms,
             ray=ray_address or ("local" if ray else None),

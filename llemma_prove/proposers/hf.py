@@ -23,6 +23,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ..errors import ModelLoadError, ProposerError
 from ..types import Completion, DecodingMethod, SamplingParams
+from ..waits import queued_for
 from .model_ids import DEFAULT_MODEL_ID, load_error
 from .stops import Ending, find_ending
 
@@ -155,7 +156,7 @@ class TransformersModel:
     async def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
             return []
-        async with self._lock:
+        async with queued_for(self._lock):
             return await asyncio.to_thread(self.generate_blocking, list(prompts), params)
 
     def generate_blocking(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from ..errors import ModelLoadError, ProposerError
 from ..types import Completion, DecodingMethod, SamplingParams
+from ..waits import queued_for
 from .model_ids import DEFAULT_MODEL_ID, load_error
 from .stops import find_ending
 
@@ -149,7 +150,7 @@ class VLLMModel:
     async def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
             return []
-        async with self._lock:
+        async with queued_for(self._lock):
             return await asyncio.to_thread(self.generate_blocking, list(prompts), params)
 
     def generate_blocking(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:

@@ -131,7 +131,7 @@ class LeanReplSession:
             except ReplTimeout as exc:
                 return StepOutcome.timeout(f"the tactic ran past {options.step_timeout_s:g} s", exc.elapsed_s)
             except ReplCrashed as exc:
-                return StepOutcome.error(str(exc), time.monotonic() - step_started)
+                return StepOutcome.error(str(exc), time.monotonic() - step_started, crashed=True)
             except ReplProtocolError as exc:
                 return StepOutcome.error(f"REPL protocol error: {exc}", time.monotonic() - step_started)
             elapsed = time.monotonic() - step_started
@@ -144,7 +144,8 @@ class LeanReplSession:
                 parent = self._nodes[node_id]
                 child = _Node(node_id, tactic, verdict.text, parent.depth + 1, repl.token, response.proof_state)  # type: ignore[union-attr]
                 self._nodes.append(child)
-                return StepOutcome.goals(GoalState(verdict.text, ReplHandle(self.id, len(self._nodes) - 1)), elapsed)
+                return StepOutcome.goals(GoalState(verdict.text, ReplHandle(self.id, len(self._nodes) - 1)), elapsed,
+                                         verdict.message, introduces_sorry=verdict.introduces_sorry)
             if verdict.kind is OutcomeKind.PROVED:
                 return StepOutcome.proved(elapsed, verdict.message)
             return StepOutcome.error(verdict.message, elapsed)
