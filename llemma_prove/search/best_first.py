@@ -167,6 +167,9 @@ class BestFirstSearch:
     def _prunes_sorry(self) -> bool:
         return self.config.prune_sorry
 
+    def _order_candidates(self, raw: Sequence[Candidate]) -> list[Candidate]:
+        return clean_candidate_order(raw) if self.config.clean_candidates else paper_candidate_order(raw)
+
     def _add_state_node(self, state: GoalState, steps: tuple[str, ...], cost: float) -> _Node:
         node = _Node(next(self._ids), state, steps, cost)
         self.graph.add_node(
@@ -258,8 +261,7 @@ class BestFirstSearch:
             finally:
                 self._generating_since = None
                 self.model_wait_s += self.clock() - t0
-            order = clean_candidate_order if cfg.clean_candidates else paper_candidate_order
-            candidates = order(raw)
+            candidates = self._order_candidates(raw)
 
             for cand in candidates:
                 if self._out_of_time():
