@@ -189,8 +189,8 @@ def validate_args(args: Minif2fArgs) -> None:
         raise UserError("--device and --dtype apply to local models (--model-backend hf or vllm), not to a server")
     if args.run_dir is not None and args.output_dir != Path("runs"):
         raise UserError("use either --run-dir DIR or --output-dir DIR, not both")
-    if args.prompt is not None and not args.prompt.is_file():
-        raise UserError(f"prompt file {args.prompt} not found")
+    if args.prompt is not None and str(args.prompt) != BUILTIN_PROMPT and not args.prompt.is_file():
+        raise UserError(f"prompt file {args.prompt} not found (or use --prompt builtin for the project's own prompt)")
     if args.data is not None and not args.data.exists():
         raise UserError(f"data file {args.data} not found")
     if args.batch_size < 1:
@@ -199,16 +199,30 @@ def validate_args(args: Minif2fArgs) -> None:
         raise UserError(f"--batch-wait-ms must be 0 or more, got {args.batch_wait_ms:g}")
 
 
-def load_prompt(args: Minif2fArgs) -> tuple[Any, str | None]:
-    """The prompt template (parsed now, so a malformed file fails before Lean starts) and its sha256."""
-    if args.prompt is None:
-        return None, None
+BUILTIN_PROMPT = "builtin"
+
+
+def load_prompt(args: Minif2fArgs) -> Any:
+    """The prompt given by --prompt (a file, parsed now so a malformed one fails before Lean starts, or
+    the project's own with `builtin`); None for the default, the harness's prompt, fetched later."""
     try:
-        from ..proposers.prompts import PromptTemplate
+        from ..proposers import prompts
     except ImportError as exc:  # pragma: no cover - the proposers package ships with the project
         raise ModelLoadError(f"the proposers package cannot be imported: {exc}") from None
-    template = PromptTemplate.load(args.prompt)
-    return template, hashlib.sha256(args.prompt.read_bytes()).hexdigest()
+    if args.prompt is None:
+        return prompts.default_isabelle_template() if args.prover == "isabelle" else None
+    if str(args.prompt) == BUILTIN_PROMPT:
+        return prompts.default_isabelle_template() if args.prover == "isabelle" else prompts.default_lean4_template()
+    return prompts.PromptTemplate.load(args.prompt)
+
+
+async def resolve_prompt(template: Any) -> Any:
+    """The paper's harness prompt when none was given (downloaded at its pinned commit on first use)."""
+    if template is not None:
+        return template
+    from ..proposers.prompts import harness_prompt
+
+    return await harness_prompt()
 
 
 # -- statements ---------------------------------------------------------------------------------------
@@ -273,11 +287,11 @@ def prover_spec(args: Minif2fArgs) -> ProverSpec:
 
 
 def run_config(args: Minif2fArgs, search: SearchConfig, source: Any, theorems: Sequence[Theorem],
-               prompt_sha256: str | None) -> RunConfig:
+               template: Any) -> RunConfig:
     model = ModelSpec(
         model_id=args.model, backend=args.model_backend, endpoint=args.endpoint, device=args.device,
-        dtype=args.dtype, prompt_path=str(args.prompt.resolve()) if args.prompt else None,
-        prompt_sha256=prompt_sha256,
+        dtype=args.dtype, prompt_path=template.source if args.prompt and str(args.prompt) != BUILTIN_PROMPT else None,
+        prompt_sha256=template.sha256, prompt_source=template.source,
     )
     return RunConfig(
         split=args.split, statements=source, search=search, model=model, prover=prover_spec(args),
@@ -430,14 +444,15 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
 
     validate_args(args)
     search = build_search_config(args)
-    template, prompt_sha256 = load_prompt(args)
+    template = load_prompt(args)
     # A local data file is checked first (cheap, and its errors are the user's); a missing Lean or
     # Isabelle then stops the command before any download, run directory or model.
     loaded = await load_theorems(args) if args.data is not None else None
     if not os.environ.get(TEST_DOUBLES_ENV) and args.ray in (None, "local"):  # a remote cluster checks its own
         await preflight_prover(args)
+    template = await resolve_prompt(template)
     theorems, source = loaded or await load_theorems(args)
-    config = run_config(args, search, source, theorems, prompt_sha256)
+    config = run_config(args, search, source, theorems, template)
     if os.environ.get(TEST_DOUBLES_ENV):  # recorded as such, so no report mistakes it for a real run
         config = replace(config, prover=ProverSpec(name="test-doubles", options={"factory": os.environ[TEST_DOUBLES_ENV]}))
     run_dir = args.run_dir or default_run_dir(args, config)
@@ -517,7 +532,7 @@ def register(app: typer.Typer) -> None:
         endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server."),
         device: Optional[str] = typer.Option(None, "--device", help="Device for local models (auto, cuda, cuda:1, cpu)."),
         dtype: Optional[str] = typer.Option(None, "--dtype", help="Weights dtype for local models (auto, bfloat16, float16, float32)."),
-        prompt: Optional[Path] = typer.Option(None, "--prompt", help="Prompt file (JSON, shape of llemma_formal2formal_lean4_fewshot.json)."),
+        prompt: Optional[Path] = typer.Option(None, "--prompt", help="Prompt JSON file, or 'builtin' for the project's own prompt (default: the paper harness's prompt, fetched at its pinned commit)."),
         max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most tokens generated per candidate."),
         prover: ProverKind = typer.Option(ProverKind.lean, "--prover", help="Proof assistant backend."),
         lean_project: Optional[Path] = typer.Option(None, "--lean-project", help="Lake project with Mathlib and the REPL."),

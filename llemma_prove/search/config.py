@@ -99,9 +99,15 @@ class SearchConfig:
             out.append(f"max new tokens {mine.max_new_tokens} (paper {theirs.max_new_tokens})")
         if mine.stop != theirs.stop:
             out.append(f"stop {list(mine.stop)} (paper {list(theirs.stop)})")
+        return out + self.improvements()
+
+    def improvements(self) -> list[str]:
+        """The improvements switched on, by their flag names (`priority=depth-normalised` for values)."""
+        paper = SearchConfig.paper()
+        out = []
         for name, label in IMPROVEMENT_NAMES.items():
-            if getattr(self, name) != getattr(paper, name):
-                value = getattr(self, name)
+            value = getattr(self, name)
+            if value != getattr(paper, name):
                 out.append(label if isinstance(value, bool) else f"{label}={_text(value)}")
         return out
 
