@@ -62,9 +62,13 @@ async def test_beam_search_shapes_and_order(tiny_model, prompts):
     params = SamplingParams(n=4, method=BEAM, max_new_tokens=10, stop=())
     groups = await tiny_model.generate(prompts, params)
     assert [len(g) for g in groups] == [4, 4, 4]
-    for group in groups:
-        assert all(c.num_tokens == 10 for c in group)  # no stop string, no EOS: full length
-        sums = [c.logprob_sum for c in group]
+    for group, seqs in zip(groups, tiny_model.generate_sequences(prompts, params)):
+        assert [c.text for c in group] == [s.completion.text for s in seqs]
+        # no stop string: a beam runs to full length unless the model ends it with EOS
+        assert all(s.ending.reason in ("length", "eos") for s in seqs)
+        full = [s.completion for s in seqs if s.ending.reason == "length"]
+        assert full and all(c.num_tokens == 10 for c in full)
+        sums = [c.logprob_sum for c in full]
         assert sums == sorted(sums, reverse=True)  # equal lengths: best beam first
         assert len({c.text for c in group}) > 1
 
