@@ -105,6 +105,8 @@ class BestFirstSearch:
         self._by_text: dict[str, int] = {}  # merge mode: text -> node id, for expanded and queued states
         self._start = 0.0
         self._generating_since: float | None = None  # set while a generation call is in flight
+        self._queued_at_generation = 0.0  # the meter's total when that call started
+        self._generation_s = 0.0  # finished generation calls, their queueing left out (it is metered)
         self.meter = WaitMeter(clock)
         self.prover_s = 0.0
         self.model_wait_s = 0.0
@@ -116,11 +118,13 @@ class BestFirstSearch:
     def _elapsed_counted(self) -> float:
         """Seconds on the theorem's clock: wall time less queueing (and less generation if excluded)."""
         now = self.clock()
-        elapsed = now - self._start - self.meter.total()
+        queued = self.meter.total()
+        elapsed = now - self._start - queued
         if self.config.exclude_model_wait:
-            elapsed -= self.model_wait_s
+            generating = self._generation_s
             if self._generating_since is not None:
-                elapsed -= now - self._generating_since
+                generating += (now - self._generating_since) - (queued - self._queued_at_generation)
+            elapsed -= generating
         return elapsed
 
     def _out_of_time(self) -> bool:
@@ -256,11 +260,13 @@ class BestFirstSearch:
 
             request = ProposalRequest(self.theorem, node.state, node.steps)
             t0 = self._generating_since = self.clock()
+            self._queued_at_generation = self.meter.total()
             try:
                 (raw,) = await self._timed(self.proposer.propose([request], cfg.sampling))
             finally:
                 self._generating_since = None
                 self.model_wait_s += self.clock() - t0
+                self._generation_s += (self.clock() - t0) - (self.meter.total() - self._queued_at_generation)
             candidates = self._order_candidates(raw)
 
             for cand in candidates:

@@ -409,3 +409,20 @@ async def test_queueing_for_the_shared_model_is_not_on_the_clock():
 
     result = await BestFirstSearch(THM, SlowSession(0.1), Unmetered(0.6), SearchConfig(time_limit_s=0.4)).run()
     assert result.status is SearchStatus.TIMEOUT
+
+
+async def test_excluding_generation_does_not_exclude_its_queueing_twice():
+    """Queued 10 s + generating 10 s + a 10 s step per expansion, 55 s allowed: with generation
+    excluded, only the steps count (6 fit, the 6th ends past 55 s: TIMEOUT); counting the queueing
+    out twice would let the clock stand still and the search run to its budget."""
+    clock = VirtualClock()
+    world = World(root="S0", script={f"S{i}": {"t": Step(GOALS, f"S{i + 1}", 10.0)} for i in range(30)},
+                  table={f"S{i}": [("t", -0.5)] for i in range(30)}, gen_delay={f"S{i}": 10.0 for i in range(31)},
+                  queue_delay={f"S{i}": 10.0 for i in range(31)}, max_iters=20, n=1, limit=55.0)
+    config = SearchConfig(max_expansions=20, sampling=SamplingParams(n=1), time_limit_s=55.0, exclude_model_wait=True)
+    result = await BestFirstSearch(THM, WorldSession(world, clock), WorldProposer(world, clock), config, clock).run()
+    assert result.status is SearchStatus.TIMEOUT and result.expansions == 6
+    clock = VirtualClock()
+    config = SearchConfig(max_expansions=20, sampling=SamplingParams(n=1), time_limit_s=55.0)
+    result = await BestFirstSearch(THM, WorldSession(world, clock), WorldProposer(world, clock), config, clock).run()
+    assert result.status is SearchStatus.TIMEOUT and result.expansions == 3  # 20 s counted per expansion
