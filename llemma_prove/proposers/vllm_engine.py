@@ -137,6 +137,7 @@ class VLLMModel:
         self._vllm: Any = None
         self._llm: Any = None
         self._lock = asyncio.Lock()
+        self._cancel_beams = False
         if not lazy:
             self.load()
 
@@ -165,7 +166,16 @@ class VLLMModel:
         if not prompts:
             return []
         async with queued_for(self._lock):
-            return await asyncio.to_thread(self.generate_blocking, list(prompts), params)
+            work = asyncio.ensure_future(asyncio.to_thread(self.generate_blocking, list(prompts), params))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # The caller gave up; the engine stays locked until the worker thread has let go of it.
+                self._cancel_beams = True
+                await asyncio.gather(work, return_exceptions=True)
+                raise
+            finally:
+                self._cancel_beams = False
 
     def generate_blocking(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         self.load()
@@ -191,6 +201,8 @@ class VLLMModel:
     def _stop_aware_beams(self, token_prompts: list[dict], params: SamplingParams, step: Any, tokenizer: Any
                           ) -> list[list[Completion]]:
         def next_logprobs(sequences: list[list[int]]) -> list[dict[int, float]]:
+            if self._cancel_beams:  # the caller was interrupted: stop between beam steps
+                raise ProposerError("beam search was cancelled")
             outputs = self._llm.generate([{"prompt_token_ids": s} for s in sequences], step, use_tqdm=False)
             answers = []
             for out in outputs:
