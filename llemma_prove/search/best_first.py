@@ -150,6 +150,9 @@ class BestFirstSearch:
             raise _HardTimeout()
         return result
 
+    # Each rule of the harness lives in one small method below, so that the mutation check
+    # (tests/search/test_paper_equivalence.py) can change exactly one rule and see the suite catch it.
+
     def _late(self) -> bool:
         return self._out_of_time()
 
