@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hashlib
 import importlib
 import logging
 import os

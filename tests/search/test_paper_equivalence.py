@@ -22,7 +22,7 @@ import heapq
 import itertools
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -31,7 +31,6 @@ from llemma_prove.search.best_first import BestFirstSearch
 from llemma_prove.types import (
     Candidate,
     GoalState,
-    OutcomeKind,
     ProposalRequest,
     SamplingParams,
     SearchStatus,
