@@ -32,12 +32,9 @@ class ModelSpec:
     endpoint: str | None = None
     device: str | None = None
     dtype: str | None = None
-    prompt_path: str | None = None  # None: the project's built-in paper prompt
-    prompt_sha256: str | None = None
-
-    @property
-    def uses_default_prompt(self) -> bool:
-        return self.prompt_path is None
+    prompt_path: str | None = None  # a prompt file given by --prompt; None: the harness's or the builtin
+    prompt_sha256: str | None = None  # `PromptTemplate.sha256`: the same prompt hashes the same from any file
+    prompt_source: str | None = None  # e.g. wellecks/llemma_formal2formal@0931a1e27ede:proofsearch.py#_prompt_fewshot
 
     def identity(self) -> dict[str, Any]:
         return {

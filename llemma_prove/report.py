@@ -16,11 +16,18 @@ from .store import TheoremRecord
 from .types import FAMILIES, SearchStatus, problem_family
 
 PAPER_SPLIT_SIZE = 244
-PAPER_CAVEAT = (
-    "The paper ran Lean 4 nightly-2023-08-19 through LeanDojo on LeanDojo's miniF2F statements; "
-    "this run's Lean version and statement set differ, so the numbers are comparable in setting, "
-    "not statement for statement."
-)
+# What separates even a run in the paper's setting from the paper's own experiment (and cannot be removed).
+PAPER_LEAN = "Lean 4 nightly-2023-08-19 through LeanDojo 1.1.2"
+PAPER_STATEMENTS = "the statements of rah4927/lean-dojo-mew@d00c776"
+
+
+def paper_caveat(config: RunConfig) -> str:
+    """The lineage note printed beside the paper's number: whose Lean and whose statements."""
+    toolchain = config.prover.toolchain or "the Lake project's Lean"
+    return (f"The paper ran {PAPER_LEAN} on {PAPER_STATEMENTS}; this run used {toolchain} through "
+            f"{'LeanDojo' if config.prover.name == 'dojo' else 'the Lean REPL'} on {config.statements.describe()}, "
+            "whose statements differ for some problems: the setting is the paper's, the experiment is not "
+            "statement for statement the same.")
 
 
 @dataclass(frozen=True)
@@ -50,22 +57,30 @@ PAPER_RESULTS: dict[str, PaperReference] = {
 }
 
 
-def paper_reference(config: RunConfig) -> tuple[PaperReference | None, str]:
-    """The paper's number for this configuration, or None and the reason it does not apply."""
+def paper_differences(config: RunConfig) -> list[str]:
+    """Each result-changing setting, by name, that is not the harness's (empty: the paper's setting)."""
+    from .proposers.prompts import HARNESS_PROMPT_SHA256
+
     reasons = []
-    if not config.search.is_paper_setting:
-        reasons.append("search settings differ from the paper's (100 expansions x 32 beams, 600 s, no improvements)")
-    if config.split != "test":
-        reasons.append("the paper reports the test split only")
-    if config.prover.name not in ("lean", "dojo"):
-        reasons.append("the paper's number is for Lean 4")
     if config.model.model_id not in PAPER_RESULTS:
-        reasons.append(f"no paper number for model {config.model.model_id}")
-    if not config.model.uses_default_prompt:
-        reasons.append("a custom prompt is used")
+        reasons.append(f"model {config.model.model_id} (the paper reports {', '.join(PAPER_RESULTS)})")
+    if config.split != "test":
+        reasons.append(f"split {config.split} (the paper reports test)")
+    if config.prover.name not in ("lean", "dojo"):
+        reasons.append(f"prover {config.prover.name} (the paper's number is for Lean 4)")
+    if config.model.prompt_sha256 != HARNESS_PROMPT_SHA256:
+        digest = (config.model.prompt_sha256 or "unknown")[:12]
+        reasons.append(f"prompt sha256 {digest} (the harness's is {HARNESS_PROMPT_SHA256[:12]})")
+    reasons.extend(config.search.paper_differences())
+    return reasons
+
+
+def paper_reference(config: RunConfig) -> tuple[PaperReference | None, str]:
+    """The paper's number for this configuration, or None and every setting that differs, by name."""
+    reasons = paper_differences(config)
     if reasons:
-        return None, "; ".join(reasons)
-    return PAPER_RESULTS[config.model.model_id], PAPER_CAVEAT
+        return None, "settings differ from the paper's: " + "; ".join(reasons)
+    return PAPER_RESULTS[config.model.model_id], paper_caveat(config)
 
 
 @dataclass(frozen=True)
@@ -159,6 +174,8 @@ def summarise(config: RunConfig, records: Iterable[TheoremRecord]) -> Summary:
         "model_backend": config.model.backend,
         "prover": config.prover.name,
         "search": _search_text(config),
+        "prompt": f"{config.model.prompt_source or config.model.prompt_path or 'unknown'} "
+                  f"(sha256 {(config.model.prompt_sha256 or '?')[:12]})",
         "fingerprint": config.fingerprint(),
     }
     return Summary(
@@ -180,16 +197,7 @@ def _search_text(config: RunConfig) -> str:
         f"{search.max_expansions} expansions x {sampling.n} candidates ({sampling.method.value}), "
         f"{search.time_limit_s:g} s per theorem"
     )
-    improvements = [
-        name
-        for name, on in (
-            ("merge-states", search.merge_duplicate_states),
-            ("clean-candidates", search.clean_candidates),
-            (f"priority={search.priority.value}", search.priority.value != "sum"),
-            ("exclude-model-wait", search.exclude_model_wait),
-        )
-        if on
-    ]
+    improvements = search.improvements()
     if improvements:
         text += "; " + ", ".join(improvements)
     return text
@@ -231,6 +239,7 @@ def to_markdown(summary: Summary) -> str:
         lines.append(f"Paper ({summary.paper.label}): {summary.paper.text()}. {summary.paper_note}")
     else:
         lines.append(f"No paper number is shown: {summary.paper_note}.")
+    lines.append(f"Prompt: {run.get('prompt', 'unknown')}.")
     lines += [f"Note: {note}." for note in summary.notes]
     return "\n".join(lines) + "\n"
 

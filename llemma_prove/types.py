@@ -102,18 +102,26 @@ class StepOutcome:
     state: GoalState | None = None
     message: str = ""
     elapsed_s: float = 0.0
+    # GOALS only: the step left goals but put a `sorry` into the proof. Nothing built on it can pass
+    # the final check; the paper's harness still queued such states, the search may prune them.
+    introduces_sorry: bool = False
+    # ERROR only: the prover process died on this step. The paper's harness ended the theorem then;
+    # the search may instead let the prover restart and replay.
+    crashed: bool = False
 
     @classmethod
-    def goals(cls, state: GoalState, elapsed_s: float = 0.0, message: str = "") -> "StepOutcome":
-        return cls(OutcomeKind.GOALS, state, message, elapsed_s)
+    def goals(
+        cls, state: GoalState, elapsed_s: float = 0.0, message: str = "", introduces_sorry: bool = False
+    ) -> "StepOutcome":
+        return cls(OutcomeKind.GOALS, state, message, elapsed_s, introduces_sorry=introduces_sorry)
 
     @classmethod
     def proved(cls, elapsed_s: float = 0.0, message: str = "") -> "StepOutcome":
         return cls(OutcomeKind.PROVED, None, message, elapsed_s)
 
     @classmethod
-    def error(cls, message: str, elapsed_s: float = 0.0) -> "StepOutcome":
-        return cls(OutcomeKind.ERROR, None, message, elapsed_s)
+    def error(cls, message: str, elapsed_s: float = 0.0, crashed: bool = False) -> "StepOutcome":
+        return cls(OutcomeKind.ERROR, None, message, elapsed_s, crashed=crashed)
 
     @classmethod
     def timeout(cls, message: str = "step timed out", elapsed_s: float = 0.0) -> "StepOutcome":

@@ -31,6 +31,39 @@ def require_shared(relative: str) -> Path:
     return path
 
 
+HARNESS_PROMPT_COPY = "prompts/llemma_formal2formal_lean4_fewshot.json"
+
+
+def seed_harness_prompt(cache_root: Path) -> bool:
+    """Pre-seed a cache with the shared copy of the harness's prompt, where `harness_prompt` keeps the
+    prompt it extracted (so no download is needed). False when the shared copy is absent."""
+    from llemma_prove.proposers.prompts import HARNESS_PROMPT_FILE, HARNESS_PROMPT_FUNCTION, _extracted_path
+
+    copy = shared_data_dir() / HARNESS_PROMPT_COPY
+    if not copy.is_file():
+        return False
+    target = _extracted_path(HARNESS_PROMPT_FILE, HARNESS_PROMPT_FUNCTION, cache_root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(copy.read_bytes())
+    return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Every test (and every CLI it starts) uses a cache of its own, holding the harness's prompt from
+    the shared copy, never the user's cache and never the network for that prompt."""
+    if os.environ.get("LLEMMA_PROVE_CACHE"):
+        yield Path(os.environ["LLEMMA_PROVE_CACHE"])
+        return
+    root = tmp_path_factory.mktemp("llemma-prove-cache")
+    seed_harness_prompt(root)
+    os.environ["LLEMMA_PROVE_CACHE"] = str(root)
+    try:
+        yield root
+    finally:
+        os.environ.pop("LLEMMA_PROVE_CACHE", None)
+
+
 def child_pids() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)}
 

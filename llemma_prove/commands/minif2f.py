@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hashlib
 import importlib
 import logging
 import os
@@ -94,6 +93,9 @@ class Minif2fArgs:
     clean_candidates: bool = False
     priority: str | None = None
     exclude_model_wait: bool = False
+    prune_sorry: bool = False
+    replay_after_crash: bool = False
+    step_time_limit: float | None = None
     improved: bool = False
     concurrency: int = 1
     output_dir: Path = Path("runs")
@@ -140,6 +142,8 @@ def build_search_config(args: Minif2fArgs) -> SearchConfig:
         n=args.candidates, method=method, temperature=temperature, top_p=top_p,
         max_new_tokens=args.max_new_tokens, stop=("---",), seed=args.seed,
     )
+    if args.step_time_limit is not None and not args.step_time_limit > 0:
+        raise UserError(f"--step-time-limit must be a positive number of seconds, got {args.step_time_limit:g}")
     base = SearchConfig.improved() if args.improved else SearchConfig.paper()
     priority = Priority(args.priority) if args.priority else base.priority
     return SearchConfig(
@@ -150,6 +154,9 @@ def build_search_config(args: Minif2fArgs) -> SearchConfig:
         clean_candidates=base.clean_candidates or args.clean_candidates,
         priority=priority,
         exclude_model_wait=base.exclude_model_wait or args.exclude_model_wait,
+        prune_sorry=base.prune_sorry or args.prune_sorry,
+        replay_after_crash=base.replay_after_crash or args.replay_after_crash,
+        step_time_limit_s=float(args.step_time_limit) if args.step_time_limit is not None else base.step_time_limit_s,
     )
 
 
@@ -181,8 +188,8 @@ def validate_args(args: Minif2fArgs) -> None:
         raise UserError("--device and --dtype apply to local models (--model-backend hf or vllm), not to a server")
     if args.run_dir is not None and args.output_dir != Path("runs"):
         raise UserError("use either --run-dir DIR or --output-dir DIR, not both")
-    if args.prompt is not None and not args.prompt.is_file():
-        raise UserError(f"prompt file {args.prompt} not found")
+    if args.prompt is not None and str(args.prompt) != BUILTIN_PROMPT and not args.prompt.is_file():
+        raise UserError(f"prompt file {args.prompt} not found (or use --prompt builtin for the project's own prompt)")
     if args.data is not None and not args.data.exists():
         raise UserError(f"data file {args.data} not found")
     if args.batch_size < 1:
@@ -191,16 +198,30 @@ def validate_args(args: Minif2fArgs) -> None:
         raise UserError(f"--batch-wait-ms must be 0 or more, got {args.batch_wait_ms:g}")
 
 
-def load_prompt(args: Minif2fArgs) -> tuple[Any, str | None]:
-    """The prompt template (parsed now, so a malformed file fails before Lean starts) and its sha256."""
-    if args.prompt is None:
-        return None, None
+BUILTIN_PROMPT = "builtin"
+
+
+def load_prompt(args: Minif2fArgs) -> Any:
+    """The prompt given by --prompt (a file, parsed now so a malformed one fails before Lean starts, or
+    the project's own with `builtin`); None for the default, the harness's prompt, fetched later."""
     try:
-        from ..proposers.prompts import PromptTemplate
+        from ..proposers import prompts
     except ImportError as exc:  # pragma: no cover - the proposers package ships with the project
         raise ModelLoadError(f"the proposers package cannot be imported: {exc}") from None
-    template = PromptTemplate.load(args.prompt)
-    return template, hashlib.sha256(args.prompt.read_bytes()).hexdigest()
+    if args.prompt is None:
+        return prompts.default_isabelle_template() if args.prover == "isabelle" else None
+    if str(args.prompt) == BUILTIN_PROMPT:
+        return prompts.default_isabelle_template() if args.prover == "isabelle" else prompts.default_lean4_template()
+    return prompts.PromptTemplate.load(args.prompt)
+
+
+async def resolve_prompt(template: Any) -> Any:
+    """The paper's harness prompt when none was given (downloaded at its pinned commit on first use)."""
+    if template is not None:
+        return template
+    from ..proposers.prompts import harness_prompt
+
+    return await harness_prompt()
 
 
 # -- statements ---------------------------------------------------------------------------------------
@@ -265,11 +286,11 @@ def prover_spec(args: Minif2fArgs) -> ProverSpec:
 
 
 def run_config(args: Minif2fArgs, search: SearchConfig, source: Any, theorems: Sequence[Theorem],
-               prompt_sha256: str | None) -> RunConfig:
+               template: Any) -> RunConfig:
     model = ModelSpec(
         model_id=args.model, backend=args.model_backend, endpoint=args.endpoint, device=args.device,
-        dtype=args.dtype, prompt_path=str(args.prompt.resolve()) if args.prompt else None,
-        prompt_sha256=prompt_sha256,
+        dtype=args.dtype, prompt_path=template.source if args.prompt and str(args.prompt) != BUILTIN_PROMPT else None,
+        prompt_sha256=template.sha256, prompt_source=template.source,
     )
     return RunConfig(
         split=args.split, statements=source, search=search, model=model, prover=prover_spec(args),
@@ -296,7 +317,13 @@ async def preflight_prover(args: Minif2fArgs) -> None:
         raise ProverUnavailable(unavailable_message(problems))
 
 
-def build_prover(args: Minif2fArgs, theorems: Sequence[Theorem], spec: ProverSpec) -> Any:
+def step_limit_s(search: SearchConfig) -> float:
+    """The prover's per-tactic limit: the opt-in one, else (the paper's) only the theorem's clock."""
+    return search.step_time_limit_s if search.step_time_limit_s is not None else search.time_limit_s
+
+
+def build_prover(args: Minif2fArgs, theorems: Sequence[Theorem], spec: ProverSpec,
+                 search: SearchConfig | None = None) -> Any:
     """The prover for `--prover`; nothing is started here (that is `await prover.start()`)."""
     if args.prover in ("lean", "dojo"):
         try:
@@ -308,6 +335,8 @@ def build_prover(args: Minif2fArgs, theorems: Sequence[Theorem], spec: ProverSpe
             options["project_dir"] = Path(spec.options["project_dir"])
         if args.workers:
             options["workers"] = args.workers
+        if search is not None:
+            options["step_timeout_s"] = step_limit_s(search)
         headers = {t.header for t in theorems}
         if len(headers) == 1:  # every miniF2F set has one header: import it once per REPL process
             options["header"] = headers.pop()
@@ -414,14 +443,15 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
 
     validate_args(args)
     search = build_search_config(args)
-    template, prompt_sha256 = load_prompt(args)
+    template = load_prompt(args)
     # A local data file is checked first (cheap, and its errors are the user's); a missing Lean or
     # Isabelle then stops the command before any download, run directory or model.
     loaded = await load_theorems(args) if args.data is not None else None
     if not os.environ.get(TEST_DOUBLES_ENV) and args.ray in (None, "local"):  # a remote cluster checks its own
         await preflight_prover(args)
+    template = await resolve_prompt(template)
     theorems, source = loaded or await load_theorems(args)
-    config = run_config(args, search, source, theorems, prompt_sha256)
+    config = run_config(args, search, source, theorems, template)
     if os.environ.get(TEST_DOUBLES_ENV):  # recorded as such, so no report mistakes it for a real run
         config = replace(config, prover=ProverSpec(name="test-doubles", options={"factory": os.environ[TEST_DOUBLES_ENV]}))
     run_dir = args.run_dir or default_run_dir(args, config)
@@ -441,7 +471,7 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
         return 0
 
     doubles = _test_doubles(theorems, args)
-    prover = doubles[0] if doubles else build_prover(args, theorems, config.prover)
+    prover = doubles[0] if doubles else build_prover(args, theorems, config.prover, search)
     proposer = None
     try:
         await prover.start()  # raises ProverUnavailable (what to install) before any model is loaded
@@ -464,7 +494,9 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
                 prover, proposer, search, store,
                 RunnerOptions(
                     concurrency=args.concurrency,
-                    theorem_timeout_s=None if search.exclude_model_wait else search.time_limit_s * 2 + 600,
+                    # The search's own clock is hard (and leaves queueing out); a runner cap would count
+                    # queueing and so let concurrency change a result.
+                    theorem_timeout_s=None,
                     show_progress=args.progress,
                 ),
                 console=err_console,
@@ -499,7 +531,7 @@ def register(app: typer.Typer) -> None:
         endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server."),
         device: Optional[str] = typer.Option(None, "--device", help="Device for local models (auto, cuda, cuda:1, cpu)."),
         dtype: Optional[str] = typer.Option(None, "--dtype", help="Weights dtype for local models (auto, bfloat16, float16, float32)."),
-        prompt: Optional[Path] = typer.Option(None, "--prompt", help="Prompt file (JSON, shape of llemma_formal2formal_lean4_fewshot.json)."),
+        prompt: Optional[Path] = typer.Option(None, "--prompt", help="Prompt JSON file, or 'builtin' for the project's own prompt (default: the paper harness's prompt, fetched at its pinned commit)."),
         max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most tokens generated per candidate."),
         prover: ProverKind = typer.Option(ProverKind.lean, "--prover", help="Proof assistant backend."),
         lean_project: Optional[Path] = typer.Option(None, "--lean-project", help="Lake project with Mathlib and the REPL."),
@@ -514,7 +546,10 @@ def register(app: typer.Typer) -> None:
         merge_states: bool = typer.Option(False, "--merge-states", help="Identical goal states share one node."),
         clean_candidates: bool = typer.Option(False, "--clean-candidates", help="Strip, drop empty and deduplicate candidates."),
         priority: Optional[PriorityChoice] = typer.Option(None, "--priority", help="Node priority: sum (paper) or depth-normalised."),
-        exclude_model_wait: bool = typer.Option(False, "--exclude-model-wait", help="Model waiting time does not count against --time-limit."),
+        exclude_model_wait: bool = typer.Option(False, "--exclude-model-wait", help="Generation time does not count against --time-limit (queueing never does)."),
+        prune_sorry: bool = typer.Option(False, "--prune-sorry", help="Drop states reached by a step that uses sorry (paper: queued)."),
+        replay_after_crash: bool = typer.Option(False, "--replay-after-crash", help="A Lean crash costs a replay, not the theorem (paper: the theorem ends)."),
+        step_time_limit: Optional[float] = typer.Option(None, "--step-time-limit", help="Seconds per tactic (paper: none, only the theorem's clock)."),
         improved: bool = typer.Option(False, "--improved", help="All search improvements on (budgets unchanged)."),
         concurrency: int = typer.Option(1, "--concurrency", help="Theorems searched at once."),
         output_dir: Path = typer.Option(Path("runs"), "--output-dir", help="Parent folder of run directories."),
@@ -540,7 +575,8 @@ def register(app: typer.Typer) -> None:
             workers=workers, expansions=expansions, candidates=candidates, time_limit=time_limit,
             decoding=decoding.value, temperature=temperature, top_p=top_p, seed=seed, merge_states=merge_states,
             clean_candidates=clean_candidates, priority=priority.value if priority else None,
-            exclude_model_wait=exclude_model_wait, improved=improved, concurrency=concurrency,
+            exclude_model_wait=exclude_model_wait, prune_sorry=prune_sorry, replay_after_crash=replay_after_crash,
+            step_time_limit=step_time_limit, improved=improved, concurrency=concurrency,
             output_dir=output_dir, run_dir=run_dir, resume=resume, force=force, retry_errors=retry_errors,
             progress=progress, cache=cache or cache_file is not None, cache_file=cache_file, batch_size=batch_size, batch_wait_ms=batch_wait_ms,
             ray=ray_address or ("local" if ray else None),

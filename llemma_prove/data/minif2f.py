@@ -336,7 +336,8 @@ async def _git(args: Sequence[str], timeout_s: float) -> bytes:
 
 
 async def fetch_git_paths(
-    url: str, commit: str, paths: Sequence[str], git_dir: Path, timeout_s: float = GIT_TIMEOUT_S
+    url: str, commit: str, paths: Sequence[str], git_dir: Path, timeout_s: float = GIT_TIMEOUT_S,
+    hint: str = "pass a local statements file with --data FILE",
 ) -> dict[str, str]:
     """Text of every file under `paths` at `commit`: a shallow fetch of that commit, then `git archive`."""
     git_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -348,7 +349,7 @@ async def fetch_git_paths(
     except _GitFailed as exc:
         raise DataError(
             f"could not download {url} at commit {commit[:12]}: {exc} "
-            "(check the network, or pass a local statements file with --data FILE)"
+            f"(check the network, or {hint})"
         ) from None
     files: dict[str, str] = {}
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:

@@ -37,7 +37,7 @@ async def run_on_ray(args: Any, theorems: Sequence[Theorem], config: RunConfig, 
         searches_per_worker=args.concurrency,
         # a local model engine gets a GPU on nodes that have one; a shared endpoint needs none
         gpus_per_worker=None if args.model_backend != "openai" and args.device != "cpu" else 0.0,
-        theorem_timeout_s=None if search.exclude_model_wait else search.time_limit_s * 2 + 600,
+        theorem_timeout_s=None,  # the search's clock is hard and leaves queueing out; a cap here would not
         show_progress=args.progress,
     )
     with RunStore.open(run_dir, config, resume=args.resume, force=args.force, retry_errors=args.retry_errors) as store:

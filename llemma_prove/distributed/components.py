@@ -22,7 +22,7 @@ def minif2f_components(
     if doubles:
         prover, proposer = ComponentFactory(doubles, (tuple(theorems), args)).build()
     else:
-        prover = command.build_prover(args, theorems, command.prover_spec(args))
+        prover = command.build_prover(args, theorems, command.prover_spec(args), command.build_search_config(args))
         proposer = command.build_proposer(args, template)
     if cache_file:
         from ..provers.cache import CachingProver, TacticCache

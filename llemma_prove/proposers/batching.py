@@ -18,6 +18,7 @@ from typing import Sequence
 from ..errors import ProposerError
 from ..interfaces import Proposer
 from ..types import Candidate, ProposalRequest, SamplingParams
+from ..waits import WaitMeter, current_meter
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,12 @@ class _Waiter:
     requests: list[ProposalRequest]
     future: asyncio.Future
     arrived: float = field(default=0.0)
+    meter: WaitMeter | None = None  # the caller's queueing meter: the wait for its batch is not its time
+    wait_token: int = 0
+
+    def started(self) -> None:
+        if self.meter is not None:
+            self.meter.end(self.wait_token)
 
 
 class BatchingProposer:
@@ -73,12 +80,16 @@ class BatchingProposer:
         if not requests:
             return []
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(list(requests), loop.create_future(), loop.time())
+        meter = current_meter()
+        waiter = _Waiter(list(requests), loop.create_future(), loop.time(), meter, meter.begin() if meter else 0)
         self._queues.setdefault(params, deque()).append(waiter)
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.create_task(self._dispatch(), name="batching-proposer-dispatch")
         self._wake.set()
-        return await waiter.future  # a cancelled caller cancels its future; the dispatcher skips it
+        try:
+            return await waiter.future  # a cancelled caller cancels its future; the dispatcher skips it
+        finally:
+            waiter.started()
 
     # ------------------------------------------------------------------------------------ dispatching
     def _prune(self) -> None:
@@ -152,6 +163,8 @@ class BatchingProposer:
 
     async def _run(self, params: SamplingParams, batch: list[_Waiter]) -> None:
         try:
+            for waiter in batch:
+                waiter.started()
             flat = [r for w in batch for r in w.requests]
             self.stats.inner_calls += 1
             self.stats.requests += len(flat)

@@ -14,6 +14,7 @@ import copy
 import gc
 import inspect
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -23,6 +24,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ..errors import ModelLoadError, ProposerError
 from ..types import Completion, DecodingMethod, SamplingParams
+from ..waits import queued_for
 from .model_ids import DEFAULT_MODEL_ID, load_error
 from .stops import Ending, find_ending
 
@@ -155,14 +157,28 @@ class TransformersModel:
     async def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
             return []
-        async with self._lock:
-            return await asyncio.to_thread(self.generate_blocking, list(prompts), params)
+        async with queued_for(self._lock):
+            cancel = threading.Event()
+            work = asyncio.ensure_future(asyncio.to_thread(self._generate_completions, list(prompts), params, cancel))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # The caller gave up (a theorem's hard clock): stop decoding at the next token and keep the
+                # model locked until the worker thread has let go of it.
+                cancel.set()
+                await asyncio.gather(work, return_exceptions=True)
+                raise
+
+    def _generate_completions(self, prompts: list[str], params: SamplingParams, cancel: threading.Event
+                              ) -> list[list[Completion]]:
+        return [[seq.completion for seq in group] for group in self.generate_sequences(prompts, params, cancel)]
 
     def generate_blocking(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         """The synchronous work of `generate` (also handy in scripts without an event loop)."""
         return [[seq.completion for seq in group] for group in self.generate_sequences(prompts, params)]
 
-    def generate_sequences(self, prompts: list[str], params: SamplingParams) -> list[list["GeneratedSequence"]]:
+    def generate_sequences(self, prompts: list[str], params: SamplingParams,
+                           cancel: threading.Event | None = None) -> list[list["GeneratedSequence"]]:
         """Like `generate_blocking`, keeping the kept token ids of every sequence."""
         self.load()
         per_prompt = sequences_per_prompt(params)
@@ -173,7 +189,10 @@ class TransformersModel:
                 if params.seed is not None:
                     torch.manual_seed(params.seed)
                 for start in range(0, len(prompts), prompts_per_pass):
-                    out.extend(self._generate_pass(prompts[start : start + prompts_per_pass], params, per_prompt))
+                    if cancel is not None and cancel.is_set():
+                        raise ProposerError("generation was cancelled")
+                    out.extend(self._generate_pass(prompts[start : start + prompts_per_pass], params, per_prompt,
+                                                   cancel))
         except torch.cuda.OutOfMemoryError as exc:
             raise ProposerError(
                 f"{self.model_id} ran out of GPU memory decoding {min(len(prompts), prompts_per_pass) * per_prompt} "
@@ -181,7 +200,8 @@ class TransformersModel:
             ) from exc
         return out
 
-    def _generate_pass(self, prompts: list[str], params: SamplingParams, per_prompt: int) -> list[list["GeneratedSequence"]]:
+    def _generate_pass(self, prompts: list[str], params: SamplingParams, per_prompt: int,
+                       cancel: threading.Event | None = None) -> list[list["GeneratedSequence"]]:
         tok, model = self._tokenizer, self._model
         enc = tok(prompts, return_tensors="pt", padding=True)
         input_ids = enc["input_ids"].to(self._device)
@@ -190,6 +210,8 @@ class TransformersModel:
         criteria = StoppingCriteriaList()
         if any(params.stop):
             criteria.append(StopStringCriteria(tok, prompt_width, params.stop))
+        if cancel is not None:
+            criteria.append(CancelCriteria(cancel))
         # `generate` would run the prompt once per beam or sample; run it once per prompt instead and
         # hand generate a copy of that cache expanded to every sequence.
         prefix = self._prefill(input_ids[:, :-1], attention_mask[:, :-1]) if self.share_prefill else None
@@ -341,6 +363,16 @@ class GeneratedSequence:
     @property
     def completion(self) -> Completion:
         return Completion(text=self.ending.text, logprob_sum=self.logprob_sum, num_tokens=self.ending.num_tokens)
+
+
+class CancelCriteria(StoppingCriteria):
+    """Ends every sequence once `event` is set: how an interrupted caller stops a `generate` in a thread."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 class StopStringCriteria(StoppingCriteria):

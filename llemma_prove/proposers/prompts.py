@@ -8,17 +8,22 @@ continues after the final `---` and the tactic is read up to the next `---`.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..data.minif2f import _write_atomic, default_cache_dir
+from ..data.upstream import PinnedFile, fetch_pinned_file
 from ..errors import DataError
 
 DEFAULT_STOP: tuple[str, ...] = ("---",)
 DEFAULT_PLACEHOLDER = "%s"
-DEFAULT_INSTRUCTION = "Given the Lean 4 tactic state, suggest a next tactic.\nHere are some examples:"
+# The project's own wording (the paper's prompt is fetched from its upstream, never kept here).
+DEFAULT_INSTRUCTION = "Each Lean 4 tactic state below is followed by one tactic that makes progress on it."
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class PromptTemplate:
     stop: tuple[str, ...] = DEFAULT_STOP
     name: str = "custom"
     examples: tuple[FewShotExample, ...] = field(default=(), compare=False)
+    source: str = field(default="", compare=False)  # where it came from (file, upstream, package)
 
     def __post_init__(self) -> None:
         count = self.template.count(self.placeholder) if self.placeholder else 0
@@ -61,6 +67,13 @@ class PromptTemplate:
             )
         if any(not s for s in self.stop):
             raise ValueError(f"prompt template {self.name!r} has an empty stop string")
+
+    @property
+    def sha256(self) -> str:
+        """What the model is shown and where its answer ends: the prompt rendered with NUL in place of
+        the goal state, then the stop strings. Equal for the same prompt whatever file it came from."""
+        blob = self.render("\x00") + "\x00\x00" + "\x00".join(self.stop)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def render(self, state_text: str) -> str:
         """The prompt for one goal state (the state is inserted verbatim, never interpreted)."""
@@ -95,7 +108,7 @@ class PromptTemplate:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise DataError(f"prompt file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-        return cls.from_json(data, source=str(path), name=path.stem)
+        return cls.from_json(data, source=str(path.resolve()), name=path.stem)
 
     @classmethod
     def from_json(cls, data: Any, *, source: str = "<prompt>", name: str = "custom") -> "PromptTemplate":
@@ -128,7 +141,7 @@ class PromptTemplate:
         if count != 1:
             raise fail(f"'template' must contain the placeholder {placeholder!r} exactly once (found {count})")
         return cls(template=template, placeholder=placeholder, stop=tuple(stop), name=str(data.get("name", name)),
-                   examples=examples)
+                   examples=examples, source=source)
 
 
 def _parse_examples(value: Any, fail) -> tuple[FewShotExample, ...]:
@@ -154,7 +167,7 @@ def packaged_template(filename: str) -> PromptTemplate:
     """A template shipped inside the package (`llemma_prove/proposers/templates/`)."""
     resource = resources.files(TEMPLATES_PACKAGE).joinpath(filename)
     data = json.loads(resource.read_text(encoding="utf-8"))
-    return PromptTemplate.from_json(data, source=f"{TEMPLATES_PACKAGE}/{filename}", name=Path(filename).stem)
+    return PromptTemplate.from_json(data, source=f"builtin:{filename}", name=Path(filename).stem)
 
 
 def default_lean4_template() -> PromptTemplate:
@@ -165,3 +178,76 @@ def default_lean4_template() -> PromptTemplate:
 def default_isabelle_template() -> PromptTemplate:
     """The project's own few-shot next-step prompt for Isabelle (`Proof state:` / `---` blocks)."""
     return packaged_template("isabelle_next_step.json")
+
+
+# -- the paper's harness prompt, fetched ----------------------------------------------------------------
+
+# wellecks/llemma_formal2formal at the commit the LLEMMA paper's Lean 4 results came from; its
+# `proofsearch.py` builds the 3-shot prompt in `_prompt_fewshot` and stops generation at `---`.
+HARNESS_PROMPT_FILE = PinnedFile("wellecks/llemma_formal2formal", "0931a1e27ede893b14b30da601dbf97f2b3ab42d",
+                                 "proofsearch.py")
+HARNESS_PROMPT_FUNCTION = "_prompt_fewshot"
+HARNESS_STOP: tuple[str, ...] = ("---",)
+# `PromptTemplate.sha256` of that prompt: checked on every load, and the report's test for "the paper's prompt".
+HARNESS_PROMPT_SHA256 = "ae440a4af3e23e2e93afcf9b5a0fff68cf9046edd6bb8568ec998274d3a33d2f"
+OFFLINE_PROMPT_HINT = ("pass --prompt FILE (a prompt JSON such as a copy of the harness's prompt) or "
+                       "--prompt builtin (the project's own prompt; no paper comparison then)")
+
+
+def percent_template(source: str, function: str, origin: str) -> str:
+    """The `"..." % (ts)` string literal inside `function` of a Python source, as a template with one
+    `%s`. Read with `ast`, never executed."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise DataError(f"{origin} is not Python source ({exc.msg}, line {exc.lineno})") from None
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function]
+    if len(functions) != 1:
+        raise DataError(f"{origin} has {len(functions)} functions named {function} (expected one)")
+    literals = [
+        n.left.value for n in ast.walk(functions[0])
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mod)
+        and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str)
+    ]
+    if len(literals) != 1:
+        raise DataError(f"{origin}: {function} has {len(literals)} '...' % (...) prompts (expected one)")
+    text = literals[0]
+    if text.count("%") != 1 or text.count("%s") != 1:
+        raise DataError(f"{origin}: the prompt in {function} has format directives other than one %s")
+    return text
+
+
+def _extracted_path(spec: PinnedFile, function: str, cache_root: Path) -> Path:
+    return cache_root / "prompts" / spec.repo.replace("/", "--") / spec.commit / f"{Path(spec.path).stem}.{function}.json"
+
+
+async def harness_prompt(
+    cache_root: Path | None = None,
+    spec: PinnedFile = HARNESS_PROMPT_FILE,
+    function: str = HARNESS_PROMPT_FUNCTION,
+    expected_sha256: str | None = HARNESS_PROMPT_SHA256,
+) -> PromptTemplate:
+    """The harness's prompt: from the cache, else fetched at its pinned commit and extracted.
+
+    The extracted prompt is cached as a prompt JSON (`template`, `placeholder`, `stop`, `upstream`,
+    `source_sha256`); a cache pre-seeded with a copy of the same prompt is used as is. Either way the
+    prompt must hash to `expected_sha256`, so no other text can stand in for the paper's prompt.
+    """
+    cache_root = cache_root or default_cache_dir()
+    upstream = f"{spec.describe()}#{function}"
+    extracted = _extracted_path(spec, function, cache_root)
+    if extracted.exists():
+        template = PromptTemplate.load(extracted)
+    else:
+        fetched = await fetch_pinned_file(spec, cache_root, hint=OFFLINE_PROMPT_HINT)
+        text = percent_template(fetched.text, function, spec.describe())
+        data = {"name": "llemma_formal2formal", "template": text, "placeholder": "%s", "stop": list(HARNESS_STOP),
+                "upstream": upstream, "source_sha256": fetched.sha256}
+        _write_atomic(extracted, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+        template = PromptTemplate.load(extracted)
+    template = PromptTemplate(template.template, template.placeholder, template.stop, "llemma_formal2formal",
+                              template.examples, source=upstream)
+    if expected_sha256 is not None and template.sha256 != expected_sha256:
+        raise DataError(f"the prompt cached in {extracted} is not the harness's (sha256 {template.sha256[:12]}, "
+                        f"expected {expected_sha256[:12]}); delete it to fetch it again, or {OFFLINE_PROMPT_HINT}")
+    return template

@@ -1,9 +1,11 @@
 """LLEMMA in an in-process vLLM engine (extra `vllm`; needs a CUDA GPU).
 
 Kept small on purpose: `vllm_request` maps our `SamplingParams` onto vLLM's own parameter classes
-(`SamplingParams` for sampling and greedy; `BeamSearchParams` with `LLM.beam_search` for beams on vLLM
->= 0.6.3, the `use_beam_search` flag before), and the outputs become `Completion`s. vLLM's beam search
-knows no stop strings, so beams are cut here with the same rule as every other engine (`stops`).
+(`SamplingParams` for sampling and greedy), and the outputs become `Completion`s. Beam search ends each
+beam at the stop string during the search, as the paper's vLLM 0.1.7 did (`use_beam_search=True` with
+`stop`): on vLLM < 0.6.3 that is vLLM's own beam search; on later versions, whose `LLM.beam_search`
+takes no stop strings, it is the project's loop over vLLM's next-token log-probs (`beam`), which is
+vLLM's own loop with the stop added. Without stop strings, vLLM's `beam_search` is used as is.
 """
 
 from __future__ import annotations
@@ -15,8 +17,14 @@ from typing import Any, Sequence
 
 from ..errors import ModelLoadError, ProposerError
 from ..types import Completion, DecodingMethod, SamplingParams
+from ..waits import queued_for
+from .beam import stop_aware_beam_search
 from .model_ids import DEFAULT_MODEL_ID, load_error
 from .stops import find_ending
+
+# Next-token log-probs a beam step asks for (vLLM's loop asks for 2 x width); vLLM refuses more than the
+# engine's `max_logprobs` (default 20), so the engine is built with room for the paper's 32 beams.
+DEFAULT_MAX_LOGPROBS = 64
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,12 @@ def vllm_request(params: SamplingParams, vllm: Any) -> VLLMRequest:
     stop = list(params.stop)
     if params.method is DecodingMethod.BEAM and params.n > 1:
         beam_cls = getattr(getattr(vllm, "sampling_params", None), "BeamSearchParams", None)
+        if beam_cls is not None and any(stop):
+            # One token per call with the top 2 x width log-probs: the step of `beam.stop_aware_beam_search`.
+            return VLLMRequest(
+                "stop_aware_beam",
+                vllm.SamplingParams(n=1, temperature=0.0, max_tokens=1, logprobs=2 * params.n),
+            )
         if beam_cls is not None:
             return VLLMRequest(
                 "beam_search",
@@ -116,12 +130,14 @@ class VLLMModel:
             gpu_memory_utilization=gpu_memory_utilization,
             dtype=dtype,
             seed=seed,
+            max_logprobs=DEFAULT_MAX_LOGPROBS,
             **({"max_model_len": max_model_len} if max_model_len else {}),
             **engine_options,
         )
         self._vllm: Any = None
         self._llm: Any = None
         self._lock = asyncio.Lock()
+        self._cancel_beams = False
         if not lazy:
             self.load()
 
@@ -149,14 +165,25 @@ class VLLMModel:
     async def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
             return []
-        async with self._lock:
-            return await asyncio.to_thread(self.generate_blocking, list(prompts), params)
+        async with queued_for(self._lock):
+            work = asyncio.ensure_future(asyncio.to_thread(self.generate_blocking, list(prompts), params))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # The caller gave up; the engine stays locked until the worker thread has let go of it.
+                self._cancel_beams = True
+                await asyncio.gather(work, return_exceptions=True)
+                raise
+            finally:
+                self._cancel_beams = False
 
     def generate_blocking(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         self.load()
         tokenizer = self._llm.get_tokenizer()
         token_prompts = [{"prompt_token_ids": tokenizer.encode(p)} for p in prompts]
         request = vllm_request(params, self._vllm)
+        if request.call == "stop_aware_beam":
+            return self._stop_aware_beams(token_prompts, params, request.params, tokenizer)
         if request.call == "beam_search":
             outputs = self._llm.beam_search(token_prompts, request.params)
             eos = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
@@ -170,6 +197,31 @@ class VLLMModel:
             ]
         outputs = self._llm.generate(token_prompts, request.params, use_tqdm=False)
         return [[completion_from_output(o) for o in out.outputs] for out in outputs]
+
+    def _stop_aware_beams(self, token_prompts: list[dict], params: SamplingParams, step: Any, tokenizer: Any
+                          ) -> list[list[Completion]]:
+        def next_logprobs(sequences: list[list[int]]) -> list[dict[int, float]]:
+            if self._cancel_beams:  # the caller was interrupted: stop between beam steps
+                raise ProposerError("beam search was cancelled")
+            outputs = self._llm.generate([{"prompt_token_ids": s} for s in sequences], step, use_tqdm=False)
+            answers = []
+            for out in outputs:
+                entries = out.outputs[0].logprobs
+                if not entries:
+                    raise ProposerError("vLLM returned no log-probs for a beam step (asked with logprobs=2 x width)")
+                answers.append({int(t): _chosen_logprob(v, int(t)) for t, v in entries[0].items()})
+            return answers
+
+        eos = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+        beams = stop_aware_beam_search(
+            next_logprobs, [tp["prompt_token_ids"] for tp in token_prompts], params.n, params.max_new_tokens,
+            params.stop, eos, lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
+        )
+        return [
+            [Completion(text=b.ending.text, logprob_sum=b.cum_logprob, num_tokens=b.ending.num_tokens)
+             for b in group if b.ending is not None]
+            for group in beams
+        ]
 
     async def close(self) -> None:
         async with self._lock:

@@ -78,7 +78,9 @@ class TacticCache:
         return StepOutcome(OutcomeKind(kind), GoalState(state) if state is not None else None, message)
 
     def put(self, key: str, outcome: StepOutcome) -> None:
-        if outcome.kind is OutcomeKind.TIMEOUT:
+        # Not kept: timeouts and crashes (not a property of the step alone), and steps that use
+        # `sorry` (their mark decides what the search does with the state; the table has no column for it).
+        if outcome.kind is OutcomeKind.TIMEOUT or outcome.crashed or outcome.introduces_sorry:
             return
         state = outcome.state.text if outcome.state is not None else None
         self._db.execute(

@@ -19,6 +19,24 @@ def paper_sampling() -> SamplingParams:
     return SamplingParams(n=32, method=DecodingMethod.BEAM, max_new_tokens=256, stop=("---",))
 
 
+IMPROVED_STEP_LIMIT_S = 60.0
+
+# Each improvement's user-facing name (the CLI flag without dashes), in the order they are listed.
+IMPROVEMENT_NAMES = {
+    "merge_duplicate_states": "merge-states",
+    "clean_candidates": "clean-candidates",
+    "priority": "priority",
+    "exclude_model_wait": "exclude-model-wait",
+    "prune_sorry": "prune-sorry",
+    "replay_after_crash": "replay-after-crash",
+    "step_time_limit_s": "step-time-limit",
+}
+
+
+def _text(value: Any) -> str:
+    return value.value if isinstance(value, enum.Enum) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     max_expansions: int = 100
@@ -28,13 +46,19 @@ class SearchConfig:
     merge_duplicate_states: bool = False  # identical states share one node, never queued twice
     clean_candidates: bool = False  # strip, drop empty, dedup after stripping
     priority: Priority = Priority.SUM_LOGPROB
-    exclude_model_wait: bool = False  # time spent waiting for a shared model does not count
+    exclude_model_wait: bool = False  # generation time (not only queueing for the model) does not count
+    prune_sorry: bool = False  # a step that leaves goals but uses `sorry` is dropped (paper: queued)
+    replay_after_crash: bool = False  # a prover crash costs a replay, not the theorem (paper: theorem ends)
+    # Per-tactic limit in seconds. None is the paper's: no limit of its own, only the theorem's clock.
+    step_time_limit_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_expansions < 1:
             raise ValueError(f"max_expansions must be at least 1, got {self.max_expansions}")
         if not self.time_limit_s > 0:
             raise ValueError(f"time limit must be positive, got {self.time_limit_s}")
+        if self.step_time_limit_s is not None and not self.step_time_limit_s > 0:
+            raise ValueError(f"step time limit must be positive, got {self.step_time_limit_s}")
 
     @classmethod
     def paper(cls) -> "SearchConfig":
@@ -46,13 +70,46 @@ class SearchConfig:
         base = cls(
             merge_duplicate_states=True,
             clean_candidates=True,
+            priority=Priority.DEPTH_NORMALISED,
             exclude_model_wait=True,
+            prune_sorry=True,
+            replay_after_crash=True,
+            step_time_limit_s=IMPROVED_STEP_LIMIT_S,
         )
         return replace(base, **overrides)
 
     @property
     def is_paper_setting(self) -> bool:
-        return self == SearchConfig.paper()
+        return not self.paper_differences()
+
+    def paper_differences(self) -> list[str]:
+        """Each setting, by name, whose value is not the harness's (empty: this is the paper's search)."""
+        paper = SearchConfig.paper()
+        out = []
+        if self.max_expansions != paper.max_expansions:
+            out.append(f"expansions {self.max_expansions} (paper {paper.max_expansions})")
+        if self.time_limit_s != paper.time_limit_s:
+            out.append(f"time limit {self.time_limit_s:g} s (paper {paper.time_limit_s:g} s)")
+        mine, theirs = self.sampling, paper.sampling
+        if mine.n != theirs.n:
+            out.append(f"candidates {mine.n} (paper {theirs.n})")
+        if (mine.method, mine.temperature, mine.top_p) != (theirs.method, theirs.temperature, theirs.top_p):
+            out.append(f"decoding {mine.method.value} (paper {theirs.method.value})")
+        if mine.max_new_tokens != theirs.max_new_tokens:
+            out.append(f"max new tokens {mine.max_new_tokens} (paper {theirs.max_new_tokens})")
+        if mine.stop != theirs.stop:
+            out.append(f"stop {list(mine.stop)} (paper {list(theirs.stop)})")
+        return out + self.improvements()
+
+    def improvements(self) -> list[str]:
+        """The improvements switched on, by their flag names (`priority=depth-normalised` for values)."""
+        paper = SearchConfig.paper()
+        out = []
+        for name, label in IMPROVEMENT_NAMES.items():
+            value = getattr(self, name)
+            if value != getattr(paper, name):
+                out.append(label if isinstance(value, bool) else f"{label}={_text(value)}")
+        return out
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,4 +124,5 @@ class SearchConfig:
         sampling["method"] = DecodingMethod(sampling["method"])
         sampling["stop"] = tuple(sampling["stop"])
         data["priority"] = Priority(data["priority"])
+        data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(sampling=SamplingParams(**sampling), **data)

@@ -62,9 +62,13 @@ async def test_beam_search_shapes_and_order(tiny_model, prompts):
     params = SamplingParams(n=4, method=BEAM, max_new_tokens=10, stop=())
     groups = await tiny_model.generate(prompts, params)
     assert [len(g) for g in groups] == [4, 4, 4]
-    for group in groups:
-        assert all(c.num_tokens == 10 for c in group)  # no stop string, no EOS: full length
-        sums = [c.logprob_sum for c in group]
+    for group, seqs in zip(groups, tiny_model.generate_sequences(prompts, params)):
+        assert [c.text for c in group] == [s.completion.text for s in seqs]
+        # no stop string: a beam runs to full length unless the model ends it with EOS
+        assert all(s.ending.reason in ("length", "eos") for s in seqs)
+        full = [s.completion for s in seqs if s.ending.reason == "length"]
+        assert full and all(c.num_tokens == 10 for c in full)
+        sums = [c.logprob_sum for c in full]
         assert sums == sorted(sums, reverse=True)  # equal lengths: best beam first
         assert len({c.text for c in group}) > 1
 
@@ -257,3 +261,27 @@ def test_on_cuda_in_bfloat16_scores_match_a_forward_pass(tiny_model_dir, prompts
                 logp = torch.log_softmax(reference(torch.tensor([ids + list(seq.token_ids)], device="cuda")).logits[0].float(), -1)
             expected = sum(logp[len(ids) - 1 + i, t].item() for i, t in enumerate(seq.token_ids))
             assert seq.logprob_sum == pytest.approx(expected, abs=0.05 + 0.01 * len(seq.token_ids))
+
+
+async def test_an_interrupted_caller_stops_the_decoding_and_the_model_is_free_after(tiny_model, prompts):
+    """The theorem's hard clock cancels a generation in flight: decoding stops at the next token (not at
+    `max_new_tokens`), and the model stays locked until the worker thread is done with it."""
+    tiny_model.load()
+    calls = []
+    hook = tiny_model._model.register_forward_pre_hook(lambda *a: calls.append(1))
+    params = SamplingParams(n=2, method=SAMPLE, max_new_tokens=3000, stop=(), seed=1)
+    try:
+        task = asyncio.ensure_future(tiny_model.generate(prompts[:1], params))
+        while len(calls) < 5:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not tiny_model._lock.locked()  # released only once the thread stopped
+        stopped_at = len(calls)
+        await asyncio.sleep(0.2)
+        assert len(calls) == stopped_at < 3000  # nothing runs on after the cancel
+    finally:
+        hook.remove()
+    (group,) = await tiny_model.generate(prompts[:1], SamplingParams(n=1, method=GREEDY, max_new_tokens=4, stop=()))
+    assert len(group) == 1

@@ -46,8 +46,13 @@ def test_a_file_with_only_examples_builds_the_template_in_the_papers_layout(tmp_
     path = tmp_path / "examples_only.json"
     path.write_text(json.dumps({"examples": raw["examples"]}), encoding="utf-8")
     template = PromptTemplate.load(path)
-    # the paper's own template is exactly its examples in that layout
-    assert template.render(STATE) == raw["template"].replace("%s", STATE)
+    # the paper's own template is exactly its examples in that layout, after its instruction line
+    # (the file's `instruction`; without one, the project's own wording)
+    harness_body = raw["template"].split("\n\n", 1)[1]
+    assert template.render(STATE).split("\n\n", 1)[1] == harness_body.replace("%s", STATE)
+    instruction = raw["template"].split("\n\n", 1)[0]
+    path.write_text(json.dumps({"examples": raw["examples"], "instruction": instruction}), encoding="utf-8")
+    assert PromptTemplate.load(path).render(STATE) == raw["template"].replace("%s", STATE)
 
 
 def test_custom_placeholder_and_stop_list(tmp_path):
@@ -95,7 +100,7 @@ def test_default_lean4_template_is_in_the_papers_format_with_our_own_examples():
     template = default_lean4_template()
     assert template.stop == ("---",)
     rendered = template.render(STATE)
-    assert rendered.startswith("Given the Lean 4 tactic state, suggest a next tactic.")
+    assert rendered.startswith("Each Lean 4 tactic state below is followed by one tactic")
     assert rendered.endswith(f"Tactic state:\n---\n{STATE}\n---\nNext tactic:\n---")
     assert rendered.count("Tactic state:\n---\n") == len(template.examples) + 1
     assert len(template.examples) >= 3

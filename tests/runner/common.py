@@ -6,6 +6,7 @@ from typing import Iterable, Sequence
 
 from llemma_prove.config import ModelSpec, ProverSpec, RunConfig
 from llemma_prove.data.minif2f import StatementSource
+from llemma_prove.proposers.prompts import HARNESS_PROMPT_SHA256
 from llemma_prove.search import SearchConfig
 from llemma_prove.types import Theorem
 from tests.doubles.scripted import ScriptedProposer, ScriptedProver, fails, goes_to, proves
@@ -31,7 +32,10 @@ def config(
         split=split,
         statements=SOURCE,
         search=search or SearchConfig.paper(),
-        model=ModelSpec(model_id=model_id, prompt_path=prompt_path, prompt_sha256="ab" * 32 if prompt_path else None),
+        # No prompt file: the harness's prompt, as a default run records it.
+        model=ModelSpec(model_id=model_id, prompt_path=prompt_path,
+                        prompt_sha256="ab" * 32 if prompt_path else HARNESS_PROMPT_SHA256,
+                        prompt_source=prompt_path or "wellecks/llemma_formal2formal@0931a1e27ede:proofsearch.py#_prompt_fewshot"),
         prover=ProverSpec(name=prover),
         selection=tuple(names),
     )

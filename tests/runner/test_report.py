@@ -62,7 +62,34 @@ def test_markdown_shows_our_numbers_and_the_paper_only_when_it_applies():
     assert "| mathd algebra | 1/2 | 2/2 | 50.00% |" in text
     assert "covers 8 of the 244" in text
     other = to_markdown(summarise(config(NAMES, search=SearchConfig.improved()), RECORDS))
-    assert "26.23" not in other and "No paper number is shown: search settings differ" in other
+    assert "26.23" not in other and "No paper number is shown: settings differ from the paper's" in other
+    assert "merge-states" in other and "prune-sorry" in other and "replay-after-crash" in other
+
+
+def test_every_differing_setting_is_named():
+    from llemma_prove.types import DecodingMethod, SamplingParams
+
+    search = replace(
+        SearchConfig.paper(), max_expansions=50, time_limit_s=300.0, prune_sorry=True, replay_after_crash=True,
+        step_time_limit_s=10.0, sampling=SamplingParams(n=8, method=DecodingMethod.SAMPLE),
+    )
+    paper, note = paper_reference(config(NAMES, search=search, prompt_path="/tmp/mine.json", split="valid"))
+    assert paper is None
+    for name in ("expansions 50 (paper 100)", "time limit 300 s (paper 600 s)", "candidates 8 (paper 32)",
+                 "decoding sample (paper beam)", "prune-sorry", "replay-after-crash", "step-time-limit=10",
+                 "prompt sha256 abababababab", "split valid"):
+        assert name in note, (name, note)
+    assert "merge-states" not in note  # only what differs
+
+
+def test_the_harness_prompt_given_as_a_file_is_still_the_paper_setting():
+    from llemma_prove.proposers.prompts import HARNESS_PROMPT_SHA256
+
+    cfg = config(NAMES)
+    cfg = replace(cfg, model=replace(cfg.model, prompt_path="/data/llemma_formal2formal_lean4_fewshot.json",
+                                     prompt_sha256=HARNESS_PROMPT_SHA256))
+    paper, note = paper_reference(cfg)
+    assert paper is not None and "lean-dojo-mew@d00c776" in note and "LeanDojo 1.1.2" in note
 
 
 def test_rich_table_renders():

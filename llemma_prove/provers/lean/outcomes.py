@@ -3,8 +3,10 @@
 A step is PROVED only when the REPL says `proofStatus: Completed` (or, for REPL builds older than Lean
 4.19 without `proofStatus`, no goals are left) and no error, no `sorry` came with it. `goals: []` with
 an error is an ERROR: Lean closes a goal with a synthetic `sorry` when a tactic fails
-(`invalid_tactic` transcript). A step that introduces a `sorry` (`have h : P := sorry`) is an ERROR
-too: nothing built on it can pass the final check.
+(`invalid_tactic` transcript). A step that introduces a `sorry` (`have h : P := sorry`) and leaves
+goals is GOALS marked `introduces_sorry`: nothing built on it can pass the final check, but the paper's
+harness (LeanDojo) still returned its state and queued it, so pruning it is the search's choice. A
+step that uses `sorry` and leaves no goals is an ERROR (LeanDojo's `ProofGivenUp`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class StepVerdict:
     kind: OutcomeKind
     text: str = ""  # the new goal state's text (GOALS only)
     message: str = ""
+    introduces_sorry: bool = False  # GOALS only
 
 
 def goals_text(goals: tuple[str, ...] | list[str]) -> str:
@@ -54,6 +57,9 @@ def classify_tactic_response(response: Response) -> StepVerdict:
     if errors:
         return StepVerdict(OutcomeKind.ERROR, message=first_lines(errors))
     if response.sorries or any(is_sorry_warning(m) for m in response.messages):
+        if response.goals:
+            return StepVerdict(OutcomeKind.GOALS, text=goals_text(response.goals),
+                               message="the tactic introduces `sorry`", introduces_sorry=True)
         return StepVerdict(OutcomeKind.ERROR, message="the tactic introduces `sorry`")
     status = response.proof_status
     if response.goals:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Generic, TypeVar
 
 from ...errors import ProverError
+from ...waits import WaitMeter, current_meter
 from .repl import LeanRepl
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,12 @@ Job = Callable[[LeanRepl], Awaitable[T]]
 class _Item(Generic[T]):
     job: Job[T]
     future: "asyncio.Future[T]"
+    meter: WaitMeter | None = None  # the caller's queueing meter: waiting for this worker is not its time
+    wait_token: int = 0
+
+    def started(self) -> None:
+        if self.meter is not None:
+            self.meter.end(self.wait_token)
 
 
 @dataclass
@@ -55,7 +62,20 @@ class Worker:
             self.busy = True
             try:
                 await self.repl.ensure_ready()
-                result = await item.job(self.repl)
+                item.started()
+                # The job runs as its own task so that a caller who gives up (the theorem's hard clock)
+                # interrupts it; the REPL kills a process interrupted mid-request.
+                job = asyncio.ensure_future(item.job(self.repl))
+                item.future.add_done_callback(lambda f, job=job: job.cancel() if f.cancelled() else None)
+                try:
+                    await asyncio.wait({job})
+                except asyncio.CancelledError:
+                    job.cancel()
+                    await asyncio.gather(job, return_exceptions=True)
+                    raise
+                if job.cancelled():
+                    continue
+                result = job.result()
             except asyncio.CancelledError:
                 if not item.future.done():
                     item.future.cancel()
@@ -147,5 +167,10 @@ class ReplPool:
         if not self._started:
             raise ProverError("the Lean REPL pool is not started")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        await worker.queue.put(_Item(job, future))
-        return await future
+        meter = current_meter()
+        item = _Item(job, future, meter, meter.begin() if meter is not None else 0)
+        try:
+            await worker.queue.put(item)
+            return await future
+        finally:
+            item.started()  # a wait given up is over too (no-op once the job started)

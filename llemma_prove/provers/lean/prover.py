@@ -92,8 +92,9 @@ class LeanReplSession:
             raise ProverError(f"state {state.text[:60]!r} does not belong to this session of {self.theorem.name}")
         node = self._nodes[handle.node]
         # Every tactic passes the text filter before any worker sees it: a model's metaprogram or option
-        # change never runs in the search's Lean at all.
-        refused = filter_text(tactic, declaration_name(self.theorem.statement))
+        # change never runs in the search's Lean at all. A plain `sorry` may run: the state it leaves is
+        # queued in paper mode as the harness did (`introduces_sorry`), and no final check accepts it.
+        refused = filter_text(tactic, declaration_name(self.theorem.statement), allow_sorry=True)
         if not refused.ok:
             return StepOutcome.error("refused by the text filter: " + "; ".join(refused.reasons))
         return await self._submit(lambda repl: self._step_job(repl, handle.node, tactic), depth=node.depth)
@@ -138,7 +139,7 @@ class LeanReplSession:
             except ReplTimeout as exc:
                 return StepOutcome.timeout(f"the tactic ran past {options.step_timeout_s:g} s", exc.elapsed_s)
             except ReplCrashed as exc:
-                return StepOutcome.error(str(exc), time.monotonic() - step_started)
+                return StepOutcome.error(str(exc), time.monotonic() - step_started, crashed=True)
             except ReplProtocolError as exc:
                 return StepOutcome.error(f"REPL protocol error: {exc}", time.monotonic() - step_started)
             elapsed = time.monotonic() - step_started
@@ -151,7 +152,8 @@ class LeanReplSession:
                 parent = self._nodes[node_id]
                 child = _Node(node_id, tactic, verdict.text, parent.depth + 1, repl.token, response.proof_state)  # type: ignore[union-attr]
                 self._nodes.append(child)
-                return StepOutcome.goals(GoalState(verdict.text, ReplHandle(self.id, len(self._nodes) - 1)), elapsed)
+                return StepOutcome.goals(GoalState(verdict.text, ReplHandle(self.id, len(self._nodes) - 1)), elapsed,
+                                         verdict.message, introduces_sorry=verdict.introduces_sorry)
             if verdict.kind is OutcomeKind.PROVED:
                 return StepOutcome.proved(elapsed, verdict.message)
             return StepOutcome.error(verdict.message, elapsed)

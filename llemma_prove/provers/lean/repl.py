@@ -313,6 +313,11 @@ class LeanRepl:
         except asyncio.LimitOverrunError:
             await self._kill()
             raise ReplProtocolError("REPL response larger than the read buffer") from None
+        except asyncio.CancelledError:
+            # Interrupted mid-request (a theorem's hard clock): the answer would arrive for the next
+            # request, so this process must go; `ensure_ready` starts a fresh one.
+            await asyncio.shield(self._kill())
+            raise
         finally:
             self._in_flight = False
         self.requests += 1
