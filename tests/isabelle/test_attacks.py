@@ -147,8 +147,9 @@ async def test_removing_the_oracle_query_lets_oracle_attacks_through(context_fil
     these attacks (no error anywhere) are ACCEPTED, so the test above would fail."""
     from llemma_prove.provers.isabelle.oracles import OracleReport
 
-    monkeypatch.setattr(official, "with_oracle_queries", lambda text, names, nonce: text)
-    monkeypatch.setattr(official, "parse_reports", lambda messages, nonce: {"toy_add": OracleReport("toy_add", 0, "")})
+    monkeypatch.setattr(official, "with_oracle_queries", lambda text, names, nonce, references=None: text)
+    monkeypatch.setattr(official, "parse_reports",
+                        lambda messages, nonce: {"toy_add": OracleReport("toy_add", 0, "", statement="same")})
     honest, verdict = await _verdict(context_files, tmp_path, attack)
     assert verdict.verdict is Verdict.ACCEPTED, verdict.reason
 
