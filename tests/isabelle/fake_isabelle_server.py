@@ -67,7 +67,11 @@ QUERY = re.compile(
     re.S,
 )
 REFERENCE = re.compile(r'Proof_Context\.get_thms @\{context\} "(?P<ref>[^"]+)"')
-PROOF_START = re.compile(r"\b(proof|by|apply|using|unfolding|supply|including|sorry|oops)\b|\\<proof>")
+# Where a statement ends: the first proof command (src/Pure/Pure.thy keywords of kind prf_*, qed*, diag)
+PROOF_START = re.compile(
+    r"\b(proof|by|apply|using|unfolding|supply|including|sorry|oops|txt|text|value|have|show|note|fix|assume)\b"
+    r"|\\<proof>|\\<comment>|\(\*"
+)
 LIBRARY = {"TrueI": '"True"', "refl": '"?t = ?t"'}  # src/HOL/HOL.thy
 
 
