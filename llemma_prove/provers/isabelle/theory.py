@@ -288,6 +288,16 @@ CHEATS = {
     "tactic": "an ML tactic",
     "raw_tactic": "an ML tactic",
     "declare": "a global declaration",
+    # theory-level commands that take Isabelle/ML source (src/Pure/Pure.thy keywords; HOL's simprocs)
+    "simproc_setup": "Isabelle/ML code",
+    "declaration": "Isabelle/ML code",
+    "syntax_declaration": "Isabelle/ML code",
+    "parse_translation": "Isabelle/ML code",
+    "print_translation": "Isabelle/ML code",
+    "parse_ast_translation": "Isabelle/ML code",
+    "print_ast_translation": "Isabelle/ML code",
+    "typed_print_translation": "Isabelle/ML code",
+    "code_reflect": "Isabelle/ML code",
     "\\<proof>": "the `\\<proof>` placeholder",
 }
 HAMMER_WORDS = frozenset({"normalhammer", "sledgehammer"})
