@@ -34,7 +34,9 @@ Theory-level facts as Isabelle2022 keeps them:
 - each `axiomatization` adds an axiom to the theory (`Theory.add_axiom`, src/Pure/theory.ML), which
   `Theory.all_axioms_of` lists from then on;
 - two theorems state the same proposition exactly when their statements (after the name) are the
-  same text up to spacing: the same text elaborated in the same context is the same term.
+  same text up to spacing and no command that changes what text means (notation, abbreviations,
+  translations, new constants: SYNTAX) came between them: the same text elaborated in the same
+  context is the same term, in another context it may be another term.
 Model text that Isabelle would run as ML (document antiquotations such as `@{ML_type}` in `txt`
 or in a formal comment: src/Pure/Thy/document_antiquotations.ML) can do anything; the script's
 `rewrites` ({fragment: [old, new]}) says what such ML does to later `writeln` output (replacing
@@ -73,6 +75,8 @@ PROOF_START = re.compile(
     r"|\\<proof>|\\<comment>|\(\*"
 )
 LIBRARY = {"TrueI": '"True"', "refl": '"?t = ?t"'}  # src/HOL/HOL.thy
+SYNTAX = re.compile(r"^\s*(no_notation|notation|abbreviation|translations|syntax|no_syntax|hide_const|hide_type|consts|"
+                    r"definition|type_synonym)\b", re.M)
 
 
 def script():
@@ -106,6 +110,8 @@ def items(text):
         found.append(("lemmas", m.start(), m))
     for m in AXIOMATIZATION.finditer(_blank_strings(text)):
         found.append(("axiom", m.start(), m))
+    for m in SYNTAX.finditer(_blank_strings(text)):
+        found.append(("syntax", m.start(), m))
     for m in BASELINE.finditer(text):
         found.append(("baseline", m.start(), m))
     for m in QUERY.finditer(text):
@@ -119,6 +125,7 @@ def check_theory(text, plan):
     errors = [msg for fragment, msg in plan.get("errors", {}).items() if fragment in text]
     stored = {}  # name -> (statement, oracles)
     axioms = 0
+    epoch = 0  # how many commands that change what text means came so far
     baselines = {}
     messages = [msg for fragment, msg in plan.get("prints", {}).items() if fragment in text]
     decls = items(text)
@@ -126,6 +133,8 @@ def check_theory(text, plan):
         end = decls[i + 1][1] if i + 1 < len(decls) else len(text)
         if kind == "axiom":
             axioms += 1
+        elif kind == "syntax":
+            epoch += 1
         elif kind == "baseline":
             baselines[m.group("nonce")] = axioms
         elif kind in ("theorem", "lemmas"):
@@ -135,7 +144,7 @@ def check_theory(text, plan):
                 blanked = _blank_strings(body)
                 opener = PROOF_START.search(blanked)
                 cut = opener.start() if opener else len(body)
-                statement, proof = " ".join(body[:cut].split()), body[cut:]
+                statement, proof = (epoch, " ".join(body[:cut].split())), body[cut:]
                 words = re.findall(r"[A-Za-z_][A-Za-z0-9_']*", re.sub(r"\(\*.*?\*\)", " ", proof, flags=re.S))
                 if "oops" in words:
                     continue  # abandoned: no theorem is stored under this name
@@ -153,7 +162,7 @@ def check_theory(text, plan):
                 if fact in stored:
                     statement, oracles = stored[fact]
                 elif fact in LIBRARY:
-                    statement, oracles = LIBRARY[fact], []
+                    statement, oracles = (-1, LIBRARY[fact]), []
                 else:
                     errors.append(f'Undefined fact: "{fact}"')
                     continue

@@ -158,6 +158,16 @@ CATALOGUE = [
     _a("sorry, then a true lemma under the same name", "statement tampering", ["sorry", 'lemma toy_add: "True" by simp'],
        'PIDE: Duplicate fact declaration "Draft.toy_add" vs. "Draft.toy_add"', "src/Pure/General/name_space.ML define",
        "filter replay error", [("", 'lemma toy_add: "True" by simp', closes())]),
+    _a("oops, then the weaker statement inside an unnamed context", "statement tampering",
+       ["oops", "context begin", 'lemma toy_add: "(4::nat) = 4" by simp', "end"],
+       "PIDE: no error; the context's fact is the global `Draft.toy_add`", "src/Pure/Isar/bundle.ML context; "
+       "src/Pure/Isar/local_theory.ML", "filter replay statement", [("", "context begin", goes_to("", level=0))]),
+    _a("oops, `+` renamed by notation, then the same text", "statement tampering",
+       ["oops", 'no_notation plus (infixl "+" 65)', 'notation times (infixl "+" 65)',
+        f"{SAME_STATEMENT}\n  using h0 by presburger"],
+       "PIDE: no error; the same text now reads `x * 3 = 7` (no nat solution), a provable other term",
+       "src/Pure/Syntax/syntax.ML, src/Pure/Isar/specification.ML (notation)", "filter replay statement",
+       [("", 'no_notation plus (infixl "+" 65)', goes_to("", level=0))]),
     # -- non-standard axioms
     _a("oops, a new axiom, then the very statement proved from it", "non-standard axioms",
        ["oops", 'axiomatization where llemma_ax: "False"', f"{SAME_STATEMENT}\n  using llemma_ax by simp"],

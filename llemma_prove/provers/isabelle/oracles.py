@@ -110,9 +110,16 @@ def reference_lemma(statement: str, nonce: str) -> str:
         toks = _significant(tokens(statement))
     except TheorySyntaxError as exc:
         raise OracleQueryError(f"cannot read the reference statement: {exc}") from None
-    for tok, nxt in zip(toks, toks[1:]):
+    for k, (tok, nxt) in enumerate(zip(toks, toks[1:])):
         if tok.kind is TokenKind.WORD and tok.text in THEOREM_KEYWORDS and nxt.kind is TokenKind.WORD:
-            renamed = statement[: nxt.start] + reference_name(nonce) + statement[nxt.end :]
+            end = nxt.end
+            if k + 2 < len(toks) and toks[k + 2].text == "[":
+                # attributes such as [simp] would put the unproved copy into the proof tools' reach
+                close = next((j for j in range(k + 3, len(toks)) if toks[j].text == "]"), None)
+                if close is None:
+                    raise OracleQueryError("cannot read the reference statement: unclosed attribute list")
+                end = toks[close].end
+            renamed = statement[: nxt.start] + reference_name(nonce) + statement[end:]
             return f"{renamed.strip()}\n  sorry\n"
     raise OracleQueryError("the reference statement declares no named theorem")
 
@@ -126,6 +133,7 @@ def oracle_query(theorem_name: str, nonce: str, compare: bool = False) -> str:
         statement = (
             f'    (let val refs = Proof_Context.get_thms @{{context}} "{reference_name(nonce)}" in\n'
             "       if length refs = length llemma_prove_thms andalso\n"
+            "          forall (null o Thm.hyps_of) llemma_prove_thms andalso\n"
             "          forall (fn (a, b) => Thm.full_prop_of a aconv Thm.full_prop_of b) (refs ~~ llemma_prove_thms)\n"
             '       then "same" else "different" end)'
         )

@@ -298,6 +298,9 @@ CHEATS = {
     "print_ast_translation": "Isabelle/ML code",
     "typed_print_translation": "Isabelle/ML code",
     "code_reflect": "Isabelle/ML code",
+    "compile_generated_files": "Isabelle/ML code",  # src/Pure/Tools/generated_files.ML: `where` ML
+    "generate_file": "generated source files",
+    "export_generated_files": "generated source files",
     "\\<proof>": "the `\\<proof>` placeholder",
 }
 HAMMER_WORDS = frozenset({"normalhammer", "sledgehammer"})
