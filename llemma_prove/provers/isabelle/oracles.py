@@ -17,8 +17,8 @@ No oracle is not enough: a theorem proved from a new axiom has none, and the nam
 for may, after an abandoned proof (`oops`) and a second declaration, name another statement. So
 two more facts come from Isabelle in the same report:
 - statement: before the checked theorem we insert the reference statement (the benchmark's own
-  text) under a fresh nonce-named lemma, closed by `sorry` (PIDE allows it; whatever uses it
-  inherits its skip_proof oracle), and the query compares the two theorems' propositions as terms
+  text) under a fresh nonce-named lemma, closed by `sorry` under a quick_and_dirty switched on for
+  it alone (whatever uses it inherits its skip_proof oracle), and the query compares the two theorems' propositions as terms
   (`Thm.full_prop_of`, `aconv`): the same text elaborated in the same context is the same term;
 - axioms: an `ML` command right before the checked theorem records the names of the theory's
   axioms (`Theory.all_axioms_of`, src/Pure/theory.ML; definitions are axioms there too), and the
@@ -120,7 +120,10 @@ def reference_lemma(statement: str, nonce: str) -> str:
                     raise OracleQueryError("cannot read the reference statement: unclosed attribute list")
                 end = toks[close].end
             renamed = statement[: nxt.start] + reference_name(nonce) + statement[end:]
-            return f"{renamed.strip()}\n  sorry\n"
+            # `sorry` needs quick_and_dirty outside interactive mode (src/Pure/Isar/method.ML
+            # `cheating`); it is switched on for this copy only.
+            return (f"declare [[quick_and_dirty = true]]\n{renamed.strip()}\n  sorry\n"
+                    "declare [[quick_and_dirty = false]]\n")
     raise OracleQueryError("the reference statement declares no named theorem")
 
 
