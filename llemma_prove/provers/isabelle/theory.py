@@ -301,6 +301,8 @@ CHEATS = {
     "compile_generated_files": "Isabelle/ML code",  # src/Pure/Tools/generated_files.ML: `where` ML
     "generate_file": "generated source files",
     "export_generated_files": "generated source files",
+    # target-language text that `value`/`eval` compile and run inside Isabelle (src/Tools/Code/code_target.ML)
+    "code_printing": "target-language code run by evaluation",
     "\\<proof>": "the `\\<proof>` placeholder",
 }
 HAMMER_WORDS = frozenset({"normalhammer", "sledgehammer"})
