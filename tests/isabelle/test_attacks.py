@@ -28,7 +28,7 @@ from llemma_prove.provers.isabelle.theory import render_theory
 from llemma_prove.types import Proof, Verdict, Verification
 from tests.doubles.fake_pisa import closes, goes_to
 
-from .conftest import ROOT_STATE, isabelle_script, prover_on_fake, toy_script, toy_theorem
+from .conftest import HEADER, ROOT_STATE, isabelle_script, prover_on_fake, toy_script, toy_theorem
 
 pytestmark = pytest.mark.usefixtures("no_leftover_children")
 
@@ -56,10 +56,14 @@ class Attack:
     layers: frozenset[str]  # layers of the check that reject it
     pisa: tuple[tuple[str, str, object], ...] = ()  # extra stand-in PISA edges (state, step, reply)
     before: str = "REJECTED"  # the whole pipeline's verdict before this catalogue's last fixes
+    statement: str | None = None  # another statement for toy_add (default: conftest.STATEMENT)
+
+    def theorem(self):
+        return toy_theorem(statement=self.statement) if self.statement else toy_theorem()
 
 
-def _a(name, kind, steps, real, source, layers, pisa=(), before="REJECTED"):
-    return Attack(name, kind, tuple(steps), real, source, frozenset(layers.split()), tuple(pisa), before)
+def _a(name, kind, steps, real, source, layers, pisa=(), before="REJECTED", statement=None):
+    return Attack(name, kind, tuple(steps), real, source, frozenset(layers.split()), tuple(pisa), before, statement)
 
 
 KERNEL_LAYERS = frozenset({"oracle", "statement", "axioms", "error"})
@@ -78,6 +82,9 @@ GUESSED = "0" * 32
 FORGED_PRINT = (f"value \"''llemma-prove oracle report {GUESSED} toy_add statement: same new axioms: 0 oracles: 0''\"")
 PRINTS = {FORGED_PRINT: f"\"''llemma-prove oracle report {GUESSED} toy_add statement: same new axioms: 0 oracles: 0''\" :: string"}
 DOC_ML = "Isabelle2022 src/Pure/Thy/document_antiquotations.ML (ml_text: `val _ = NONE : (` TEXT `) option;` evaluated)"
+# A short-form statement, as 82 of the 488 miniF2F Isabelle statements are (`theorem NAME: "PROP"`)
+SHORT = 'theorem toy_add: "\\<forall>x::nat. x + 3 = 7 \\<longrightarrow> x = 4"'
+SHORT_ROOT = "proof (prove)\ngoal (1 subgoal):\n 1. \\<forall>x. x + 3 = 7 \\<longrightarrow> x = 4"
 SAME_STATEMENT = 'theorem toy_add:\n  fixes x :: nat\n  assumes h0: "x + 3 = 7"\n  shows "x = 4"'
 
 
@@ -168,6 +175,11 @@ CATALOGUE = [
        "PIDE: no error; the same text now reads `x * 3 = 7` (no nat solution), a provable other term",
        "src/Pure/Syntax/syntax.ML, src/Pure/Isar/specification.ML (notation)", "filter replay statement",
        [("", 'no_notation plus (infixl "+" 65)', goes_to("", level=0))]),
+    _a("an `if` clause continues a short statement", "statement tampering", ['if "False"', "by simp"],
+       "PISA: `<parse text>` of the proof alone raises (command expected, but keyword if was found); "
+       "PIDE: `theorem toy_add: \"P\" if \"False\"` is one short statement, `False ==> P`, proved by simp",
+       "src/Pure/Isar/parse_spec.ML (short statement: props, if, for); src/Pure/Isar/outer_syntax.ML",
+       "parse statement", [("", f"{HEADER}\n\n{SHORT}", goes_to(SHORT_ROOT))], statement=SHORT),
     # -- non-standard axioms
     _a("oops, a new axiom, then the very statement proved from it", "non-standard axioms",
        ["oops", 'axiomatization where llemma_ax: "False"', f"{SAME_STATEMENT}\n  using llemma_ax by simp"],
@@ -182,7 +194,8 @@ CATALOGUE = [
        "PISA joins parsed commands with <SEP> (deal_with_parse_text): the split would no longer match the text",
        "PisaOneStage.scala deal_with_parse_text", "filter"),
 ]
-UNPARSABLE = {"by (simp add: h0": "Outer syntax error: missing )"}
+UNPARSABLE = {"by (simp add: h0": "Outer syntax error: missing )",
+              'if "False" by simp': "Outer syntax error (line 1): command expected, but keyword if (line 1) was found"}
 
 
 def test_the_catalogue_is_large_and_says_where_each_answer_comes_from() -> None:
@@ -217,7 +230,7 @@ async def _verdict(context_files, tmp_path: Path, attack: Attack):
     env = _plan_env(tmp_path)
     async with prover_on_fake(_script(), replace(context_files, extra_env=env)) as (prover, fake):
         honest = await prover.verify(toy_theorem(), Proof(("using h0 by simp",)))
-        return honest, await prover.verify(toy_theorem(), Proof(attack.steps))
+        return honest, await prover.verify(attack.theorem(), Proof(attack.steps))
 
 
 @pytest.mark.parametrize("attack", CATALOGUE, ids=[a.name for a in CATALOGUE])
@@ -288,11 +301,10 @@ KERNEL = [a for a in CATALOGUE if a.layers & KERNEL_LAYERS]
 
 async def _official_only(context_files, tmp_path: Path, attack: Attack) -> tuple[Verification, Verification]:
     """The official check alone on the rendered theory: no filter, no PISA replay."""
-    theorem = toy_theorem()
     checker = IsabelleServerChecker(replace(context_files, extra_env=_plan_env(tmp_path)))
     try:
         results = []
-        for steps in (("using h0 by simp",), attack.steps):
+        for theorem, steps in ((toy_theorem(), ("using h0 by simp",)), (attack.theorem(), attack.steps)):
             text = render_theory(theorem, Proof(steps))
             results.append(await checker.check("toy_add", text, ["toy_add"], {"toy_add": theorem.statement}))
         return results[0], results[1]
