@@ -26,7 +26,7 @@ from llemma_prove.provers.isabelle import official, oracles as oracles_module, p
 from llemma_prove.provers.isabelle.official import IsabelleServerChecker
 from llemma_prove.provers.isabelle.theory import render_theory
 from llemma_prove.types import Proof, Verdict, Verification
-from tests.doubles.fake_pisa import closes, goes_to
+from tests.doubles.fake_pisa import closes, goes_to, step_error
 
 from .conftest import HEADER, ROOT_STATE, isabelle_script, prover_on_fake, toy_script, toy_theorem
 
@@ -190,6 +190,11 @@ CATALOGUE = [
     _a("sorry after a nested comment", "lexer desynchronisation", ["(* (* *) *) sorry"],
        "Isabelle nests comments (src/Pure/General/comment.ML); sorry is outside: PIDE oracle skip_proof",
        "src/Pure/Isar/token.ML; " + SKIP_PROOF, "filter oracle", [(ROOT_STATE, "(* (* *) *) sorry", closes())]),
+    _a("sorry in upper case", "lexer desynchronisation", ["SORRY"],
+       "keywords are case-sensitive: an identifier; PISA: Step error (command expected, but identifier SORRY "
+       "was found); PIDE: the same outer syntax error", "src/Pure/Isar/outer_syntax.ML; src/Pure/Isar/token.ML",
+       "replay error", [(ROOT_STATE, "SORRY", step_error("Outer syntax error (line 1): command expected, "
+                                                          "but identifier SORRY (line 1) was found"))]),
     _a("PISA separator inside a string", "lexer desynchronisation", ['using h0 by (simp add: "<SEP>")'],
        "PISA joins parsed commands with <SEP> (deal_with_parse_text): the split would no longer match the text",
        "PisaOneStage.scala deal_with_parse_text", "filter"),
@@ -222,8 +227,12 @@ def _script():
     return script
 
 
+# Errors Isabelle reports for text in these attacks (the stand-in cannot parse Isar itself)
+ERRORS = {"\nSORRY\n": "Outer syntax error (line 9): command expected, but identifier SORRY (line 9) was found"}
+
+
 def _plan_env(tmp_path: Path) -> dict[str, str]:
-    return isabelle_script(tmp_path / "plan.json", oracles=ORACLES, rewrites=REWRITES, prints=PRINTS)
+    return isabelle_script(tmp_path / "plan.json", oracles=ORACLES, rewrites=REWRITES, prints=PRINTS, errors=ERRORS)
 
 
 async def _verdict(context_files, tmp_path: Path, attack: Attack):
