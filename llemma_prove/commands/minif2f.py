@@ -107,6 +107,7 @@ class Minif2fArgs:
     batch_size: int = 32
     batch_wait_ms: float = 5.0
     ray: str | None = None  # None: this process; "local": start a local Ray cluster; else its address
+    training_search: bool = False  # `iterate` searching its own training statements: not an evaluation
 
 
 # -- validation (no model, no prover) ----------------------------------------------------------------
@@ -421,6 +422,10 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
     if not os.environ.get(TEST_DOUBLES_ENV) and args.ray in (None, "local"):  # a remote cluster checks its own
         await preflight_prover(args)
     theorems, source = loaded or await load_theorems(args)
+    if not args.training_search:  # a model trained on the evaluated statements is refused (issue 18)
+        from ..learning.leakage import refuse_leaky_model
+
+        refuse_leaky_model(args.model, args.split, source, theorems)
     config = run_config(args, search, source, theorems, prompt_sha256)
     if os.environ.get(TEST_DOUBLES_ENV):  # recorded as such, so no report mistakes it for a real run
         config = replace(config, prover=ProverSpec(name="test-doubles", options={"factory": os.environ[TEST_DOUBLES_ENV]}))
