@@ -169,11 +169,25 @@ def _checkpointing(arguments: Any, enabled: bool) -> dict[str, Any]:
 
 
 def _last_checkpoint(folder: Path) -> str | None:
+    """The newest complete checkpoint. The Trainer writes `trainer_state.json` last, so a checkpoint
+    without a readable one was cut short by a kill; it (and anything newer) is removed, never resumed."""
     if not folder.is_dir():
         return None
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(folder))
+    found = []
+    for entry in folder.iterdir():
+        prefix, _, step = entry.name.partition("-")
+        if entry.is_dir() and prefix == "checkpoint" and step.isdigit():
+            found.append((int(step), entry))
+    best = None
+    for step, entry in sorted(found):
+        try:
+            json.loads((entry / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("removing the incomplete checkpoint %s (left by an interrupted run)", entry)
+            shutil.rmtree(entry, ignore_errors=True)
+            continue
+        best = entry
+    return str(best) if best is not None else None
 
 
 def check_out_dir(out: Path, base_model: str, dataset_dir: Path, config: TrainConfig, force: bool) -> str:

@@ -84,3 +84,16 @@ def test_lora_is_merged_and_the_lineage_of_a_trained_base_is_kept(tmp_path, data
     assert train(dataset_dir, str(base), out, config, device="cpu").resumed_from is None
     with pytest.raises(UserError, match="no positive examples|not empty"):
         train(dataset_dir, str(base), tmp_path / "run", config, device="cpu")
+
+
+def test_a_checkpoint_cut_short_by_a_kill_is_not_resumed(tmp_path):
+    from llemma_prove.learning.train import _last_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    for step, state in ((2, '{"global_step": 2}'), (4, '{"global_st'), (6, None)):
+        (folder / f"checkpoint-{step}").mkdir(parents=True)
+        if state is not None:
+            (folder / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    assert _last_checkpoint(folder) == str(folder / "checkpoint-2")
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint-2"]
+    assert _last_checkpoint(tmp_path / "none") is None
