@@ -95,3 +95,23 @@ async def test_test_split_runs_and_foreign_prompts_are_refused(tmp_path):
     other = await scripted_run(tmp_path / "other", ["p0"], prompt_sha256="0" * 64)
     with pytest.raises(UserError, match="not the one"):
         await build_dataset([other], tmp_path / "ds", prompt=prompt)
+
+
+def test_only_steps_the_graph_shows_on_the_proof_path_are_used():
+    import networkx as nx
+
+    from llemma_prove.learning.dataset import _proof_path
+
+    graph = nx.DiGraph(root=0)
+    graph.add_node(0, kind="state", text="⊢ p")
+    graph.add_node(1, kind="state", text="h : p\n⊢ q")
+    graph.add_node(2, kind="error", message="no")
+    graph.add_node(3, kind="proved")
+    graph.add_edge(0, 2, tactic="simp", outcome="error")
+    graph.add_edge(0, 1, tactic="intro h", outcome="goals")
+    graph.add_edge(1, 3, tactic="sledgehammer", outcome="proved")
+    assert _proof_path(graph, ("intro h", "sledgehammer")) == [("⊢ p", "intro h", "goals"),
+                                                                ("h : p\n⊢ q", "sledgehammer", "proved")]
+    # The final check's substitute proof (e.g. the tactic a hammer found): only the prefix the graph shows.
+    assert _proof_path(graph, ("intro h", "exact h")) == [("⊢ p", "intro h", "goals")]
+    assert _proof_path(graph, ("simp",)) == []  # an error edge is never a proof step
