@@ -39,7 +39,7 @@ async def run_iterate(args: Minif2fArgs, run_dir: Path, rounds: int, train_confi
         base_model=args.model, split=args.split,
         statements=str(args.data.resolve()) if args.data else (args.statement_set or "default"),
         search=search_identity(args), train=train_config, rounds=rounds, negatives=negatives, holdout=holdout,
-        prompt=str(args.prompt.resolve()) if args.prompt else None,
+        prompt=str(args.prompt.resolve()) if args.prompt and args.prompt.is_file() else None,
     )
 
     async def search(k: int, model: str, round_run_dir: Path) -> int:
