@@ -422,13 +422,13 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
     if not os.environ.get(TEST_DOUBLES_ENV) and args.ray in (None, "local"):  # a remote cluster checks its own
         await preflight_prover(args)
     theorems, source = loaded or await load_theorems(args)
+    config = run_config(args, search, source, theorems, prompt_sha256)
+    if os.environ.get(TEST_DOUBLES_ENV):  # recorded as such, so no report mistakes it for a real run
+        config = replace(config, prover=ProverSpec(name="test-doubles", options={"factory": os.environ[TEST_DOUBLES_ENV]}))
     if not args.training_search:  # a model trained on the evaluated statements is refused (issue 18)
         from ..learning.leakage import refuse_leaky_model
 
         refuse_leaky_model(args.model, args.split, source, theorems)
-    config = run_config(args, search, source, theorems, prompt_sha256)
-    if os.environ.get(TEST_DOUBLES_ENV):  # recorded as such, so no report mistakes it for a real run
-        config = replace(config, prover=ProverSpec(name="test-doubles", options={"factory": os.environ[TEST_DOUBLES_ENV]}))
     run_dir = args.run_dir or default_run_dir(args, config)
     config = replace(config, engine=engine_spec(args, run_dir))
     check_run_dir(run_dir, config, resume=args.resume, force=args.force)
