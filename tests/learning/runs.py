@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -27,11 +28,10 @@ async def scripted_run(run_dir: Path, names: Sequence[str], split: str = "valid"
         table[middle] = [(last, -0.2)]
         script[root] = {"intro h": goes_to(middle), "simp": fails("simp made no progress")}
         script[middle] = {last: fails("type mismatch") if name in dead else proves()}
-    run_config = config(names, split=split, model_id=model)
-    if prompt_sha256:
-        from dataclasses import replace
-
-        run_config = replace(run_config, model=ModelSpec(model_id=model, prompt_sha256=prompt_sha256))
+    # The model spec is set here, not taken from the runner tests' defaults: which prompt a run records
+    # is what the dataset tests are about (None: no recorded hash to check against).
+    run_config = replace(config(names, split=split, model_id=model),
+                         model=ModelSpec(model_id=model, prompt_sha256=prompt_sha256))
     prover, proposer = ScriptedProver(script, roots, reject=list(reject)), ScriptedProposer(table)
     with RunStore.open(run_dir, run_config) as store:
         runner = Runner(prover, proposer, SearchConfig.paper(), store, RunnerOptions(show_progress=False))
