@@ -228,12 +228,13 @@ def examples_from_run(
         found.theorems.append(record.name)
 
     for record in records:
-        if not (record.proved or negatives):
+        accepted = record.proved and (record.verification or {}).get("verdict") == "accepted"
+        if not (accepted or negatives):
             continue
         graph = load_graph(run_dir, record)
         if graph is None:
             continue
-        if record.proved and record.proof:
+        if accepted and record.proof:
             found.counts.proofs += 1
             path = _proof_path(graph, record.proof)
             found.counts.unmatched_steps += len(record.proof) - len(path)

@@ -16,7 +16,6 @@ import datetime as _dt
 import json
 import logging
 import math
-import os
 import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -346,12 +345,3 @@ def train(
     write_atomic(out / TRAINING_FILE, (json.dumps(record, indent=2) + "\n").encode())
     log.info("trained %s: %d steps, loss %s -> %s", base_model, result.global_step, loss, out)
     return TrainOutcome(out, len(features), skipped, int(result.global_step), loss, resume)
-
-
-def environment_note() -> str:
-    """One line for logs: which device training would use."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return "torch missing"
-    return f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"

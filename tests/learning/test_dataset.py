@@ -115,3 +115,14 @@ def test_only_steps_the_graph_shows_on_the_proof_path_are_used():
     # The final check's substitute proof (e.g. the tactic a hammer found): only the prefix the graph shows.
     assert _proof_path(graph, ("intro h", "exact h")) == [("⊢ p", "intro h", "goals")]
     assert _proof_path(graph, ("simp",)) == []  # an error edge is never a proof step
+
+
+async def test_a_proved_record_without_an_accepted_check_gives_no_examples(tmp_path):
+    run = await scripted_run(tmp_path / "run", ["p0", "p1"])
+    lines = (run / "results.jsonl").read_text().splitlines()
+    edited = json.loads(lines[0])
+    edited["verification"]["verdict"] = "unchecked"  # a record claiming a proof the check never accepted
+    (run / "results.jsonl").write_text("\n".join([json.dumps(edited)] + lines[1:]) + "\n")
+    info = await build_dataset([run], tmp_path / "ds", prompt=write_prompt(tmp_path / "prompt.json"))
+    assert {r["theorem"] for r in read_examples(tmp_path / "ds")} == {"p0", "p1"} - {edited["name"]}
+    assert info.positive == 2
