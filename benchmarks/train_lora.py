@@ -7,7 +7,7 @@ layer, batch 4; the examples are one prompt in the project's format repeated, so
 The random model is written to disk first (the product loads models from a directory), and the merged
 result is written at the end, as `train` does; those writes are timed apart.
 
-    python benchmarks/train_lora.py --preset 7b --device cuda        # the GPU check (a few minutes)
+    python benchmarks/train_lora.py --preset 7b --device cuda        # the GPU check (sized for well under 10 min; not yet run)
     python benchmarks/train_lora.py --preset tiny --device cpu       # the same path on a CPU, seconds
 
 The last line is `tokens_per_second: <float>` (measured in this run).
