@@ -7,7 +7,8 @@ in-place edits), `backends` (configuration, provers and model kept between reque
 """
 
 from .backends import Backends, DefaultBackends, EditorConfig, load_backends
-from .errors import EditorError, FileChanged, NoTarget, SourceNotFound, UnsupportedSource, UnsupportedTarget
+from .errors import (EditorError, FileChanged, NoTarget, ReadOnlySource, SourceNotFound, UnsupportedSource,
+                     UnsupportedTarget)
 from .prove_file import FileReport, prove_file
 from .session import TargetOutcome, prove_target
 from .targets import HoleKind, LocatedFile, Target, TextEdit, apply_edits, language_for, locate, proof_edit, select_targets
@@ -22,6 +23,7 @@ __all__ = [
     "HoleKind",
     "LocatedFile",
     "NoTarget",
+    "ReadOnlySource",
     "SourceNotFound",
     "Target",
     "TargetOutcome",

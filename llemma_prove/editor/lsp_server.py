@@ -7,9 +7,15 @@ command `llemma.prove`, which
 - stops the search when the client cancels that token (`window/workDoneProgress/cancel`) or the
   request (`$/cancelRequest`);
 - on a checked proof, asks the client to apply a versioned `workspace/applyEdit` that replaces the
-  `sorry` (moved along if the document changed meanwhile; withheld, with the proof in a message, if
-  the declaration changed or the text before it now reads differently to the prover);
+  `sorry`. If the document changed meanwhile (another proof inserted above, the user typing), the
+  target is found again in the current text (`reanchor.find_again`): moved along when its
+  declaration and the text before it read as before, otherwise the final check runs again on the
+  current text first. A proof that cannot be applied is never dropped: it is shown in a message and
+  kept as a diagnostic on its `sorry` with the quick fix "Insert LLEMMA proof" (checked again first);
 - otherwise says why in a `window/showMessage` and an information diagnostic on the `sorry`.
+
+A `sorry` that cannot be searched gets a disabled code action with the reason; for clients that
+hide disabled actions (Neovim before 0.11, Emacs) the reason is a hint diagnostic instead.
 
 Configuration comes from `initializationOptions` (see `EditorConfig.from_mapping`: model,
 modelBackend, endpoint, device, dtype, prompt, leanProject, workers, expansions, candidates,
@@ -24,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import Any, Callable
 from urllib.parse import unquote, urlparse
@@ -38,12 +44,14 @@ from .. import __version__
 from ..errors import UserError
 from ..types import Language
 from .backends import Backends, EditorConfig, load_backends
-from .session import TargetOutcome, prove_target
-from .targets import LocatedFile, Target, TextEdit, context_tokens, locate
+from .reanchor import find_again
+from .session import TargetOutcome, prove_target, recheck
+from .targets import LocatedFile, Target, TextEdit, locate
 
 log = logging.getLogger(__name__)
 
 COMMAND = "llemma.prove"
+INSERT_COMMAND = "llemma.insertProof"
 TITLE = "Prove with LLEMMA"
 SOURCE = "llemma-prove"
 
@@ -81,6 +89,17 @@ class Job:
 
 
 @dataclass
+class PendingProof:
+    """A checked proof that could not be applied yet, and the text it was found (or last checked) in."""
+
+    id: str
+    target: Target
+    text: str
+    steps: tuple[str, ...]
+    why: str
+
+
+@dataclass
 class _DocCache:
     version: int | None
     text: str
@@ -110,6 +129,8 @@ class LlemmaServer(LanguageServer):
         self._cancelled_requests: set[Any] = set()
         self._docs: dict[str, _DocCache] = {}
         self._diagnostics: dict[str, dict[int, lsp.Diagnostic]] = {}
+        self._unsupported: dict[str, list[lsp.Diagnostic]] = {}
+        self._pending: dict[str, dict[str, PendingProof]] = {}
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -170,7 +191,8 @@ class LlemmaServer(LanguageServer):
         return lsp.Range(doc.client_position_at_offset(start), doc.client_position_at_offset(end))
 
     def publish(self, uri: str) -> None:
-        diags = list(self._diagnostics.get(uri, {}).values())
+        diags = list(self._diagnostics.get(uri, {}).values()) + self._unsupported.get(uri, [])
+        diags += self._pending_diagnostics(uri)
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diags))
 
     def set_diagnostic(self, doc: TextDocument, target: Target, message: str | None) -> None:
@@ -188,9 +210,44 @@ class LlemmaServer(LanguageServer):
         self.publish(doc.uri)
 
     def clear_diagnostics(self, uri: str) -> None:
-        if self._diagnostics.pop(uri, None):
+        if self._diagnostics.pop(uri, None) or self._pending.get(uri) or self._unsupported.get(uri):
             self.publish(uri)
 
+    def refresh(self, uri: str) -> None:
+        """After a change: search diagnostics are dropped (their ranges no longer hold), pending proofs
+        follow their targets, and the reasons of unsupported sorries are recomputed."""
+        self._diagnostics.pop(uri, None)
+        doc = self.workspace.get_text_document(uri)
+        self._unsupported[uri] = self._unsupported_diagnostics(doc)
+        self.publish(uri)
+
+    def _unsupported_diagnostics(self, doc: TextDocument) -> list[lsp.Diagnostic]:
+        if self.supports_disabled_actions():
+            return []  # the disabled code action carries the reason
+        entry = self.located(doc)
+        if entry.located is None:
+            return []
+        return [lsp.Diagnostic(range=self._range(doc, t.start, t.end), severity=lsp.DiagnosticSeverity.Hint,
+                               source=SOURCE, message=f"LLEMMA cannot search this {t.keyword}: {t.reason}")
+                for t in entry.located.targets if not t.supported]
+
+    def _pending_diagnostics(self, uri: str) -> list[lsp.Diagnostic]:
+        pending = self._pending.get(uri)
+        if not pending:
+            return []
+        doc = self.workspace.get_text_document(uri)
+        out = []
+        for item in pending.values():
+            found = find_again(item.target, item.text, doc.source)
+            if found is None:
+                continue
+            out.append(lsp.Diagnostic(
+                range=self._range(doc, found.target.start, found.target.end),
+                severity=lsp.DiagnosticSeverity.Information, source=SOURCE, code="llemma-proof",
+                data={"pending": item.id},
+                message=f"LLEMMA found a proof of {item.target.name} that is not inserted ({item.why}): "
+                        f"{' ; '.join(item.steps)}. Quick fix: Insert LLEMMA proof"))
+        return out
     def supports_progress(self) -> bool:
         window = self.client_capabilities.window
         return bool(window and window.work_done_progress)
@@ -231,6 +288,14 @@ class LlemmaServer(LanguageServer):
                     title=TITLE, kind=lsp.CodeActionKind.QuickFix,
                     disabled=lsp.CodeActionDisabled(reason=target.reason),
                 ))
+        for item in self._pending.get(doc.uri, {}).values():
+            found = find_again(item.target, item.text, doc.source)
+            if found is None or found.target.end < lo or found.target.start > hi:
+                continue
+            title = f"Insert LLEMMA proof of {item.target.name}"
+            actions.insert(0, lsp.CodeAction(
+                title=title, kind=lsp.CodeActionKind.QuickFix, is_preferred=True,
+                command=lsp.Command(title=title, command=INSERT_COMMAND, arguments=[{"uri": doc.uri, "id": item.id}])))
         return actions
 
     async def prove(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -320,16 +385,64 @@ class LlemmaServer(LanguageServer):
 
     async def _apply(self, doc: TextDocument, text: str, target: Target, outcome: TargetOutcome) -> dict[str, Any]:
         assert outcome.edit is not None
-        current = self.workspace.get_text_document(doc.uri)
-        edit = _reanchor(outcome.edit, target, text, current.source)
         result: dict[str, Any] = {"status": "proved", "proof": outcome.edit.new_text, "steps": list(outcome.steps)}
-        if edit is None:
+        item = PendingProof(uuid.uuid4().hex, target, text, tuple(outcome.steps), "")
+        applied, why = await self._place(doc.uri, item)
+        result["applied"] = applied
+        if not applied:
+            result["reason"] = why
+        return result
+
+    async def insert_pending(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The quick fix of a pending proof: found again, checked again if needed, applied."""
+        uri, key = args.get("uri"), args.get("id")
+        item = self._pending.get(uri, {}).get(key) if isinstance(uri, str) and isinstance(key, str) else None
+        if item is None:
+            return {"status": "no-target", "reason": "that proof is no longer pending"}
+        applied, why = await self._place(uri, item)
+        return {"status": "proved", "applied": applied, "reason": why or None}
+
+    async def _place(self, uri: str, item: PendingProof) -> tuple[bool, str]:
+        """Put a checked proof where its target now stands, checking it again when the text the prover
+        reads before it (or the declaration) changed. If it cannot be applied, it stays pending: a
+        message with the proof, and a diagnostic on the `sorry` with the quick fix to insert it."""
+        proof_text = " ; ".join(item.steps)
+        current = self.workspace.get_text_document(uri)
+        text_now = current.source
+        found = find_again(item.target, item.text, text_now)
+        if found is None:
+            why = "its sorry or declaration is no longer in the document"
+            self._pending.setdefault(uri, {})[item.id] = replace(item, why=why)
             self.message(lsp.MessageType.Warning,
-                         f"LLEMMA: proof of {target.label} found, but the sorry or the text before it changed "
-                         f"meanwhile; not inserted. "
-                         f"Proof: {outcome.edit.new_text}")
-            result["applied"] = False
-            return result
+                         f"LLEMMA: proof of {item.target.label} found, but the sorry or the text before it changed "
+                         f"meanwhile; not inserted. Proof: {proof_text}")
+            self.publish(uri)
+            return False, why
+        target = found.target
+        if found.unchanged:
+            edit = _shifted(item, target)
+        else:
+            try:
+                checked = await recheck(target, item.steps, self.backends())
+            except UserError as exc:
+                checked = None
+                reason = str(exc)
+            else:
+                reason = checked.reason
+            if checked is None or not checked.proved or checked.edit is None:
+                why = f"the text changed and the proof does not check in it now: {reason}"
+                self._pending.setdefault(uri, {})[item.id] = replace(item, target=target, text=text_now, why=why)
+                self.message(lsp.MessageType.Warning, f"LLEMMA: proof of {item.target.label} not inserted ({why}). "
+                                                      f"Proof: {proof_text}")
+                self.publish(uri)
+                return False, why
+            edit = checked.edit
+            current = self.workspace.get_text_document(uri)
+            if current.source != text_now:  # changed again during the check: try once more later
+                self._pending.setdefault(uri, {})[item.id] = replace(item, target=target, text=text_now,
+                                                                      why="the document changed during the check")
+                self.publish(uri)
+                return await self._place(uri, self._pending[uri][item.id])
         text_edit = lsp.TextEdit(range=self._range(current, edit.start, edit.end), new_text=edit.new_text)
         if self.supports_document_changes():
             workspace_edit = lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
@@ -338,39 +451,25 @@ class LlemmaServer(LanguageServer):
         else:
             workspace_edit = lsp.WorkspaceEdit(changes={current.uri: [text_edit]})
         answer = await self.workspace_apply_edit_async(
-            lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"LLEMMA: proof of {target.name}"))
-        applied = bool(answer and answer.applied)
-        result["applied"] = applied
-        if applied:
+            lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"LLEMMA: proof of {item.target.name}"))
+        if answer and answer.applied:
+            self._pending.get(uri, {}).pop(item.id, None)
             self.set_diagnostic(current, target, None)
-        else:
-            why = (answer.failure_reason if answer else None) or "the editor refused the edit"
-            self.message(lsp.MessageType.Warning, f"LLEMMA: proof of {target.label} not inserted ({why}). "
-                                                  f"Proof: {outcome.edit.new_text}")
-        return result
+            self.publish(uri)
+            return True, ""
+        why = (answer.failure_reason if answer else None) or "the editor refused the edit"
+        self._pending.setdefault(uri, {})[item.id] = replace(item, target=target, text=text_now, why=why)
+        self.message(lsp.MessageType.Warning, f"LLEMMA: proof of {item.target.label} not inserted ({why}). "
+                                              f"Proof: {proof_text}")
+        self.publish(uri)
+        return False, why
 
 
-def _reanchor(edit: TextEdit, target: Target, old: str, new: str) -> TextEdit | None:
-    """The edit moved to where the same declaration stands in the current text, or None.
+def _shifted(item: PendingProof, target: Target) -> TextEdit:
+    """The proof's edit for `target` (the same `sorry`, in an unchanged declaration and context)."""
+    from .targets import proof_edit
 
-    Unchanged text: the edit as is. Otherwise the declaration's text (which holds the `sorry`) must
-    occur exactly once in the new text, unchanged, and everything before it must still read the same
-    to the prover (comments and layout may differ): the proof was checked in that context.
-    """
-    if old == new:
-        return edit
-    decl = target.declaration
-    if decl is None:
-        return None
-    chunk = old[decl.start: decl.end]
-    at = new.find(chunk)
-    if at < 0 or new.find(chunk, at + 1) >= 0:
-        return None
-    before = context_tokens(old[: decl.start], target.language)
-    if before is None or before != context_tokens(new[:at], target.language):
-        return None
-    shift = at - decl.start
-    return TextEdit(edit.start + shift, edit.end + shift, edit.new_text)
+    return proof_edit(target, item.steps)
 
 
 def build_server(backends_factory: BackendsFactory | None = None) -> LlemmaServer:
@@ -393,14 +492,21 @@ def build_server(backends_factory: BackendsFactory | None = None) -> LlemmaServe
     def code_action(ls: LlemmaServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
         return ls.code_actions(params)
 
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: LlemmaServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        ls.refresh(params.text_document.uri)
+
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LlemmaServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        ls.clear_diagnostics(params.text_document.uri)  # their ranges no longer hold
+        ls.refresh(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LlemmaServer, params: lsp.DidCloseTextDocumentParams) -> None:
-        ls._docs.pop(params.text_document.uri, None)
-        ls.clear_diagnostics(params.text_document.uri)
+        uri = params.text_document.uri
+        ls._docs.pop(uri, None)
+        ls._unsupported.pop(uri, None)
+        ls._diagnostics.pop(uri, None)  # pending proofs stay: they show again when the file is reopened
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     @server.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL)
     def progress_cancel(ls: LlemmaServer, params: lsp.WorkDoneProgressCancelParams) -> None:
@@ -416,6 +522,12 @@ def build_server(backends_factory: BackendsFactory | None = None) -> LlemmaServe
         if len(args) != 1 or not isinstance(args[0], dict):
             raise ValueError("llemma.prove expects one argument {uri, line, character}")
         return await ls.prove(args[0])
+
+    @server.command(INSERT_COMMAND)
+    async def insert_proof(ls: LlemmaServer, *args: Any) -> dict[str, Any]:
+        if len(args) != 1 or not isinstance(args[0], dict):
+            raise ValueError("llemma.insertProof expects one argument {uri, id}")
+        return await ls.insert_pending(args[0])
 
     return server
 

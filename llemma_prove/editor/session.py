@@ -59,17 +59,32 @@ class TargetOutcome:
     reason: str = ""
     expansions: int = 0
     checked_text: str = ""
+    # The target as it stands in the file that was read (before earlier proofs of the same run moved
+    # it): line numbers are reported from it. None: `target` itself.
+    origin: Target | None = None
 
     @property
     def proved(self) -> bool:
         return self.status == PROVED and self.edit is not None
 
+    @property
+    def line(self) -> int:
+        return (self.origin or self.target).line
+
+    @property
+    def column(self) -> int:
+        return (self.origin or self.target).column
+
+    @property
+    def label(self) -> str:
+        return (self.origin or self.target).label
+
     def to_json(self) -> dict[str, Any]:
         target = self.target
         return {
             "target": target.name,
-            "line": target.line,
-            "column": target.column + 1,
+            "line": self.line,
+            "column": self.column + 1,
             "kind": target.kind.value,
             "status": self.status,
             "proof": self.edit.new_text if self.edit else None,
@@ -349,3 +364,43 @@ async def prove_nested(
                               f"a proof was found but the final check refused it: "
                               f"{verification.reason or verification.verdict.value}", result.expansions, checked)
     return TargetOutcome(target, PROVED, steps, edit, time.monotonic() - started, "", result.expansions, checked)
+
+
+# ============================================================================================ recheck
+
+
+async def recheck(target: Target, steps: Sequence[str], backends: Backends) -> TargetOutcome:
+    """The final check, again, of `steps` (a proof found for this target in an earlier version of the
+    text) at `target` as it stands now: the same check a search ends with, on the current context.
+    The outcome carries the edit only if it passes."""
+    started = time.monotonic()
+    if not target.supported or target.theorem is None:
+        return TargetOutcome(target, UNSUPPORTED, reason=target.reason)
+    theorem = target.theorem
+    clean = tuple(s for s in steps if s.strip())
+    if not clean:
+        return _nested_result(target, SearchStatus.REJECTED.value, started, "no steps to check")
+    edit = proof_edit(target, clean)
+    try:
+        if target.kind is HoleKind.NESTED:
+            sketcher = await sketcher_for(backends, theorem)
+            if sketcher is None:
+                return _nested_result(target, UNSUPPORTED, started,
+                                      "the prover cannot check a proof inside a sketch, which a nested sorry needs")
+            hole_start, hole_end = target.sketch_hole
+            body = target.sketch_body[:hole_start] + edit.new_text + target.sketch_body[hole_end:]
+            if parse_sketch(body, theorem.language).holes:
+                return _nested_result(target, SearchStatus.REJECTED.value, started, "the proof still contains a sorry")
+            verification = await sketcher.verify_sketch(theorem, body)
+        else:
+            prover: Prover = await backends.prover(theorem)
+            if target.prefix:
+                prover = ReplayingProver(prover, target.prefix)
+            verification = await prover.verify(theorem, Proof(clean))
+    except ProverError as exc:
+        verification = Verification(Verdict.UNCHECKED, f"final check could not run: {exc}")
+    if not verification.accepted:
+        return _nested_result(target, SearchStatus.REJECTED.value, started,
+                              f"the final check refused the proof in the current text: "
+                              f"{verification.reason or verification.verdict.value}", 0, verification.checked_text)
+    return TargetOutcome(target, PROVED, clean, edit, time.monotonic() - started, "", 0, verification.checked_text)

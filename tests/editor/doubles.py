@@ -224,6 +224,22 @@ def cli_backends(config: EditorConfig) -> ScriptedBackends:
     return sample_backends(config)
 
 
+def cli_slow_backends(config: EditorConfig) -> ScriptedBackends:
+    """The sample script plus theorem `slow`, an endless chain of 0.2 s steps (for interrupt tests)."""
+    chain, chain_table = Chain(0.2), ChainTable()
+
+    class Script(dict):
+        def get(self, key: str, default: Any = None) -> Any:
+            return super().get(key) or chain.get(key, default)
+
+    class Table(dict):
+        def get(self, key: str, default: Any = None) -> Any:
+            return super().get(key) or chain_table.get(key, default)
+
+    prover = EditorScriptedProver(Script(LEAN_SCRIPT), {**LEAN_ROOTS, "slow": "s0"})
+    return ScriptedBackends(prover, ScriptedProposer(Table(LEAN_TABLE)))
+
+
 def cli_rejecting_backends(config: EditorConfig) -> ScriptedBackends:
     """The sample script, but the final check refuses `helper`'s proof."""
     return sample_backends(config, reject=["helper"])
