@@ -591,7 +591,8 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
     column = block[0].column
     items: list[list[Token]] = []
     for t in block:
-        if not items or (t.first_on_line and t.column == column):
+        # A line after a trailing `<;>` is that combinator's right-hand side, not a new tactic.
+        if not items or (t.first_on_line and t.column == column and items[-1][-1].text != "<;>"):
             items.append([t])
         else:
             items[-1].append(t)
@@ -636,36 +637,121 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
 
 
 _BULLETS = ("·", ".")
+# Tactics whose argument is a tactic (sequence): a `sorry` right after one stands for a tactic.
+_TACTIC_COMBINATORS = frozenset({"try", "repeat", "repeat'", "all_goals", "any_goals", "focus", "classical",
+                                 "on_goal", "pick_goal", "iterate", "<;>", "by"})
+_TACTIC_ALTERNATIVE_HEADS = frozenset({"induction", "cases", "match", "rcases", "induction'", "cases'"})
+_TERM_BRACKETS = ("[", "⟨", "⦃", "⟦", "‹", "@[")
 
 
-def _lean_tactic_position(body: list[Token], k: int) -> bool:
-    """Does `body[k]` (a `sorry`) stand where a tactic goes? Right after `by`, after a bullet that
-    starts its line, after `case ... =>` / `next ... =>`, or first on its line at the column of an
-    earlier tactic line of the same block (a bullet line counts at the column after its bullet)."""
-    tok = body[k]
-    prev = body[k - 1] if k > 0 else None
-    if prev is None:
+def _open_bracket(body: list[Token], k: int) -> int | None:
+    """Index of the innermost bracket still open at `body[k]` (None at the top level of the proof)."""
+    stack: list[int] = []
+    for j in range(k):
+        text = body[j].text
+        if body[j].kind is not Kind.SYMBOL:
+            continue
+        if text in _OPENERS:
+            stack.append(j)
+        elif text in _CLOSERS and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+def _tactic_bracket(body: list[Token], j: int, depth: int) -> bool:
+    """Is the bracket `body[j]` a tactic block: `(tacs)` standing where a tactic goes, or `{ tacs }`
+    after a tactic combinator / a bullet / `=>` (a `{` elsewhere is a structure instance or a set)?"""
+    tok = body[j]
+    if tok.text in _TERM_BRACKETS:
         return False
-    if prev.kind is Kind.IDENT and prev.text == "by":
+    if tok.text == "{" and j > 0:
+        prev = body[j - 1]
+        if prev.text in _TACTIC_COMBINATORS or prev.text in _BULLETS:
+            return True
+    if tok.text in ("(", "{"):
+        return _lean_tactic_position(body, j, depth + 1)
+    return False
+
+
+def _lean_tactic_position(body: list[Token], k: int, depth: int = 0) -> bool:
+    """Does `body[k]` (a `sorry`) stand where a tactic goes? Inside no bracket other than a tactic
+    block (`(try { ... })` yes, `simp [a,\n sorry]` no), and: right after `by`, a bullet, a tactic
+    combinator (`try`, `all_goals`, `<;>`, ...), `case ... =>`/`next ... =>`, an alternative `| p =>`
+    of a tactic `induction`/`cases`/`match`, or first on its line at the column of an earlier tactic
+    line of the same block (a bullet line counts at the column after its bullet)."""
+    if depth > 24 or k <= 0:
+        return False
+    tok = body[k]
+    opener = _open_bracket(body, k)
+    if opener is not None and not _tactic_bracket(body, opener, depth):
+        return False
+    prev = body[k - 1]
+    if opener is not None and opener == k - 1:
+        return True  # the first tactic of a tactic block
+    if prev.kind is Kind.IDENT and prev.text in _TACTIC_COMBINATORS or prev.text in ("<;>", "by"):
         return True
-    if prev.text in _BULLETS and prev.first_on_line and prev.line == tok.line:
+    if prev.text in _BULLETS and (prev.first_on_line or (k >= 2 and body[k - 2].text in ("<;>", "by"))):
         return True
-    if prev.text == "=>" and prev.line == tok.line:
-        head = next((body[j] for j in range(k - 1, -1, -1) if body[j].first_on_line), None)
-        return head is not None and head.text in ("case", "case'", "next")
+    if prev.text == "=>":
+        head_index = next((j for j in range(k - 1, -1, -1) if body[j].first_on_line), None)
+        if head_index is None:
+            return False
+        head = body[head_index]
+        if head.text in ("case", "case'", "next"):
+            return True
+        if head.text == "|":
+            return _tactic_alternative(body, head_index, depth)
+        return False
     if not tok.first_on_line:
         return False
-    for j in range(k - 1, -1, -1):
+    floor = opener if opener is not None else -1
+    for j in range(k - 1, floor, -1):
         head = body[j]
-        if not head.first_on_line:
+        if not head.first_on_line or _open_bracket(body, j) != opener:
             continue
         column = head.column
         if head.text in _BULLETS and j + 1 < k and body[j + 1].line == head.line:
             column = body[j + 1].column
+        elif head.text == "|" and tok.column > head.column:
+            # a tactic on the line after `| p =>`: inside the alternative's tactic block
+            arrow = next((i for i in range(j + 1, k) if body[i].text == "=>"), None)
+            if arrow is not None and body[arrow].line == head.line and (arrow + 1 == k or body[arrow + 1].line == head.line):
+                if arrow + 1 == k or body[arrow + 1].column == tok.column:
+                    return _tactic_alternative(body, j, depth)
         if column == tok.column:
-            return True
+            return _lean_tactic_position(body, j, depth + 1) if body[j].text not in _BULLETS else True
         if head.column < tok.column:
+            if head.text in _BULLETS and j + 1 == k:
+                return True  # `·` alone on its line (a comment after it), the block below it
+            if head.text in ("case", "case'", "next") and body[k - 1].text == "=>":
+                return True
             return False
+    return opener is not None and body[opener].line < tok.line and _first_in_block(body, opener, k)
+
+
+def _first_in_block(body: list[Token], opener: int, k: int) -> bool:
+    """`body[k]` is the first token after a tactic bracket's opening line (its block's first tactic)."""
+    return all(body[j].line == body[opener].line for j in range(opener + 1, k))
+
+
+def _tactic_alternative(body: list[Token], bar: int, depth: int) -> bool:
+    """Is the `|` at `body[bar]` (first on its line) an alternative of a tactic `induction`, `cases`,
+    `rcases` or `match` (whose right-hand sides are tactics), not of a term-mode `match`?"""
+    column = body[bar].column
+    for j in range(bar - 1, -1, -1):
+        head = body[j]
+        if not head.first_on_line or head.text == "|" and head.column == column:
+            continue
+        if head.column > column:
+            continue
+        line_tokens = [t for t in body[j:bar] if t.line == head.line]
+        if not any(t.text in _TACTIC_ALTERNATIVE_HEADS for t in line_tokens):
+            return False
+        if head.text in _TACTIC_ALTERNATIVE_HEADS:
+            return _lean_tactic_position(body, j, depth + 1) or (j > 0 and body[j - 1].text == "by")
+        if head.text in _BULLETS:
+            return True
+        return False
     return False
 
 
