@@ -32,6 +32,9 @@ def register(app: typer.Typer) -> None:
         line: Optional[int] = typer.Option(None, "--line", help="Prove the sorry (or the theorem) at this line."),
         write: bool = typer.Option(False, "--write", help="Replace each proved sorry in the file (atomic; only if "
                                                          "the file did not change meanwhile)."),
+        partial: bool = typer.Option(False, "--partial", help="With --write, also write the pieces found for a "
+                                     "declaration whose other sorrys were not all found (they elaborate with "
+                                     "the rest left as sorry; the declaration is not proved)."),
         diff: bool = typer.Option(False, "--diff", help="Print the change as a unified diff instead of the proofs."),
         json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout: target, status, proof, "
                                                             "time and reason for each sorry."),
@@ -90,7 +93,8 @@ def register(app: typer.Typer) -> None:
             for message in format_failures(report):
                 typer.echo(message, err=True)
             if report.written:
-                typer.echo(f"wrote {len(report.proved)} proof(s) to {file}", err=True)
+                pieces = len(report.proved) + (len(report.partial) if partial else 0)
+                typer.echo(f"wrote {pieces} proof(s) to {file}", err=True)
             elif report.write_error:
                 typer.echo(f"not written: {report.write_error}; the proofs are printed above", err=True)
             elif write and not report.proved:
@@ -106,7 +110,7 @@ def register(app: typer.Typer) -> None:
                 prompt=prompt, lean_project=lean_project, workers=workers, expansions=expansions,
                 candidates=candidates, time_limit_s=time_limit,
             )
-            report = asyncio.run(prove_file(file, config, theorem=theorem, line=line, write=write, on_start=started,
+            report = asyncio.run(prove_file(file, config, theorem=theorem, line=line, write=write, partial=partial, on_start=started,
                                             on_found=found, on_report=holder.append))
         except KeyboardInterrupt:
             report = holder[0] if holder else None

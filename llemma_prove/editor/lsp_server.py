@@ -45,8 +45,8 @@ from ..errors import UserError
 from ..types import Language
 from .backends import Backends, EditorConfig, load_backends
 from .reanchor import find_again
-from .session import TargetOutcome, prove_target, recheck
-from .targets import LocatedFile, Target, TextEdit, locate
+from .session import TargetOutcome, prove_declaration, prove_target, recheck
+from .targets import HoleKind, LocatedFile, Target, TextEdit, locate
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +330,9 @@ class LlemmaServer(LanguageServer):
         self._jobs.add(job)
         try:
             await self._begin_progress(job, target)
+            if target.kind is HoleKind.NESTED and target.holes > 1:
+                group = [t for t in entry.located.targets if t.declaration == target.declaration]
+                return await self._search_declaration(doc, entry.text, target, group, job)
             return await self._search(doc, entry.text, target, job)
         except asyncio.CancelledError:
             # Answer normally: the task ends here, sessions are closed by the search's own cleanup.
@@ -382,6 +385,55 @@ class LlemmaServer(LanguageServer):
             return {"status": outcome.status, "reason": outcome.reason}
         self._end_progress(job, "proof found")
         return await self._apply(doc, text, target, outcome)
+
+    async def _search_declaration(self, doc: TextDocument, text: str, target: Target, group: list[Target],
+                                  job: Job) -> dict[str, Any]:
+        """A sorry with siblings in its declaration: all of them are searched (each from its goal) and
+        inserted together once the final check of the whole declaration passed."""
+        try:
+            outcomes = await prove_declaration(group, self.backends(), self.config,
+                                               progress=lambda done, budget: self._report(job, done, budget))
+        except UserError as exc:
+            self._end_progress(job, "failed")
+            self.message(lsp.MessageType.Error, f"LLEMMA: {exc}")
+            return {"status": "error", "reason": str(exc)}
+        mine = next(o for o in outcomes if o.target.start == target.start)
+        if not all(o.proved and o.edit is not None for o in outcomes):
+            self._end_progress(job, "no proof")
+            pieces = [f"line {o.target.line}: {' ; '.join(o.steps)}" for o in outcomes if o.partial]
+            found = f" Found pieces (the declaration keeps another sorry): {', '.join(pieces)}." if pieces else ""
+            for o in outcomes:
+                if not o.proved:
+                    self.set_diagnostic(doc, o.target, f"LLEMMA found no proof ({o.status}): {o.reason}")
+            self.message(lsp.MessageType.Warning,
+                         f"LLEMMA: no proof for all {len(group)} sorrys of {target.name}: {mine.reason}.{found}")
+            return {"status": mine.status, "reason": mine.reason,
+                    "partial": [{"line": o.target.line, "steps": list(o.steps)} for o in outcomes if o.partial]}
+        self._end_progress(job, "proof found")
+        current = self.workspace.get_text_document(doc.uri)
+        edits: list[TextEdit] = []
+        for o in outcomes:
+            again = find_again(o.target, text, current.source)
+            if again is None or not again.unchanged:
+                why = "the declaration or the text before it changed meanwhile"
+                self.message(lsp.MessageType.Warning, f"LLEMMA: proofs of {target.name} found, but {why}; not "
+                             "inserted. Proofs: " + ", ".join(f"line {x.target.line}: {' ; '.join(x.steps)}"
+                                                              for x in outcomes))
+                return {"status": "proved", "applied": False, "reason": why}
+            edits.append(_shifted(PendingProof("", o.target, text, o.steps, ""), again.target))
+        text_edits = [lsp.TextEdit(range=self._range(current, e.start, e.end), new_text=e.new_text) for e in edits]
+        workspace_edit = lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
+            text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=current.uri, version=current.version),
+            edits=text_edits)]) if self.supports_document_changes() else lsp.WorkspaceEdit(
+            changes={current.uri: text_edits})
+        answer = await self.workspace_apply_edit_async(
+            lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"LLEMMA: proofs of {target.name}"))
+        applied = bool(answer and answer.applied)
+        if not applied:
+            self.message(lsp.MessageType.Warning, f"LLEMMA: proofs of {target.name} not inserted. Proofs: "
+                         + ", ".join(f"line {x.target.line}: {' ; '.join(x.steps)}" for x in outcomes))
+        return {"status": "proved", "applied": applied, "proof": mine.edit.new_text if mine.edit else None,
+                "steps": list(mine.steps), "proofs": [e.new_text for e in edits]}
 
     async def _apply(self, doc: TextDocument, text: str, target: Target, outcome: TargetOutcome) -> dict[str, Any]:
         assert outcome.edit is not None

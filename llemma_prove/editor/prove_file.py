@@ -25,10 +25,10 @@ from typing import Any, Callable, Sequence
 from ..errors import UserError
 from ..types import Language
 from .backends import Backends, EditorConfig, load_backends
-from .session import UNSUPPORTED, ProgressCallback, TargetOutcome, prove_target
+from .session import UNSUPPORTED, ProgressCallback, TargetOutcome, prove_declaration, prove_target
 from .errors import FileChanged, ReadOnlySource
 from .reanchor import reanchor
-from .targets import Target, TextEdit, apply_edits, language_for, locate, render_steps, select_targets
+from .targets import HoleKind, Target, TextEdit, apply_edits, language_for, locate, render_steps, select_targets
 from .writeback import check_writable, read_source, unified_diff, write_atomically
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,16 @@ class FileReport:
     def proved(self) -> list[TargetOutcome]:
         return [o for o in self.outcomes if o.proved]
 
+    @property
+    def partial(self) -> list[TargetOutcome]:
+        """Pieces found for declarations whose other sorrys were not all found (see `session.PARTIAL`)."""
+        return [o for o in self.outcomes if o.partial]
+
+    def partial_text(self) -> str:
+        """`new_text` plus the partial pieces (each lies before every later edit, so its offsets hold)."""
+        edits = [o.edit for o in self.partial if o.edit is not None]
+        return apply_edits(self.new_text, edits) if edits else self.new_text
+
     def diff(self) -> str:
         return unified_diff(self.original, self.new_text, self.path)
 
@@ -66,6 +76,7 @@ class FileReport:
             "language": self.language.value,
             "results": [o.to_json() for o in self.outcomes],
             "proved": len(self.proved),
+            "partial": len(self.partial),
             "targets": len(self.outcomes),
             "written": self.written,
             "time_s": round(self.elapsed_s, 3),
@@ -91,6 +102,7 @@ async def prove_file(
     theorem: str | None = None,
     line: int | None = None,
     write: bool = False,
+    partial: bool = False,
     backends: Backends | None = None,
     on_start: StartCallback | None = None,
     progress: ProgressCallback | None = None,
@@ -110,6 +122,13 @@ async def prove_file(
     selected = select_targets(located, theorem=theorem, line=line, source=str(snapshot.path))
     if (theorem is not None or line is not None) and not any(t.supported for t in selected):
         selected[0].require_supported()
+    # The sorrys of one declaration are searched together (the final check needs every one filled).
+    chosen = {t.start for t in selected}
+    for t in located.targets:
+        if t.kind is HoleKind.NESTED and t.holes > 1 and any(
+                s.declaration == t.declaration and s.start in chosen for s in selected):
+            chosen.add(t.start)
+    selected = [t for t in located.targets if t.start in chosen]
     report = FileReport(snapshot.path, language, snapshot.text, new_text=snapshot.text, selected=len(selected))
     if on_report is not None:
         on_report(report)
@@ -117,7 +136,10 @@ async def prove_file(
     backends = backends or load_backends(config)
     try:
         shift = 0  # how far the found proofs so far moved the later targets
+        done: set[int] = set()
         for original in sorted(selected, key=lambda t: t.start):
+            if original.start in done:
+                continue
             target = original
             if shift:
                 current = locate(report.new_text, language).target_at(original.start + shift)
@@ -125,15 +147,27 @@ async def prove_file(
             if not target.supported:
                 report.outcomes.append(TargetOutcome(target, UNSUPPORTED, reason=target.reason, origin=original))
                 continue
-            if on_start is not None:
-                on_start(original)
-            outcome = replace(await prove_target(target, backends, config, progress), origin=original)
-            report.outcomes.append(outcome)
-            if outcome.edit is not None:
-                edit = outcome.edit
-                report.new_text = apply_edits(report.new_text, [edit])
-                shift += len(edit.new_text) - (edit.end - edit.start)
-                if on_found is not None:
+            if target.kind is HoleKind.NESTED and target.holes > 1:
+                group = [o for o in selected if o.declaration == original.declaration]
+                done.update(o.start for o in group)
+                if on_start is not None:
+                    on_start(original)
+                current_targets = [t for t in locate(report.new_text, language).targets
+                                   if t.declaration == target.declaration]
+                outcomes = await prove_declaration(current_targets, backends, config, progress)
+                origin = {o.start + shift: o for o in group}
+                outcomes = [replace(o, origin=origin.get(o.target.start, o.target)) for o in outcomes]
+            else:
+                if on_start is not None:
+                    on_start(original)
+                outcomes = [replace(await prove_target(target, backends, config, progress), origin=original)]
+            report.outcomes.extend(outcomes)
+            edits = [o.edit for o in outcomes if o.proved and o.edit is not None]
+            if edits:
+                report.new_text = apply_edits(report.new_text, edits)
+                shift += sum(len(e.new_text) - (e.end - e.start) for e in edits)
+            for outcome in outcomes:
+                if (outcome.proved or outcome.partial) and on_found is not None:
                     on_found(outcome)
     except asyncio.CancelledError:
         report.interrupted = True
@@ -142,32 +176,32 @@ async def prove_file(
     finally:
         if own_backends:
             await backends.close()
-    if write and report.proved:
-        _write(report, snapshot)
+    if write and (report.proved or (partial and report.partial)):
+        _write(report, snapshot, partial)
     report.elapsed_s = time.monotonic() - started
     return report
 
 
-def _original_edits(report: FileReport) -> list[tuple[TargetOutcome, TextEdit]]:
-    """Each proof's edit in the coordinates of the text that was read (later targets were searched in
-    a text that already held the earlier proofs)."""
+def _original_edits(report: FileReport, partial: bool) -> list[tuple[TargetOutcome, TextEdit]]:
+    """Each proof's edit in the coordinates of the text that was read: its offset from its `sorry`
+    is the same in every version of the text, and `origin` is that `sorry` as read."""
     out = []
-    shift = 0
     for outcome in report.outcomes:
-        if outcome.edit is None or not outcome.proved:
-            continue
         edit = outcome.edit
-        out.append((outcome, TextEdit(edit.start - shift, edit.end - shift, edit.new_text)))
-        shift += len(edit.new_text) - (edit.end - edit.start)
+        if edit is None or not (outcome.proved or (partial and outcome.partial)):
+            continue
+        target, origin = outcome.target, outcome.origin or outcome.target
+        out.append((outcome, TextEdit(origin.start + edit.start - target.start, origin.end + edit.end - target.end,
+                                      edit.new_text)))
     return out
 
 
-def _write(report: FileReport, snapshot: Any) -> None:
+def _write(report: FileReport, snapshot: Any, partial: bool = False) -> None:
     """Write the proofs; when the file changed meanwhile, move them to where their declarations now
     stand if the prover reads those declarations and everything before them exactly as it did (else
     nothing is written and the proofs stay in the report)."""
     try:
-        write_atomically(snapshot, report.new_text)
+        write_atomically(snapshot, report.partial_text() if partial else report.new_text)
         report.written = True
         return
     except ReadOnlySource as exc:
@@ -181,7 +215,7 @@ def _write(report: FileReport, snapshot: Any) -> None:
         report.write_error = f"{first_error} ({exc})"
         return
     moved = []
-    for outcome, edit in _original_edits(report):
+    for outcome, edit in _original_edits(report, partial):
         target = outcome.origin or outcome.target
         new_edit = reanchor(edit, target, report.original, current.text, same_context_only=True)
         if new_edit is None:
@@ -203,7 +237,9 @@ def _comment(language: Language, text: str) -> str:
 def format_proof(language: Language, outcome: TargetOutcome, labelled: bool) -> str:
     """One proof for stdout, under a comment line naming its target when several are printed."""
     body = render_steps(outcome.steps, "", "\n")
-    if labelled:
+    if outcome.partial:
+        body = _comment(language, outcome.label + " (partial: the declaration keeps another sorry)") + "\n" + body
+    elif labelled:
         body = _comment(language, outcome.label) + "\n" + body
     return body
 
@@ -219,6 +255,9 @@ def format_failures(report: FileReport) -> list[str]:
     lines = []
     for outcome in report.outcomes:
         if outcome.proved:
+            continue
+        if outcome.partial:
+            lines.append(f"{outcome.label}: partial: {outcome.reason} (--partial writes it)")
             continue
         status = "cannot be searched" if outcome.status == UNSUPPORTED else f"not proved ({outcome.status})"
         lines.append(f"{outcome.label}: {status}: {outcome.reason}")

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 UNSUPPORTED = "unsupported"
 PROVED = SearchStatus.PROVED.value
+# Found for one sorry of a declaration whose other sorrys were not all found: the piece elaborates
+# with the others left in place, but the declaration has not passed the final check (`--partial`).
+PARTIAL = "partial"
 
 # (expansions so far, expansion budget)
 ProgressCallback = Callable[[int, int], None]
@@ -66,6 +69,10 @@ class TargetOutcome:
     @property
     def proved(self) -> bool:
         return self.status == PROVED and self.edit is not None
+
+    @property
+    def partial(self) -> bool:
+        return self.status == PARTIAL and self.edit is not None
 
     @property
     def line(self) -> int:
@@ -230,6 +237,8 @@ async def prove_target(
         return TargetOutcome(target, UNSUPPORTED, reason=target.reason)
     theorem = target.theorem
     if target.kind is HoleKind.NESTED:
+        if target.holes > 1:
+            raise ValueError("a sorry with siblings in its declaration is proved with prove_declaration")
         return await prove_nested(target, backends, config, progress)
     prover: Prover = await backends.prover(theorem)
     proposer: Proposer = await backends.proposer(theorem.language)
@@ -404,3 +413,138 @@ async def recheck(target: Target, steps: Sequence[str], backends: Backends) -> T
                               f"the final check refused the proof in the current text: "
                               f"{verification.reason or verification.verdict.value}", 0, verification.checked_text)
     return TargetOutcome(target, PROVED, clean, edit, time.monotonic() - started, "", 0, verification.checked_text)
+
+
+# ============================================================================================ declarations
+
+
+async def prove_declaration(
+    targets: Sequence[Target],
+    backends: Backends,
+    config: EditorConfig,
+    progress: ProgressCallback | None = None,
+) -> list[TargetOutcome]:
+    """All the sorrys of one declaration (its NESTED targets, which share one sketch), searched in
+    order, each from the goal Lean reports at it; accepted together only when the final check of the
+    whole declaration, with every found piece in place, passes. When only some are found, each found
+    piece is kept as PARTIAL if the declaration with just those pieces filled still elaborates (the
+    other sorrys left in place): `--partial` writes those."""
+    started = time.monotonic()
+    targets = sorted(targets, key=lambda t: t.start)
+    first = targets[0]
+    theorem = first.theorem
+    if theorem is None or any(t.kind is not HoleKind.NESTED or t.sketch_body != first.sketch_body for t in targets):
+        raise ValueError("prove_declaration takes the NESTED targets of one declaration")
+
+    def every(status: str, reason: str) -> list[TargetOutcome]:
+        return [_nested_result(t, status, started, reason) for t in targets]
+
+    sketcher = await sketcher_for(backends, theorem)
+    if sketcher is None:
+        return every(UNSUPPORTED, "the prover cannot open a proof sketch, which a nested sorry needs")
+    sketch = parse_sketch(first.sketch_body, theorem.language)
+    holes = {(h.start, h.end): h for h in sketch.holes}
+    if len(sketch.holes) != len(targets) or any(t.sketch_hole not in holes for t in targets):
+        return every(UNSUPPORTED, f"the proof has {len(sketch.holes)} sorrys and {len(targets)} were located; "
+                                  "they must be searched together")
+    proposer: Proposer = await backends.proposer(theorem.language)
+    search = config.search_config()
+    if progress is not None:
+        proposer = CountingProposer(proposer, progress, search.max_expansions * len(targets))
+    found: dict[int, tuple[str, ...]] = {}  # hole index -> steps
+    failures: dict[int, tuple[str, str, int]] = {}  # hole index -> status, reason, expansions
+    expansions: dict[int, int] = {}
+    try:
+        session = await sketcher.open_sketch(theorem, sketch)
+    except ProverError as exc:
+        return every(SearchStatus.ERROR.value, f"could not open the proof as a sketch: {exc}")
+    try:
+        for target in targets:
+            hole = holes[target.sketch_hole]
+            fills = [proof_edit(t, found[holes[t.sketch_hole].index]).new_text for t in targets
+                     if holes[t.sketch_hole].index < hole.index and holes[t.sketch_hole].index in found]
+            log.info("searching %s (%d of %d sorrys of %s)", target.label, hole.index + 1, len(targets), theorem.name)
+            try:
+                goal = await session.hole_goal(hole.index, fills)
+                if not goal.ok or goal.state is None:
+                    failures[hole.index] = (SearchStatus.ERROR.value,
+                                            f"the proof around the sorry does not check: {goal.error}", 0)
+                    continue
+                root: ProverSession = _HoleSession(session, theorem, goal.state)  # type: ignore[assignment]
+                result = await best_first_search(theorem, root, proposer, search)
+            except (ProverError, ProposerError) as exc:
+                failures[hole.index] = (SearchStatus.ERROR.value, f"the search failed: {exc}", 0)
+                continue
+            expansions[hole.index] = result.expansions
+            if result.proof is None:
+                failures[hole.index] = (result.status.value, describe_failure(result, config), result.expansions)
+            else:
+                found[hole.index] = tuple(result.proof.tactics)
+    finally:
+        try:
+            await session.close()
+        except ProverError as exc:
+            log.warning("closing the sketch session of %s failed: %s", theorem.name, exc)
+    edits = {holes[t.sketch_hole].index: proof_edit(t, found[holes[t.sketch_hole].index]) for t in targets
+             if holes[t.sketch_hole].index in found}
+    body = sketch.fill({index: edit.new_text for index, edit in edits.items()})
+    if len(found) == len(targets):
+        if parse_sketch(body, theorem.language).holes:
+            return every(SearchStatus.REJECTED.value, "a proof was found but the final check refused it: it still "
+                                                      "contains a sorry")
+        try:
+            verification = await sketcher.verify_sketch(theorem, body)
+        except ProverError as exc:
+            verification = Verification(Verdict.UNCHECKED, f"final check could not run: {exc}")
+        if not verification.accepted:
+            reason = (f"proofs were found for all {len(targets)} sorrys but the final check of the declaration "
+                      f"refused them: {verification.reason or verification.verdict.value}")
+            return [_nested_result(t, SearchStatus.REJECTED.value, started, reason,
+                                   expansions.get(holes[t.sketch_hole].index, 0), verification.checked_text)
+                    for t in targets]
+        elapsed = time.monotonic() - started
+        return [TargetOutcome(t, PROVED, found[holes[t.sketch_hole].index], edits[holes[t.sketch_hole].index],
+                              elapsed, "", expansions.get(holes[t.sketch_hole].index, 0), verification.checked_text)
+                for t in targets]
+    partial_ok, partial_reason = False, ""
+    if found:
+        partial_ok, partial_reason = await _elaborates(sketcher, theorem, body)
+    out = []
+    missing = ", ".join(str(t.line) for t in targets if holes[t.sketch_hole].index not in found)
+    for t in targets:
+        index = holes[t.sketch_hole].index
+        if index in failures:
+            status, reason, spent = failures[index]
+            out.append(_nested_result(t, status, started, reason, spent))
+        elif partial_ok:
+            out.append(TargetOutcome(t, PARTIAL, found[index], edits[index], time.monotonic() - started,
+                                     f"found, but the declaration still has a sorry the search did not close "
+                                     f"(line {missing}); it elaborates with that sorry left in place",
+                                     expansions.get(index, 0)))
+        else:
+            out.append(_nested_result(t, SearchStatus.REJECTED.value, started,
+                                      f"found, but the declaration does not elaborate with it: {partial_reason}",
+                                      expansions.get(index, 0)))
+    return out
+
+
+async def _elaborates(sketcher: SketchProver, theorem: Theorem, body: str) -> tuple[bool, str]:
+    """Does the declaration with some sorrys filled still elaborate (the rest left as sorrys)? Lean's
+    own answer: the filled text opened as a sketch, its first remaining hole must get a goal."""
+    partial = parse_sketch(body, theorem.language)
+    if not partial.holes:
+        return False, "no sorry left"
+    try:
+        session = await sketcher.open_sketch(theorem, partial)
+    except ProverError as exc:
+        return False, str(exc)
+    try:
+        goal = await session.hole_goal(partial.holes[0].index, ())
+        return goal.ok, goal.error
+    except ProverError as exc:
+        return False, str(exc)
+    finally:
+        try:
+            await session.close()
+        except ProverError:
+            pass

@@ -105,6 +105,7 @@ class Target:
     # hole) and the file offset where it starts.
     sketch_body: str = ""
     sketch_offset: int = 0
+    holes: int = 1  # NESTED: how many sorrys the sketch has (all of the declaration's, searched together)
 
     @property
     def sketch_hole(self) -> tuple[int, int]:
@@ -151,9 +152,9 @@ _NESTED_ADVICE = (
     "only a whole proof (`:= by sorry`, `:= sorry`), a `sorry` that is the last tactic of the "
     "proof's top-level `by` block, or a lone `sorry` in tactic position inside a `:= by` proof can be searched"
 )
-_NESTED_ONLY_ONE = (
-    "a nested sorry is searched only when it is the only sorry left in its declaration (the final check "
-    "accepts no proof that keeps one), so fill the others first"
+_SIBLING_ADVICE = (
+    "the sorrys of one declaration are searched together, each from its goal, and only when all of them "
+    "stand for tactics (the final check accepts no proof that keeps a sorry), so fill that one first"
 )
 _TACTIC_POSITION_ADVICE = (
     "a nested sorry is searched only in tactic position (`by sorry`, `· sorry`, or a line of its own in a "
@@ -597,21 +598,26 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
         else:
             items[-1].append(t)
     last = items[-1]
-    if not (len(last) == 1 and last[0].start == tok.start and tok.first_on_line):
+    position = {t.start: i for i, t in enumerate(body)}
+    is_last = len(last) == 1 and last[0].start == tok.start and tok.first_on_line
+    if not is_last or others:
         holder = next((item for item in items if any(t.start == tok.start for t in item)), items[-1])
-        if len(holder) == 1:
+        if is_last:
+            why = "this sorry ends the proof"
+        elif len(holder) == 1:
             why = f"this sorry is followed by more tactics (line {last[0].line})"
         else:
             first = holder[0]
             why = f"this sorry is nested inside the tactic `{first.text}` at line {first.line}"
-        if others:
-            lines = ", ".join(str(t.line) for t in others)
-            return _unsupported(Language.LEAN4, tok, decl,
-                                f"{why}; the proof has other sorrys (line {lines}); " + _NESTED_ONLY_ONE)
         if suffix_note:
             return _unsupported(Language.LEAN4, tok, decl, f"{why}; {suffix_note}")
-        if not _lean_tactic_position(body, next(i for i, t in enumerate(body) if t.start == tok.start)):
+        if not (is_last or _lean_tactic_position(body, position[tok.start])):
             return _unsupported(Language.LEAN4, tok, decl, f"{why}; " + _TACTIC_POSITION_ADVICE)
+        term = next((t for t in others if not _lean_tactic_position(body, position[t.start])), None)
+        if term is not None:
+            return _unsupported(Language.LEAN4, tok, decl,
+                                f"{why}; the proof has another sorry, at line {term.line}, that stands for a term: "
+                                + _SIBLING_ADVICE)
         statement = text[decl.start: assign_tok.end] + " by sorry"
         theorem = _lean_theorem(text, header, decl, statement)
         # Further tactics go on new lines at the `sorry`'s own column: where Lean's tactic block (the
@@ -620,7 +626,7 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
         by_end = body[0].end
         return Target(Language.LEAN4, tok.start, tok.end, tok.line, tok.column, HoleKind.NESTED, decl,
                       theorem=theorem, insertion=insertion, sketch_body=text[by_end: body[-1].end],
-                      sketch_offset=by_end)
+                      sketch_offset=by_end, holes=1 + len(others))
     if suffix_note:
         return _unsupported(Language.LEAN4, tok, decl, suffix_note)
     if others:
@@ -690,6 +696,8 @@ def _lean_tactic_position(body: list[Token], k: int, depth: int = 0) -> bool:
         return True  # the first tactic of a tactic block
     if prev.kind is Kind.IDENT and prev.text in _TACTIC_COMBINATORS or prev.text in ("<;>", "by"):
         return True
+    if prev.text == ";":  # `tac; sorry`: the next tactic of the same sequence
+        return _lean_tactic_position(body, _line_head(body, k - 1), depth + 1)
     if prev.text in _BULLETS and (prev.first_on_line or (k >= 2 and body[k - 2].text in ("<;>", "by"))):
         return True
     if prev.text == "=>":
@@ -727,6 +735,14 @@ def _lean_tactic_position(body: list[Token], k: int, depth: int = 0) -> bool:
                 return True
             return False
     return opener is not None and body[opener].line < tok.line and _first_in_block(body, opener, k)
+
+
+def _line_head(body: list[Token], k: int) -> int:
+    """Index of the first token on `body[k]`'s line (within the proof)."""
+    j = k
+    while j > 0 and not body[j].first_on_line:
+        j -= 1
+    return j
 
 
 def _first_in_block(body: list[Token], opener: int, k: int) -> bool:
