@@ -60,6 +60,11 @@ def register(app: typer.Typer) -> None:
         from ..editor.prove_file import FileReport, format_failures, format_proof, prove_file, report_json
 
         holder: list[FileReport] = []
+
+        def got_report(report: FileReport) -> None:
+            holder.append(report)
+            if report.project is not None and report.project.advice and not json_out:
+                typer.echo(f"note: {report.project.advice}", err=True)
         printed: list[bool] = []
 
         def started(target) -> None:  # type: ignore[no-untyped-def]
@@ -111,7 +116,7 @@ def register(app: typer.Typer) -> None:
                 candidates=candidates, time_limit_s=time_limit,
             )
             report = asyncio.run(prove_file(file, config, theorem=theorem, line=line, write=write, partial=partial, on_start=started,
-                                            on_found=found, on_report=holder.append))
+                                            on_found=found, on_report=got_report))
         except KeyboardInterrupt:
             report = holder[0] if holder else None
             if report is not None:

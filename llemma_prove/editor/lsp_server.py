@@ -31,7 +31,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, replace
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, Callable
 from urllib.parse import unquote, urlparse
 
@@ -44,6 +44,7 @@ from .. import __version__
 from ..errors import UserError
 from ..types import Language
 from .backends import Backends, EditorConfig, load_backends
+from .project import choose_project
 from .reanchor import find_again
 from .session import TargetOutcome, prove_declaration, prove_target, recheck
 from .targets import HoleKind, LocatedFile, Target, TextEdit, locate
@@ -124,7 +125,8 @@ class LlemmaServer(LanguageServer):
         self.config = EditorConfig()
         self.config_error = ""
         self._factory = backends_factory
-        self._backends: Backends | None = None
+        self._backends: dict[str, Backends] = {}  # per Lake project (see `project.choose_project`)
+        self._advised: set[str] = set()
         self._jobs: set[Job] = set()
         self._cancelled_requests: set[Any] = set()
         self._docs: dict[str, _DocCache] = {}
@@ -134,16 +136,37 @@ class LlemmaServer(LanguageServer):
 
     # -- state ------------------------------------------------------------------------------------
 
-    def backends(self) -> Backends:
-        """Built once, on first use, and kept: the model and warm provers serve every request."""
-        if self._backends is None:
-            self._backends = self._factory(self.config) if self._factory else load_backends(self.config)
-        return self._backends
+    def backends(self, uri: str | None = None) -> Backends:
+        """Built once per Lake project, on first use, and kept: the model and warm provers serve every
+        request. A Lean document gets the project that encloses it (its own toolchain and modules)."""
+        config = self.config
+        if uri is not None and document_language(uri, None) is Language.LEAN4:
+            choice = choose_project(Path(unquote(urlparse(uri).path)), config, self._workspace_root())
+            config = replace(config, lean_project=choice.directory)
+            if choice.advice and choice.advice not in self._advised:
+                self._advised.add(choice.advice)
+                self.message(lsp.MessageType.Info, f"LLEMMA: {choice.advice}")
+        key = str(config.lean_project)
+        backends = self._backends.get(key)
+        if backends is None:
+            backends = self._factory(config) if self._factory else load_backends(config)
+            self._backends[key] = backends
+        return backends
+
+    def _workspace_root(self) -> Path | None:
+        try:
+            root = self.workspace.root_path
+        except Exception:  # no workspace yet
+            return None
+        return Path(root) if root else None
 
     async def close_backends(self) -> None:
-        backends, self._backends = self._backends, None
-        if backends is not None:
-            await backends.close()
+        backends, self._backends = list(self._backends.values()), {}
+        for item in backends:
+            try:
+                await item.close()
+            except Exception:  # closing one must not keep the others open
+                log.exception("closing backends failed")
 
     def located(self, doc: TextDocument) -> _DocCache:
         cached = self._docs.get(doc.uri)
@@ -372,7 +395,7 @@ class LlemmaServer(LanguageServer):
 
     async def _search(self, doc: TextDocument, text: str, target: Target, job: Job) -> dict[str, Any]:
         try:
-            outcome = await prove_target(target, self.backends(), self.config,
+            outcome = await prove_target(target, self.backends(doc.uri), self.config,
                                          progress=lambda done, budget: self._report(job, done, budget))
         except UserError as exc:  # e.g. Lean or Isabelle not installed: say what to install
             self._end_progress(job, "failed")
@@ -391,7 +414,7 @@ class LlemmaServer(LanguageServer):
         """A sorry with siblings in its declaration: all of them are searched (each from its goal) and
         inserted together once the final check of the whole declaration passed."""
         try:
-            outcomes = await prove_declaration(group, self.backends(), self.config,
+            outcomes = await prove_declaration(group, self.backends(doc.uri), self.config,
                                                progress=lambda done, budget: self._report(job, done, budget))
         except UserError as exc:
             self._end_progress(job, "failed")
@@ -475,7 +498,7 @@ class LlemmaServer(LanguageServer):
             edit = _shifted(item, target)
         else:
             try:
-                checked = await recheck(target, item.steps, self.backends())
+                checked = await recheck(target, item.steps, self.backends(uri))
             except UserError as exc:
                 checked = None
                 reason = str(exc)

@@ -27,6 +27,7 @@ from ..types import Language
 from .backends import Backends, EditorConfig, load_backends
 from .session import UNSUPPORTED, ProgressCallback, TargetOutcome, prove_declaration, prove_target
 from .errors import FileChanged, ReadOnlySource
+from .project import ProjectChoice, choose_project
 from .reanchor import reanchor
 from .targets import HoleKind, Target, TextEdit, apply_edits, language_for, locate, render_steps, select_targets
 from .writeback import check_writable, read_source, unified_diff, write_atomically
@@ -48,6 +49,7 @@ class FileReport:
     write_error: str = ""  # why the proofs were not written (file changed, read-only)
     interrupted: bool = False
     selected: int = 0  # how many targets were selected
+    project: ProjectChoice | None = None  # Lean: the Lake project searched in, and why
 
     @property
     def all_proved(self) -> bool:
@@ -85,6 +87,10 @@ class FileReport:
             data["write_error"] = self.write_error
         if self.interrupted:
             data["interrupted"] = True
+        if self.project is not None:
+            data["lean_project"] = str(self.project.directory) if self.project.directory else None
+            if self.project.advice:
+                data["lean_project_advice"] = self.project.advice
         if with_diff:
             data["diff"] = self.diff()
         return data
@@ -130,6 +136,9 @@ async def prove_file(
             chosen.add(t.start)
     selected = [t for t in located.targets if t.start in chosen]
     report = FileReport(snapshot.path, language, snapshot.text, new_text=snapshot.text, selected=len(selected))
+    if language is Language.LEAN4:
+        report.project = choose_project(snapshot.path, config)
+        config = replace(config, lean_project=report.project.directory)
     if on_report is not None:
         on_report(report)
     own_backends = backends is None

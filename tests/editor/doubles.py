@@ -251,7 +251,7 @@ def lsp_backends(config: EditorConfig) -> ScriptedBackends:
     length, none: endless), `roots` (more theorem name -> root state)."""
     options = config.backend_options
     log = EventLog(options.get("log"))
-    log.write("backends-built")
+    log.write("backends-built", str(config.lean_project))
     script: dict[str, Any] = dict(LEAN_SCRIPT)
     table: dict[str, Any] = dict(LEAN_TABLE)
     chain, chain_table = Chain(float(options.get("delay", 0.2)), options.get("prove_at")), ChainTable()
