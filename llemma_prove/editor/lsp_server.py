@@ -41,18 +41,21 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.workspace import TextDocument
 
 from .. import __version__
-from ..errors import UserError
+from ..errors import ProposerError, ProverError, UserError
 from ..types import Language
 from .backends import Backends, EditorConfig, load_backends
 from .project import choose_project
 from .reanchor import find_again
-from .session import TargetOutcome, prove_declaration, prove_target, recheck
+from .session import Suggestion, TargetOutcome, prove_declaration, prove_target, recheck, suggest_steps
 from .targets import HoleKind, LocatedFile, Target, TextEdit, locate
 
 log = logging.getLogger(__name__)
 
 COMMAND = "llemma.prove"
 INSERT_COMMAND = "llemma.insertProof"
+SUGGEST_COMMAND = "llemma.suggest"
+APPLY_STEPS_COMMAND = "llemma.applySteps"
+SUGGEST_TITLE = "Suggest next steps (LLEMMA)"
 TITLE = "Prove with LLEMMA"
 SOURCE = "llemma-prove"
 
@@ -101,6 +104,27 @@ class PendingProof:
 
 
 @dataclass
+class StoredSuggestion:
+    """Steps Lean accepted at a target's goal, offered as code actions on that `sorry`."""
+
+    id: str
+    target: Target
+    text: str
+    suggestion: Suggestion
+    origin: str  # "suggested" | "best partial path"
+
+    @property
+    def title(self) -> str:
+        steps = " ; ".join(self.suggestion.steps)
+        if self.suggestion.closes:
+            return f"LLEMMA: {steps}  (closes the goal)"
+        goals = " ".join(self.suggestion.goals.split())
+        short = goals if len(goals) <= 60 else goals[:57] + "..."
+        prefix = "best partial path: " if self.origin != "suggested" else ""
+        return f"LLEMMA: {prefix}{steps}  → {short}"
+
+
+@dataclass
 class _DocCache:
     version: int | None
     text: str
@@ -133,6 +157,7 @@ class LlemmaServer(LanguageServer):
         self._diagnostics: dict[str, dict[int, lsp.Diagnostic]] = {}
         self._unsupported: dict[str, list[lsp.Diagnostic]] = {}
         self._pending: dict[str, dict[str, PendingProof]] = {}
+        self._suggestions: dict[str, dict[str, StoredSuggestion]] = {}
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -311,6 +336,18 @@ class LlemmaServer(LanguageServer):
                     title=TITLE, kind=lsp.CodeActionKind.QuickFix,
                     disabled=lsp.CodeActionDisabled(reason=target.reason),
                 ))
+            if target.supported:
+                actions.append(lsp.CodeAction(
+                    title=SUGGEST_TITLE, kind=lsp.CodeActionKind.QuickFix,
+                    command=lsp.Command(title=SUGGEST_TITLE, command=SUGGEST_COMMAND, arguments=arguments)))
+        for stored in self._suggestions.get(doc.uri, {}).values():
+            found = find_again(stored.target, stored.text, doc.source)
+            if found is None or found.target.end < lo or found.target.start > hi:
+                continue
+            actions.append(lsp.CodeAction(
+                title=stored.title, kind=lsp.CodeActionKind.QuickFix,
+                command=lsp.Command(title=stored.title, command=APPLY_STEPS_COMMAND,
+                                    arguments=[{"uri": doc.uri, "id": stored.id}])))
         for item in self._pending.get(doc.uri, {}).values():
             found = find_again(item.target, item.text, doc.source)
             if found is None or found.target.end < lo or found.target.start > hi:
@@ -403,11 +440,92 @@ class LlemmaServer(LanguageServer):
             return {"status": "error", "reason": str(exc)}
         if not outcome.proved or outcome.edit is None:
             self._end_progress(job, f"no proof: {outcome.reason}")
-            self.message(lsp.MessageType.Warning, f"LLEMMA: no proof for {target.label}: {outcome.reason}")
+            best = ""
+            if outcome.best_path is not None:
+                self._store_suggestions(doc.uri, target, text, [outcome.best_path], "best partial path")
+                best = (f" Best partial path: {' ; '.join(outcome.best_path.steps)} (leaves: "
+                        f"{' '.join(outcome.best_path.goals.split())[:200]}); it is offered as a code action.")
+            self.message(lsp.MessageType.Warning, f"LLEMMA: no proof for {target.label}: {outcome.reason}.{best}")
             self.set_diagnostic(doc, target, f"LLEMMA found no proof ({outcome.status}): {outcome.reason}")
             return {"status": outcome.status, "reason": outcome.reason}
         self._end_progress(job, "proof found")
         return await self._apply(doc, text, target, outcome)
+
+    def _store_suggestions(self, uri: str, target: Target, text: str, suggestions: list[Suggestion],
+                           origin: str) -> list[StoredSuggestion]:
+        per_doc = self._suggestions.setdefault(uri, {})
+        for key in [k for k, v in per_doc.items() if v.target.start == target.start and v.text == text]:
+            per_doc.pop(key)  # a new list replaces the old one for this sorry
+        stored = [StoredSuggestion(uuid.uuid4().hex, target, text, s, origin) for s in suggestions]
+        per_doc.update((s.id, s) for s in stored)
+        return stored
+
+    async def suggest(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The `llemma.suggest` command: the model's top next steps at the cursor's goal that Lean
+        accepts, each with the goals it leaves; offered afterwards as code actions on the `sorry`."""
+        if self.config_error:
+            self.message(lsp.MessageType.Error, f"LLEMMA: {self.config_error}")
+            return {"status": "error", "reason": self.config_error}
+        uri = args.get("uri")
+        if not isinstance(uri, str):
+            raise ValueError("llemma.suggest expects {uri, line, character}")
+        doc = self.workspace.get_text_document(uri)
+        entry = self.located(doc)
+        if entry.located is None:
+            return {"status": "error", "reason": entry.error or "not a Lean or Isabelle document"}
+        offset = doc.offset_at_position(lsp.Position(int(args.get("line", 0)), int(args.get("character", 0))))
+        target = entry.located.target_at(offset)
+        if target is None or not target.supported:
+            reason = target.reason if target is not None else "there is no sorry at that position"
+            self.message(lsp.MessageType.Warning, f"LLEMMA: {reason}")
+            return {"status": "unsupported" if target is not None else "no-target", "reason": reason}
+        try:
+            suggestions = await suggest_steps(target, self.backends(doc.uri), self.config)
+        except (UserError, ProverError, ProposerError) as exc:
+            self.message(lsp.MessageType.Warning, f"LLEMMA: no suggestions for {target.label}: {exc}")
+            return {"status": "error", "reason": str(exc)}
+        stored = self._store_suggestions(doc.uri, target, entry.text, suggestions, "suggested")
+        if stored:
+            self.message(lsp.MessageType.Info, f"LLEMMA: {len(stored)} next step(s) for {target.label} that Lean "
+                                               "accepts; they are in the code actions on the sorry: "
+                                               + " | ".join(s.title.removeprefix("LLEMMA: ") for s in stored))
+        else:
+            self.message(lsp.MessageType.Info, f"LLEMMA: none of the model's steps for {target.label} is accepted")
+        return {"status": "ok", "suggestions": [dict(s.suggestion.to_json(), id=s.id) for s in stored]}
+
+    async def apply_steps(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Apply a stored suggestion: its steps replace the `sorry`, followed by a new `sorry` for the
+        goals they leave; a step that closes the goal goes in only after the final check passes."""
+        uri, key = args.get("uri"), args.get("id")
+        stored = self._suggestions.get(uri, {}).get(key) if isinstance(uri, str) and isinstance(key, str) else None
+        if stored is None:
+            return {"status": "no-target", "reason": "that suggestion is gone"}
+        current = self.workspace.get_text_document(uri)
+        found = find_again(stored.target, stored.text, current.source)
+        if found is None:
+            return {"status": "no-target", "reason": "its sorry is no longer in the document"}
+        steps = stored.suggestion.steps
+        if stored.suggestion.closes:
+            checked = await recheck(found.target, steps, self.backends(uri))
+            if not checked.proved or checked.edit is None:
+                self.message(lsp.MessageType.Warning, f"LLEMMA: not inserted: {checked.reason}")
+                return {"status": checked.status, "reason": checked.reason}
+            edit = checked.edit
+        else:
+            from .targets import proof_edit
+
+            edit = proof_edit(found.target, tuple(steps) + ("sorry",))
+        text_edit = lsp.TextEdit(range=self._range(current, edit.start, edit.end), new_text=edit.new_text)
+        workspace_edit = lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
+            text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=current.uri, version=current.version),
+            edits=[text_edit])]) if self.supports_document_changes() else lsp.WorkspaceEdit(
+            changes={current.uri: [text_edit]})
+        answer = await self.workspace_apply_edit_async(
+            lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label="LLEMMA: next steps"))
+        applied = bool(answer and answer.applied)
+        if applied:
+            self._suggestions.get(uri, {}).pop(key, None)
+        return {"status": "ok", "applied": applied, "text": edit.new_text}
 
     async def _search_declaration(self, doc: TextDocument, text: str, target: Target, group: list[Target],
                                   job: Job) -> dict[str, Any]:
@@ -597,6 +715,18 @@ def build_server(backends_factory: BackendsFactory | None = None) -> LlemmaServe
         if len(args) != 1 or not isinstance(args[0], dict):
             raise ValueError("llemma.prove expects one argument {uri, line, character}")
         return await ls.prove(args[0])
+
+    @server.command(SUGGEST_COMMAND)
+    async def suggest(ls: LlemmaServer, *args: Any) -> dict[str, Any]:
+        if len(args) != 1 or not isinstance(args[0], dict):
+            raise ValueError("llemma.suggest expects one argument {uri, line, character}")
+        return await ls.suggest(args[0])
+
+    @server.command(APPLY_STEPS_COMMAND)
+    async def apply_steps(ls: LlemmaServer, *args: Any) -> dict[str, Any]:
+        if len(args) != 1 or not isinstance(args[0], dict):
+            raise ValueError("llemma.applySteps expects one argument {uri, id}")
+        return await ls.apply_steps(args[0])
 
     @server.command(INSERT_COMMAND)
     async def insert_proof(ls: LlemmaServer, *args: Any) -> dict[str, Any]:

@@ -270,6 +270,9 @@ def format_failures(report: FileReport) -> list[str]:
             continue
         status = "cannot be searched" if outcome.status == UNSUPPORTED else f"not proved ({outcome.status})"
         lines.append(f"{outcome.label}: {status}: {outcome.reason}")
+        if outcome.best_path is not None:
+            goals = " ".join(outcome.best_path.goals.split())
+            lines.append(f"  best partial path: {' ; '.join(outcome.best_path.steps)} (leaves: {goals[:200]})")
     return lines
 
 

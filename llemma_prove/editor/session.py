@@ -36,6 +36,7 @@ from ..types import (
     Verification,
 )
 from .backends import Backends, EditorConfig
+from .errors import UnsupportedTarget
 from .targets import HoleKind, Target, TextEdit, proof_edit
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class TargetOutcome:
     reason: str = ""
     expansions: int = 0
     checked_text: str = ""
+    best_path: "Suggestion | None" = None  # a failed search: the furthest it got (steps Lean accepted)
     # The target as it stands in the file that was read (before earlier proofs of the same run moved
     # it): line numbers are reported from it. None: `target` itself.
     origin: Target | None = None
@@ -99,6 +101,7 @@ class TargetOutcome:
             "time_s": round(self.elapsed_s, 3),
             "expansions": self.expansions,
             "reason": self.reason or None,
+            **({"best_path": self.best_path.to_json()} if self.best_path is not None else {}),
         }
 
 
@@ -254,7 +257,7 @@ async def prove_target(
     if not result.proved or result.proof is None:
         return TargetOutcome(target, result.status.value, elapsed_s=elapsed,
                              reason=describe_failure(result, config), expansions=result.expansions,
-                             checked_text=checked)
+                             checked_text=checked, best_path=best_partial_path(result))
     steps = _found_steps(result)
     edit = proof_edit(target, steps)
     return TargetOutcome(target, PROVED, steps, edit, elapsed, "", result.expansions, checked)
@@ -352,8 +355,8 @@ async def prove_nested(
         except ProverError as exc:
             log.warning("closing the sketch session of %s failed: %s", theorem.name, exc)
     if result.proof is None:
-        return _nested_result(target, result.status.value, started, describe_failure(result, config),
-                              result.expansions)
+        return replace(_nested_result(target, result.status.value, started, describe_failure(result, config),
+                                      result.expansions), best_path=best_partial_path(result))
     steps = tuple(result.proof.tactics)
     edit = proof_edit(target, steps)
     assert (edit.start, edit.end) == (target.start, target.end)  # NESTED edits replace just the `sorry`
@@ -548,3 +551,108 @@ async def _elaborates(sketcher: SketchProver, theorem: Theorem, body: str) -> tu
             await session.close()
         except ProverError:
             pass
+
+
+# ============================================================================================ suggestions
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Steps Lean accepted at a target's goal, and the goals they leave ("" when they close it)."""
+
+    steps: tuple[str, ...]
+    goals: str
+    score: float = 0.0
+
+    @property
+    def closes(self) -> bool:
+        return not self.goals
+
+    def to_json(self) -> dict[str, Any]:
+        return {"steps": list(self.steps), "goals": self.goals, "closes_goal": self.closes,
+                "score": round(self.score, 4)}
+
+
+def best_partial_path(result: SearchResult) -> Suggestion | None:
+    """The deepest state a failed search reached (the cheapest among the deepest), as the steps from
+    the root that reach it and the goals left there; None when it got no further than the root."""
+    graph = result.graph
+    root = graph.graph.get("root") if graph is not None else None
+    if root is None:
+        return None
+    best, best_key = None, None
+    for node, data in graph.nodes(data=True):
+        if data.get("kind") != "state" or node == root:
+            continue
+        key = (data.get("depth", 0), -float(data.get("cost", 0.0)))
+        if best_key is None or key > best_key:
+            best, best_key = node, key
+    if best is None:
+        return None
+    import networkx as nx
+
+    try:
+        path = nx.shortest_path(graph, root, best)
+    except nx.NetworkXNoPath:
+        return None
+    steps = tuple(graph.edges[u, v]["tactic"] for u, v in zip(path, path[1:]))
+    return Suggestion(steps, graph.nodes[best].get("text", ""), -float(graph.nodes[best].get("cost", 0.0)))
+
+
+async def suggest_steps(target: Target, backends: Backends, config: EditorConfig, count: int = 5) -> list[Suggestion]:
+    """The model's top next steps at the target's goal (the goal Lean reports at that `sorry`), each
+    run by the prover: only the ones it accepts are returned, best score first, with the goals they
+    leave. Raises `ProverError` when the goal cannot be reached (the proof around it does not check)."""
+    theorem = target.theorem
+    if not target.supported or theorem is None:
+        raise UnsupportedTarget(f"{target.label}: {target.reason}")
+    session: Any
+    if target.kind is HoleKind.NESTED:
+        sketcher = await sketcher_for(backends, theorem)
+        if sketcher is None:
+            raise ProverError("the prover cannot open a proof sketch, which a nested sorry needs")
+        sketch = parse_sketch(target.sketch_body, theorem.language)
+        hole = next((h for h in sketch.holes if (h.start, h.end) == target.sketch_hole), None)
+        if hole is None:
+            raise ProverError("the sorry is not a hole of its proof sketch")
+        session = await sketcher.open_sketch(theorem, sketch)
+        try:
+            goal = await session.hole_goal(hole.index, ())
+        except BaseException:
+            await session.close()
+            raise
+        if not goal.ok or goal.state is None:
+            await session.close()
+            raise ProverError(f"the proof around the sorry does not check: {goal.error}")
+        state = goal.state
+    else:
+        prover: Prover = await backends.prover(theorem)
+        if target.prefix:
+            prover = ReplayingProver(prover, target.prefix)
+        session = await prover.open(theorem)
+        try:
+            state = await session.initial_state()
+        except BaseException:
+            await session.close()
+            raise
+    try:
+        proposer: Proposer = await backends.proposer(theorem.language)
+        params = config.search_config().sampling
+        (candidates,) = await proposer.propose([ProposalRequest(theorem, state)], params)
+        seen: set[str] = set()
+        out: list[Suggestion] = []
+        for cand in sorted(candidates, key=lambda c: c.score, reverse=True):
+            tactic = cand.tactic.strip()
+            if not tactic or tactic in seen or "sorry" in tactic.split() or "admit" in tactic.split():
+                continue
+            seen.add(tactic)
+            outcome = await session.step(state, tactic)
+            if outcome.kind is OutcomeKind.PROVED:
+                out.append(Suggestion((tactic,), "", cand.score))
+            elif outcome.kind is OutcomeKind.GOALS and outcome.state is not None:
+                out.append(Suggestion((tactic,), outcome.state.text, cand.score))
+            if len(out) >= count:
+                break
+        return out
+    finally:
+        await session.close()

@@ -47,10 +47,15 @@ async def started(tmp_path: Path, module: str = "llemma_prove.editor.lsp_server"
     return client, log
 
 
-async def actions_at(client: EditorClient, doc, marker: str):
-    return await client.code_actions(lsp.CodeActionParams(
+async def actions_at(client: EditorClient, doc, marker: str, suggestions: bool = False):
+    """The code actions on the first `sorry` after `marker` (without "Suggest next steps" and the
+    suggestions themselves, unless asked for)."""
+    actions = await client.code_actions(lsp.CodeActionParams(
         text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=sorry_range(doc.text, marker),
         context=lsp.CodeActionContext(diagnostics=[])))
+    if suggestions:
+        return actions
+    return [a for a in actions if a.title != "Suggest next steps (LLEMMA)" and not a.title.startswith("LLEMMA: ")]
 
 
 async def execute(client: EditorClient, action: lsp.CodeAction):
@@ -121,7 +126,7 @@ async def test_no_proof_gives_a_message_and_a_diagnostic(tmp_path):
         # Isabelle theories get the action too (on `sorry` and `oops`), not other files.
         thy = client.open(tmp_path / "Demo.thy", 'theory Demo imports Main\nbegin\nlemma l: "True"\n  oops\nend\n',
                           language_id="isabelle")
-        (action,) = await client.code_actions(lsp.CodeActionParams(
+        (action, _suggest) = await client.code_actions(lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri=thy.uri), range=lsp.Range(lsp.Position(3, 3), lsp.Position(3, 3)),
             context=lsp.CodeActionContext(diagnostics=[])))
         assert action.command.command == "llemma.prove"
@@ -317,5 +322,68 @@ async def test_unsupported_reasons_are_diagnostics_for_clients_that_hide_disable
         assert await actions_at(client, doc, "theorem «nested one»") == []
         client.change(doc, TEXT.replace("  · exact sorry\n", "  · trivial\n"))
         await client.wait_for(lambda: client.diagnostics.get(doc.uri) == [])
+    finally:
+        await client.close()
+
+
+async def test_suggest_next_steps_lists_accepted_steps_and_applies_one(tmp_path):
+    client, log = await started(tmp_path)
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        actions = await actions_at(client, doc, "theorem uses_helper", suggestions=True)
+        (suggest,) = [a for a in actions if a.title == "Suggest next steps (LLEMMA)"]
+        result = await execute(client, suggest)
+        # The model proposed `omega` and `exact helper a` at the goal after `rw [helper]`; Lean refused omega.
+        assert [(s["steps"], s["closes_goal"]) for s in result["suggestions"]] == [(["exact helper a"], True)]
+        assert any("1 next step(s) for uses_helper" in m.message for m in client.messages)
+        actions = await actions_at(client, doc, "theorem uses_helper", suggestions=True)
+        (step,) = [a for a in actions if a.title.startswith("LLEMMA: ")]
+        assert step.title == "LLEMMA: exact helper a  (closes the goal)"
+        checks = len(events(log, "verify"))
+        applied = await execute(client, step)
+        assert applied["applied"] is True
+        assert "  rw [helper]\n  exact helper a\n" in doc.text
+        assert len(events(log, "verify")) == checks + 1  # closing the goal: the final check ran first
+    finally:
+        await client.close()
+
+
+async def test_a_failed_search_offers_its_best_partial_path(tmp_path):
+    client, _ = await started(tmp_path, expansions=3, backend={"delay": 0.01})
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        (action,) = await actions_at(client, doc, "theorem chain")
+        result = await execute(client, action)
+        assert result["status"] == "budget"
+        message = await client.wait_for(lambda: [m for m in client.messages if "Best partial path" in m.message])
+        assert "Best partial path: step ; step ; step (leaves: s3)" in message[0].message
+        actions = await actions_at(client, doc, "theorem chain", suggestions=True)
+        (path,) = [a for a in actions if a.title.startswith("LLEMMA: best partial path")]
+        assert path.title == "LLEMMA: best partial path: step ; step ; step  → s3"
+        applied = await execute(client, path)
+        assert applied["applied"] is True
+        assert "theorem chain (n : ℕ) : n = n := by\n  step\n  step\n  step\n  sorry\n" in doc.text
+    finally:
+        await client.close()
+
+
+async def test_suggestions_in_a_nested_sorry_leave_the_goals_they_leave(tmp_path):
+    from tests.editor.doubles import NESTED_LEAN
+
+    client = EditorClient()
+    await client.start("llemma_prove.editor.lsp_server")
+    try:
+        await client.initialize({"backends": "tests.editor.doubles:nested_backends", "expansions": 5}, tmp_path)
+        doc = client.open(tmp_path / "Nested.lean", NESTED_LEAN)
+        actions = await actions_at(client, doc, "theorem bullets", suggestions=True)
+        (suggest,) = [a for a in actions if a.title == "Suggest next steps (LLEMMA)"]
+        result = await execute(client, suggest)
+        (only,) = result["suggestions"]
+        assert only["steps"] == ["have hq' := hq"] and only["goals"] == "p q : Prop\nhq hq' : q\n⊢ q"
+        actions = await actions_at(client, doc, "theorem bullets", suggestions=True)
+        (step,) = [a for a in actions if a.title.startswith("LLEMMA: ")]
+        assert step.title == "LLEMMA: have hq' := hq  → p q : Prop hq hq' : q ⊢ q"
+        assert (await execute(client, step))["applied"] is True
+        assert doc.text == NESTED_LEAN.replace("  · sorry\n", "  · have hq' := hq\n    sorry\n")
     finally:
         await client.close()

@@ -293,7 +293,7 @@ async def test_language_server_offers_and_applies_the_nested_proof(tmp_path):
                                  "backendOptions": {"log": str(log)}, "expansions": 10, "candidates": 4}, tmp_path)
         doc = client.open(tmp_path / "Nested.lean", NESTED_LEAN)
         start = NESTED_LEAN.index("sorry")
-        (action,) = await client.code_actions(lsp.CodeActionParams(
+        (action, _suggest) = await client.code_actions(lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
             range=lsp.Range(utf16_position(NESTED_LEAN, start), utf16_position(NESTED_LEAN, start + 5)),
             context=lsp.CodeActionContext(diagnostics=[])))
@@ -315,7 +315,7 @@ async def test_language_server_proves_all_sorrys_of_a_declaration_together(tmp_p
         doc = client.open(tmp_path / "Two.lean", TWO)
         start = TWO.index("sorry")
         position = utf16_position(TWO, start)
-        (action,) = await client.code_actions(lsp.CodeActionParams(
+        (action, _suggest) = await client.code_actions(lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=lsp.Range(position, position),
             context=lsp.CodeActionContext(diagnostics=[])))
         result = await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(

@@ -175,3 +175,17 @@ def test_json_on_a_usage_error(tmp_path, capsys, monkeypatch):
     assert code == 2 and "--line must be at least 1" in json.loads(out)["error"]
     code, out, _ = run(capsys, str(tmp_path / "Missing.lean"), "--json")
     assert code == 2 and "no such file" in json.loads(out)["error"]
+
+
+def test_a_failed_search_reports_its_best_partial_path(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(SEAM, "tests.editor.doubles:cli_slow_backends")
+    path = tmp_path / "Slow.lean"
+    path.write_text(SLOW, encoding="utf-8")
+    code, out, err = run(capsys, str(path), "--theorem", "slow", "--expansions", "2")
+    assert code == 1 and out == ""
+    assert "slow (line 5): not proved (budget)" in err
+    assert "  best partial path: step ; step (leaves: s2)" in err
+    code, out, _ = run(capsys, str(path), "--theorem", "slow", "--expansions", "2", "--json")
+    (result,) = json.loads(out)["results"]
+    assert result["best_path"] == {"steps": ["step", "step"], "goals": "s2", "closes_goal": False,
+                                   "score": result["best_path"]["score"]}

@@ -94,7 +94,7 @@ async def test_language_server_uses_the_documents_project(tmp_path):
             doc = client.open(folder / "Sample.lean", SAMPLE_LEAN)
             start = SAMPLE_LEAN.index("sorry")
             position = utf16_position(SAMPLE_LEAN, start)
-            (action,) = await client.code_actions(lsp.CodeActionParams(
+            (action, _suggest) = await client.code_actions(lsp.CodeActionParams(
                 text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=lsp.Range(position, position),
                 context=lsp.CodeActionContext(diagnostics=[])))
             result = await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
