@@ -189,3 +189,9 @@ def test_a_failed_search_reports_its_best_partial_path(tmp_path, capsys, monkeyp
     (result,) = json.loads(out)["results"]
     assert result["best_path"] == {"steps": ["step", "step"], "goals": "s2", "closes_goal": False,
                                    "score": result["best_path"]["score"]}
+
+
+def test_json_on_an_option_parser_error(tmp_path, capsys):
+    code, out, err = run(capsys, str(tmp_path / "A.lean"), "--expansions", "many", "--json")
+    assert code == 2 and "Invalid value for '--expansions'" in json.loads(out)["error"]
+    assert "error" in err
