@@ -260,6 +260,39 @@ async def test_real_sketch_adapter_on_the_stand_in_repl(tmp_path, no_leftover_ch
     assert {"tactic": "intro_x", "proofState": 0} in requests
 
 
+async def test_real_sketch_adapter_two_holes_from_lean_positions(tmp_path, no_leftover_children):
+    """Two sorrys of one declaration through the real Lean sketch adapter: each hole gets the goal the
+    REPL reports at its position, and one final check compiles the declaration with both filled."""
+    from llemma_prove.editor.session import prove_declaration
+
+    text = "theorem t (a : ℕ) : a = a ∧ True := by\n  constructor\n  · sorry\n  · sorry\n"
+    targets = list(lean(text).targets)
+    assert [t.holes for t in targets] == [2, 2]
+    command, _ = sketch_command(targets[0].theorem, targets[0].sketch_body)
+    rows = [i + 1 for i, line in enumerate(command.split("\n")) if line == "  · sorry"]
+    first, second = "a : ℕ\n⊢ a = a", "a : ℕ\n⊢ True"
+    response = {"sorries": [
+        {"proofState": 0, "pos": {"line": rows[0], "column": 4}, "goal": first, "endPos": {"line": rows[0], "column": 9}},
+        {"proofState": 1, "pos": {"line": rows[1], "column": 4}, "goal": second, "endPos": {"line": rows[1], "column": 9}},
+    ], "env": 1, "messages": [{"severity": "warning", "pos": {"line": 1, "column": 8},
+                                "endPos": {"line": 1, "column": 9}, "data": "declaration uses `sorry`"}]}
+    script = write_script(tmp_path / "script.json", [({"cmd": command}, response)])
+    log = tmp_path / "requests.jsonl"
+    prover = LeanReplProver(fake_options("--script", str(script), "--fallback", "synthetic", "--log", str(log)))
+    proposer = ScriptedProposer({first: [("close_a", -0.1)], second: [("close_b", -0.1)]})
+    backends = FakeReplBackends(prover, proposer)
+    try:
+        outcomes = await prove_declaration(targets, backends, CONFIG)
+    finally:
+        await backends.close()
+    assert [o.status for o in outcomes] == ["proved", "proved"], [o.reason for o in outcomes]
+    assert [o.steps for o in outcomes] == [("close_a",), ("close_b",)]
+    assert outcomes[0].checked_text == text.replace("· sorry\n  · sorry", "· close_a\n  · close_b")
+    requests = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert requests[0] == {"cmd": command}  # elaborated once; each hole's proof state from Lean's answer
+    assert {"tactic": "close_a", "proofState": 0} in requests and {"tactic": "close_b", "proofState": 1} in requests
+
+
 # ------------------------------------------------------------------------------------------- CLI, LSP
 
 
