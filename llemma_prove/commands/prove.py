@@ -65,6 +65,7 @@ def register(app: typer.Typer) -> None:
             holder.append(report)
             if report.project is not None and report.project.advice and not json_out:
                 typer.echo(f"note: {report.project.advice}", err=True)
+
         printed: list[bool] = []
 
         def started(target) -> None:  # type: ignore[no-untyped-def]
@@ -73,9 +74,8 @@ def register(app: typer.Typer) -> None:
 
         def found(outcome) -> None:  # type: ignore[no-untyped-def]
             report = holder[0]
-            text = format_proof(report.language, outcome, labelled=True)
             if json_out or diff:  # stdout is kept for the one JSON object / the diff; never lose the proof
-                typer.echo(f"proved {text}", err=True)
+                typer.echo(f"proved {format_proof(report.language, outcome, labelled=True)}", err=True)
                 return
             if printed:
                 sys.stdout.write("\n")
@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
             sys.stdout.flush()
             printed.append(True)
 
-        def finish(report: FileReport | None, error: str = "", code: int = 1) -> None:
+        def finish(report: FileReport | None, error: str = "") -> None:
             if json_out:
                 data = json.loads(report_json(report, with_diff=diff)) if report is not None else {}
                 if error:
@@ -102,6 +102,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"wrote {pieces} proof(s) to {file}", err=True)
             elif report.write_error:
                 typer.echo(f"not written: {report.write_error}; the proofs are printed above", err=True)
+            elif write and report.partial and not partial:
+                typer.echo(f"nothing written to {file}: only partial proofs (--partial writes them)", err=True)
             elif write and not report.proved:
                 typer.echo(f"nothing written to {file}: no proof found", err=True)
 
@@ -115,8 +117,8 @@ def register(app: typer.Typer) -> None:
                 prompt=prompt, lean_project=lean_project, workers=workers, expansions=expansions,
                 candidates=candidates, time_limit_s=time_limit,
             )
-            report = asyncio.run(prove_file(file, config, theorem=theorem, line=line, write=write, partial=partial, on_start=started,
-                                            on_found=found, on_report=got_report))
+            report = asyncio.run(prove_file(file, config, theorem=theorem, line=line, write=write, partial=partial,
+                                            on_start=started, on_found=found, on_report=got_report))
         except KeyboardInterrupt:
             report = holder[0] if holder else None
             if report is not None:

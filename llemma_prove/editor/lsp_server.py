@@ -158,6 +158,7 @@ class LlemmaServer(LanguageServer):
         self._unsupported: dict[str, list[lsp.Diagnostic]] = {}
         self._pending: dict[str, dict[str, PendingProof]] = {}
         self._suggestions: dict[str, dict[str, StoredSuggestion]] = {}
+        self._published: dict[str, int] = {}  # diagnostics last published per document
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -241,6 +242,9 @@ class LlemmaServer(LanguageServer):
     def publish(self, uri: str) -> None:
         diags = list(self._diagnostics.get(uri, {}).values()) + self._unsupported.get(uri, [])
         diags += self._pending_diagnostics(uri)
+        if not diags and not self._published.get(uri):
+            return  # nothing shown, nothing to show: no message on every keystroke
+        self._published[uri] = len(diags)
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diags))
 
     def set_diagnostic(self, doc: TextDocument, target: Target, message: str | None) -> None:
@@ -699,6 +703,7 @@ def build_server(backends_factory: BackendsFactory | None = None) -> LlemmaServe
         ls._docs.pop(uri, None)
         ls._unsupported.pop(uri, None)
         ls._diagnostics.pop(uri, None)  # pending proofs stay: they show again when the file is reopened
+        ls._published.pop(uri, None)
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     @server.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL)
