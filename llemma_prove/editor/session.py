@@ -5,9 +5,15 @@ check accepted it from scratch; for a last-step target that check covers the rep
 found ones, i.e. the whole proof as it will stand in the file.
 
 A nested target (a `sorry` deeper in a Lean proof) is searched from a sketch instead: the declaration's
-proof is opened once with that `sorry` as its only hole (`SketchProver.open_sketch`), best-first search
-runs from the hole's goal, and the edit that replaces the `sorry` is spliced into the proof text, which
-`SketchProver.verify_sketch` then checks from scratch, byte for byte as it will be written.
+proof is opened once with its `sorry`s as holes (`SketchProver.open_sketch`; on the Lean REPL the
+goals are the REPL's own `sorries`, matched by position), best-first search runs from each hole's
+goal in order, and the edits that replace the `sorry`s are spliced into the proof text, which
+`SketchProver.verify_sketch` then checks from scratch, byte for byte as it will be written
+(`prove_declaration`; found pieces of a declaration not fully proved are PARTIAL).
+
+Also here: `recheck` (the final check again, for a proof found in an earlier version of the text),
+`suggest_steps` (the model's next steps at a target's goal that the prover accepts) and
+`best_partial_path` (how far a failed search got).
 """
 
 from __future__ import annotations
