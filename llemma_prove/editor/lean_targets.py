@@ -428,7 +428,8 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
         theorem = _lean_theorem(text, header, decl, statement)
         # Further tactics go on new lines at the `sorry`'s own column: where Lean's tactic block (the
         # `by`, the bullet, or the enclosing block of a `sorry` line) expects its next tactic.
-        insertion = Insertion(tok.start, tok.end, " " * tok.column, newline, True, "")
+        single = position[tok.start] > 0 and body[position[tok.start] - 1].text == "<;>"
+        insertion = Insertion(tok.start, tok.end, " " * tok.column, newline, True, "", single_tactic=single)
         by_end = body[0].end
         return Target(Language.LEAN4, tok.start, tok.end, tok.line, tok.column, HoleKind.NESTED, decl,
                       theorem=theorem, insertion=insertion, sketch_body=text[by_end: body[-1].end],

@@ -86,6 +86,9 @@ class Insertion:
     inline_prefix: str | None  # one one-line step may replace the `sorry` in place, after this prefix
     block_prefix: str = ""  # otherwise: this, a newline, then the indented block
     block_start: int | None = None  # where a block replacement starts (drops blanks before `sorry`)
+    # The hole takes one tactic, not a sequence (the right-hand side of `<;>`): several steps go in as
+    # one parenthesised sequence, `(tac1; tac2)`, or, with a multi-line step, as a block in parentheses.
+    single_tactic: bool = False
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,10 @@ def proof_edit(target: Target, steps: Sequence[str]) -> TextEdit:
     clean = [s for s in steps if s.strip()]
     if len(clean) == 1 and "\n" not in clean[0].strip() and ins.inline_prefix is not None:
         return TextEdit(ins.start, ins.end, ins.inline_prefix + clean[0].strip())
+    if ins.single_tactic and len(clean) > 1:
+        if all("\n" not in s.strip() for s in clean):
+            return TextEdit(ins.start, ins.end, "(" + "; ".join(s.strip() for s in clean) + ")")
+        return TextEdit(ins.start, ins.end, "(" + render_steps(clean, ins.indent + " ", ins.newline) + ")")
     if ins.own_line:
         return TextEdit(ins.start, ins.end, render_steps(clean, ins.indent, ins.newline))
     block = ins.indent + render_steps(clean, ins.indent, ins.newline)

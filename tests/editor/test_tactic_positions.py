@@ -115,3 +115,16 @@ def test_hand_written_positions(proof, expected):
     assert target.kind is expected, target.reason
     if expected is HoleKind.UNSUPPORTED:
         assert "only in tactic position" in target.reason
+
+
+def test_after_a_combinator_several_steps_go_in_as_one_tactic():
+    from llemma_prove.editor.targets import proof_edit
+
+    (target,) = lean("theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor <;>\n    sorry\n").targets
+    assert target.kind is HoleKind.NESTED and target.insertion.single_tactic
+    assert proof_edit(target, ["simp"]).new_text == "simp"
+    assert proof_edit(target, ["simp", "assumption"]).new_text == "(simp; assumption)"
+    # a `sorry` after a bullet takes a sequence: one step per line at its column
+    (bullet,) = lean("theorem t (p : Prop) (hp : p) : p ∧ p := by\n  constructor\n  · sorry\n  · exact hp\n").targets
+    assert not bullet.insertion.single_tactic
+    assert proof_edit(bullet, ["simp", "assumption"]).new_text == "simp\n    assumption"
