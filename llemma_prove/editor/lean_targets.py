@@ -496,11 +496,12 @@ def _lean_tactic_position(body: list[Token], k: int, depth: int = 0) -> bool:
         return False
     tok = body[k]
     opener = _open_bracket(body, k)
-    if opener is not None and not _tactic_bracket(body, opener, depth):
+    inner_by = _by_inside(body, opener, k) if opener is not None else None
+    if opener is not None and inner_by is None and not _tactic_bracket(body, opener, depth):
         return False
     prev = body[k - 1]
     if opener is not None and opener == k - 1:
-        return True  # the first tactic of a tactic block
+        return _tactic_bracket(body, opener, depth)  # the first tactic of a tactic block
     if prev.kind is Kind.IDENT and prev.text in _TACTIC_COMBINATORS or prev.text in ("<;>", "by"):
         return True
     if prev.text == ";":  # `tac; sorry`: the next tactic of the same sequence
@@ -519,7 +520,7 @@ def _lean_tactic_position(body: list[Token], k: int, depth: int = 0) -> bool:
         return False
     if not tok.first_on_line:
         return False
-    floor = opener if opener is not None else -1
+    floor = inner_by if inner_by is not None else (opener if opener is not None else -1)
     for j in range(k - 1, floor, -1):
         head = body[j]
         if not head.first_on_line or _open_bracket(body, j) != opener:
@@ -541,7 +542,31 @@ def _lean_tactic_position(body: list[Token], k: int, depth: int = 0) -> bool:
             if head.text in ("case", "case'", "next") and body[k - 1].text == "=>":
                 return True
             return False
+    if inner_by is not None:
+        return False
     return opener is not None and body[opener].line < tok.line and _first_in_block(body, opener, k)
+
+
+def _by_inside(body: list[Token], opener: int, k: int) -> int | None:
+    """The `by` whose tactic block holds `body[k]`, between a bracket `body[opener]` and `body[k]` at
+    that bracket's own depth (as in `⟨x, by\n    cases h with ...`): on `body[k]`'s line, or on an
+    earlier line whose first token stands left of `body[k]` (a `by` block's later lines are indented
+    past the line it starts on). A `,` at that depth ends the term the `by` began."""
+    tok = body[k]
+    found = None
+    depth = 0
+    for j in range(opener + 1, k):
+        text = body[j].text
+        if body[j].kind is Kind.SYMBOL and text in _OPENERS:
+            depth += 1
+        elif body[j].kind is Kind.SYMBOL and text in _CLOSERS:
+            depth = max(0, depth - 1)
+        elif depth == 0 and text == "," and found is not None:
+            found = None
+        elif depth == 0 and text == "by":
+            if body[j].line == tok.line or tok.column > body[_line_head(body, j)].column:
+                found = j
+    return found
 
 
 def _line_head(body: list[Token], k: int) -> int:
@@ -567,14 +592,13 @@ def _tactic_alternative(body: list[Token], bar: int, depth: int) -> bool:
             continue
         if head.column > column:
             continue
-        line_tokens = [t for t in body[j:bar] if t.line == head.line]
-        if not any(t.text in _TACTIC_ALTERNATIVE_HEADS for t in line_tokens):
+        owner = next((i for i in range(j, bar) if body[i].line == head.line
+                      and body[i].text in _TACTIC_ALTERNATIVE_HEADS), None)
+        if owner is None:
             return False
-        if head.text in _TACTIC_ALTERNATIVE_HEADS:
-            return _lean_tactic_position(body, j, depth + 1) or (j > 0 and body[j - 1].text == "by")
-        if head.text in _BULLETS:
-            return True
-        return False
+        # `induction n with`, `· cases h with`, `<;> cases k with`, `by cases k with`: the owning
+        # tactic must itself stand where a tactic goes (a term-mode `match` does not).
+        return _lean_tactic_position(body, owner, depth + 1) or (owner > 0 and body[owner - 1].text == "by")
     return False
 
 

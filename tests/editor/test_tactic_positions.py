@@ -28,8 +28,9 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def resorried(code: str) -> Iterator[tuple[str, int, str]]:
-    """(pattern, line index, replacement line) for each single-line tactic of one of the patterns."""
+def resorried(code: str) -> Iterator[tuple[str, int | tuple[int, int], str]]:
+    """(pattern, line index or [first, last) line range, replacement line) for each single-line tactic
+    of one of the patterns (or the whole block of an alternative)."""
     lines = code.split("\n")
 
     def single(j: int) -> bool:  # the tactic is one line: no more-indented continuation below it
@@ -46,6 +47,12 @@ def resorried(code: str) -> Iterator[tuple[str, int, str]]:
                     if re.match(r"^\s*(·\s*)?(induction|cases|rcases|match)\b", above):
                         yield "alternative", i, m.group(1) + "sorry"
                     break
+        m = re.match(r"^(\s*\|[^=]*=>)\s*$", line)
+        if m and i + 1 < len(lines) and _indent(lines[i + 1]) > _indent(line):
+            j = i + 1  # an alternative whose tactics are on the lines below: all of them become one sorry
+            while j < len(lines) and (not lines[j].strip() or _indent(lines[j]) > _indent(line)):
+                j += 1
+            yield "alternative-block", (i + 1, j), " " * _indent(lines[i + 1]) + "sorry"
         if re.match(r"^\s*·\s*--", line) and nxt.strip() and not nxt.strip().startswith("--") and single(i + 1):
             yield "bullet-comment", i + 1, " " * _indent(nxt) + "sorry"
         if (line.rstrip().endswith("<;>") and nxt.strip() and not nxt.strip().startswith(("--", "("))
@@ -71,7 +78,8 @@ def test_resorried_published_proofs():
     folder = require_shared("minif2f/lean4/solutions")
     seen: collections.Counter[str] = collections.Counter()
     wrong: list[tuple[str, str, int, str]] = []
-    kinds = {"alternative", "bullet-comment", "after-<;>", "all_goals", "try-block", "term-list"}
+    kinds = {"alternative", "alternative-block", "bullet-comment", "after-<;>", "all_goals", "try-block",
+             "term-list"}
     for path in sorted(folder.glob("*.jsonl")):
         for raw in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(raw)
@@ -81,11 +89,12 @@ def test_resorried_published_proofs():
             for kind, i, replacement in resorried(row["lean_code"]):
                 if seen[kind] >= PER_KIND:
                     continue
-                (target,) = lean("\n".join(lines[:i] + [replacement] + lines[i + 1:])).targets
+                first, last = i if isinstance(i, tuple) else (i, i + 1)
+                (target,) = lean("\n".join(lines[:first] + [replacement] + lines[last:])).targets
                 seen[kind] += 1
                 supported = target.kind is not HoleKind.UNSUPPORTED
                 if supported != (kind != "term-list"):
-                    wrong.append((kind, row["name"], i + 1, target.reason))
+                    wrong.append((kind, row["name"], first + 1, target.reason))
             if all(seen[k] >= PER_KIND for k in kinds):
                 break
     assert {k: seen[k] for k in kinds} == {k: PER_KIND for k in kinds}
@@ -104,6 +113,10 @@ def test_resorried_published_proofs():
     ("  constructor\n  all_goals sorry\n", HoleKind.NESTED),
     ("  constructor\n  all_goals\n    sorry\n", HoleKind.NESTED),
     ("  case succ m ih =>\n    sorry\n", HoleKind.NESTED),
+    ("  simp\n  <;> cases n with\n  | zero => sorry\n  | succ m => simp\n", HoleKind.NESTED),
+    ("  exact ⟨rfl, by\n    cases n with\n    | zero => sorry\n    | succ m => simp⟩\n", HoleKind.NESTED),
+    ("  exact ⟨by simp, sorry⟩\n", HoleKind.UNSUPPORTED),
+    ("  refine ⟨?_, by\n    have k : n = n := by simp\n    sorry⟩\n", HoleKind.NESTED),
     ("  simp [Nat.add_comm,\n    sorry]\n  rfl\n", HoleKind.UNSUPPORTED),
     ("  nlinarith [sq_nonneg (a - b),\n    sorry, sq_nonneg a]\n", HoleKind.UNSUPPORTED),
     ("  exact match n with\n  | 0 => sorry\n  | _ => rfl\n", HoleKind.UNSUPPORTED),
