@@ -28,7 +28,7 @@ from ..types import GoalState, OutcomeKind, StepOutcome, Theorem, Verdict, Verif
 from .config import AutoformalizeConfig, Paper, Parts
 from .holes import Sketch, parse_sketch
 from .oracles import oracle_use, oracle_words, rejected_only_for_oracles
-from .paper import DSP_MAX_PROMPT_CHARS, DSP_STOP, dsp_prompt
+from .paper import DSP_MAX_PROMPT_CHARS, DSP_STOP, check_context, dsp_prompt
 from .problems import InformalProblem
 from .prompts import cut, draft_prompt, sketch_prompt
 from .protocols import HammerSession, SketchSession
@@ -314,6 +314,7 @@ async def draft_sketch_prove(problem: InformalProblem, config: AutoformalizeConf
                                        config.max_prompt_chars or DSP_MAX_PROMPT_CHARS)
             prompts.append(prompt)
             drawn.append(names)
+        check_context(parts.model, prompts, config.sketch_tokens, problem.name)
         batches = await parts.model.generate(prompts, config.sampling(1, config.sketch_tokens, stops))
         pairs = [(drafts[i % len(drafts)], b[0].text if b else "") for i, b in enumerate(batches)]
     else:

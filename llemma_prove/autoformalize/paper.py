@@ -305,6 +305,28 @@ async def ensure_dsp_prompts(cache_root: Path | None = None, spec: UpstreamFile 
     return PromptData(target, sha256_path(target), spec.describe())
 
 
+def check_context(model: Any, prompts: Sequence[str], max_new_tokens: int, problem_name: str) -> None:
+    """The prompt-length guard against the model's own context window, in tokens.
+
+    DSP's character limit (`max_chars` of `dsp_prompt`) is DSP's rule for choosing examples; this is the
+    model's hard limit, which a long informal proof plus three examples can pass. A model that cannot
+    count its tokens or name its window (an OpenAI-compatible server) is not guarded here: its server
+    refuses an over-long prompt itself."""
+    count = getattr(model, "count_tokens", None)
+    window = getattr(model, "context_window", None)
+    if not callable(count) or not callable(window):
+        return
+    limit = window()
+    if not limit:
+        return
+    for prompt in prompts:
+        used = count(prompt)
+        if used + max_new_tokens > limit:
+            raise ProposerError(
+                f"{problem_name}: the prompt is {used} tokens and {max_new_tokens} more may be generated, past the "
+                f"model's context of {limit} tokens; lower --max-prompt-chars or the sketch length")
+
+
 def dsp_category(name: str) -> str:
     """DSP's `get_the_type`: a substring test on the problem name (so `mathd_numbertheory_*` is neither)."""
     if "algebra" in name:

@@ -148,6 +148,16 @@ class TransformersModel:
         self.load()
         return self._tokenizer
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` as a prompt (for prompt-length guards against `context_window`)."""
+        return len(self.tokenizer(text)["input_ids"])
+
+    def context_window(self) -> int | None:
+        """The model's context length in tokens, from its configuration (None when it names none)."""
+        self.load()
+        value = getattr(self._model.config, "max_position_embeddings", None)
+        return int(value) if isinstance(value, int) and value > 0 else None
+
     @property
     def eos_token(self) -> str | None:
         """The EOS token's text, which proposers remove from completions (the paper's harness does)."""
