@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ..types import Language, Theorem
 from .errors import UnsupportedSource
 from .lean_syntax import Kind, LeanSyntaxError, LineIndex, Token, tokenize
+from .lean_view import LeanView, SorryRole
 from .targets import (
     Declaration,
     HoleKind,
@@ -274,7 +275,9 @@ class _LeanDecl:
     in_mutual: bool
 
 
-def locate_lean(text: str) -> LocatedFile:
+def locate_lean(text: str, view: LeanView | None = None) -> LocatedFile:
+    """The scanner's reading of `text`; with Lean's `view`, whether a `sorry` is a tactic is Lean's
+    answer for every declaration the view covers (see `lean_view`)."""
     try:
         all_tokens = tokenize(text)
     except LeanSyntaxError as exc:
@@ -340,7 +343,7 @@ def locate_lean(text: str) -> LocatedFile:
         if owner is None:
             targets.append(_unsupported(Language.LEAN4, tok, None, "this sorry is not inside a theorem, lemma or example"))
             continue
-        targets.append(_lean_target(text, header, tok, owner))
+        targets.append(_lean_target(text, header, tok, owner, view))
     return LocatedFile(Language.LEAN4, text, tuple(d.decl for d in decls), tuple(targets), header)
 
 
@@ -349,8 +352,37 @@ def _unsupported(language: Language, tok: Token, decl: Declaration | None, reaso
                   keyword=tok.text)
 
 
-def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target:
+_LEAN_TERM = ("Lean elaborates this sorry as a term, not as a tactic (the REPL reports no `sorry` tactic "
+              "at it)")
+_LEAN_ABSENT = "Lean reports no goal at this sorry (it is not elaborated as a `sorry` of the proof)"
+
+
+# After these a `sorry` can only be a term, whatever Lean's view: the grammar expects a term there.
+_TERM_ONLY_BEFORE = ("exact", "refine", "refine'", "use", "from", "show", ":=", ",", "[", "⟨", "+", "*", "=")
+
+
+def lean_may_decide(target: Target, text: str) -> bool:
+    """Could Lean's view of the file make this target's verdict different from the scanner's? Only
+    for a `sorry` in a `:= by` proof whose tactic position the scanner judged, and not right after a
+    token after which Lean's grammar expects a term (`exact sorry`, `[a, sorry]`): for the others the
+    scanner's refusal is final and is given before Lean is started."""
+    if target.kind in (HoleKind.NESTED, HoleKind.LAST_STEP):
+        return True
+    if target.kind is not HoleKind.UNSUPPORTED:
+        return False
+    if _TACTIC_POSITION_ADVICE not in target.reason and _SIBLING_ADVICE not in target.reason:
+        return False
+    before = text[text.rfind("\n", 0, target.start) + 1: target.start].rstrip()
+    return not any(before.endswith(t) and (not t[0].isalpha() or not before[:-len(t)][-1:].isalnum())
+                   for t in _TERM_ONLY_BEFORE)
+
+
+def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl, view: LeanView | None = None) -> Target:
     decl, cmd = owner.decl, owner.cmd
+    chunk = text[decl.start: decl.end]
+
+    def lean_role(t: Token) -> SorryRole | None:
+        return view.role(chunk, t.start - decl.start) if view is not None else None
     if decl.keyword not in LEAN_PROOF_KEYWORDS:
         return _unsupported(Language.LEAN4, tok, decl,
                             f"this sorry is in a `{decl.keyword}`; only theorem, lemma and example proofs are searched")
@@ -376,6 +408,8 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
     newline = newline_at(text, tok.start)
     decl_indent = line_indent(text, decl.keyword_start)
 
+    if lean_role(tok) is SorryRole.ABSENT:
+        return _unsupported(Language.LEAN4, tok, decl, _LEAN_ABSENT)
     # Whole proof: `:= sorry` or `:= by sorry`.
     if [t.text for t in body] in (["sorry"], ["by", "sorry"]):
         if suffix_note:
@@ -405,7 +439,17 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
             items[-1].append(t)
     last = items[-1]
     position = {t.start: i for i, t in enumerate(body)}
+
+    def tactic_position(t: Token) -> bool:
+        """Lean's answer where it has one; else the scanner's reading of the layout."""
+        role = lean_role(t)
+        if role is not None:
+            return role is SorryRole.TACTIC
+        return _lean_tactic_position(body, position[t.start])
+
     is_last = len(last) == 1 and last[0].start == tok.start and tok.first_on_line
+    if is_last and lean_role(tok) is SorryRole.TERM:
+        return _unsupported(Language.LEAN4, tok, decl, _LEAN_TERM)
     if not is_last or others:
         holder = next((item for item in items if any(t.start == tok.start for t in item)), items[-1])
         if is_last:
@@ -417,9 +461,11 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
             why = f"this sorry is nested inside the tactic `{first.text}` at line {first.line}"
         if suffix_note:
             return _unsupported(Language.LEAN4, tok, decl, f"{why}; {suffix_note}")
-        if not (is_last or _lean_tactic_position(body, position[tok.start])):
+        if not (is_last or tactic_position(tok)):
+            if lean_role(tok) is not None:
+                return _unsupported(Language.LEAN4, tok, decl, _LEAN_TERM + "; " + _TACTIC_POSITION_ADVICE)
             return _unsupported(Language.LEAN4, tok, decl, f"{why}; " + _TACTIC_POSITION_ADVICE)
-        term = next((t for t in others if not _lean_tactic_position(body, position[t.start])), None)
+        term = next((t for t in others if not tactic_position(t)), None)
         if term is not None:
             return _unsupported(Language.LEAN4, tok, decl,
                                 f"{why}; the proof has another sorry, at line {term.line}, that stands for a term: "
@@ -428,7 +474,7 @@ def _lean_target(text: str, header: str, tok: Token, owner: _LeanDecl) -> Target
         theorem = _lean_theorem(text, header, decl, statement)
         # Further tactics go on new lines at the `sorry`'s own column: where Lean's tactic block (the
         # `by`, the bullet, or the enclosing block of a `sorry` line) expects its next tactic.
-        single = position[tok.start] > 0 and body[position[tok.start] - 1].text == "<;>"
+        single = position[tok.start] > 0 and body[position[tok.start] - 1].text in ("<;>", "|")
         insertion = Insertion(tok.start, tok.end, " " * tok.column, newline, True, "", single_tactic=single)
         by_end = body[0].end
         return Target(Language.LEAN4, tok.start, tok.end, tok.line, tok.column, HoleKind.NESTED, decl,
@@ -628,4 +674,4 @@ def _lean_theorem(text: str, header: str, decl: Declaration, statement: str) -> 
 
 
 
-__all__ = ["locate_lean"]
+__all__ = ["lean_may_decide", "locate_lean"]

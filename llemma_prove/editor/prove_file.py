@@ -28,6 +28,8 @@ from .backends import Backends, EditorConfig, load_backends
 from .session import UNSUPPORTED, ProgressCallback, TargetOutcome, prove_declaration, prove_target
 from .errors import FileChanged, ReadOnlySource
 from .project import ProjectChoice, choose_project
+from .lean_targets import lean_may_decide
+from .lean_view import lean_view
 from .reanchor import reanchor
 from .targets import HoleKind, Target, TextEdit, apply_edits, language_for, locate, render_steps, select_targets
 from .writeback import check_writable, read_source, unified_diff, write_atomically
@@ -126,15 +128,10 @@ async def prove_file(
     language = language_for(snapshot.path)
     located = locate(snapshot.text, language)
     selected = select_targets(located, theorem=theorem, line=line, source=str(snapshot.path))
-    if (theorem is not None or line is not None) and not any(t.supported for t in selected):
+    asked = theorem is not None or line is not None
+    lean_decides = language is Language.LEAN4 and any(lean_may_decide(t, snapshot.text) for t in selected)
+    if asked and not lean_decides and not any(t.supported for t in selected):
         selected[0].require_supported()
-    # The sorrys of one declaration are searched together (the final check needs every one filled).
-    chosen = {t.start for t in selected}
-    for t in located.targets:
-        if t.kind is HoleKind.NESTED and t.holes > 1 and any(
-                s.declaration == t.declaration and s.start in chosen for s in selected):
-            chosen.add(t.start)
-    selected = [t for t in located.targets if t.start in chosen]
     report = FileReport(snapshot.path, language, snapshot.text, new_text=snapshot.text, selected=len(selected))
     if language is Language.LEAN4:
         report.project = choose_project(snapshot.path, config)
@@ -143,7 +140,25 @@ async def prove_file(
         on_report(report)
     own_backends = backends is None
     backends = backends or load_backends(config)
+    view = None
     try:
+        if lean_decides:
+            # Lean's own view of the file decides which sorrys are tactics (the scanner only without Lean).
+            view = await lean_view(snapshot.text, located.header, backends)
+            if view is not None:
+                located = locate(snapshot.text, language, view)
+                wanted = {t.start for t in selected}
+                selected = [t for t in located.targets if t.start in wanted]
+            if asked and not any(t.supported for t in selected):
+                selected[0].require_supported()
+        # The sorrys of one declaration are searched together (the final check needs every one filled).
+        chosen = {t.start for t in selected}
+        for t in located.targets:
+            if t.kind is HoleKind.NESTED and t.holes > 1 and any(
+                    s.declaration == t.declaration and s.start in chosen for s in selected):
+                chosen.add(t.start)
+        selected = [t for t in located.targets if t.start in chosen]
+        report.selected = len(selected)
         shift = 0  # how far the found proofs so far moved the later targets
         done: set[int] = set()
         for original in sorted(selected, key=lambda t: t.start):
@@ -151,7 +166,7 @@ async def prove_file(
                 continue
             target = original
             if shift:
-                current = locate(report.new_text, language).target_at(original.start + shift)
+                current = locate(report.new_text, language, view).target_at(original.start + shift)
                 target = current if current is not None else original
             if not target.supported:
                 report.outcomes.append(TargetOutcome(target, UNSUPPORTED, reason=target.reason, origin=original))
@@ -161,7 +176,7 @@ async def prove_file(
                 done.update(o.start for o in group)
                 if on_start is not None:
                     on_start(original)
-                current_targets = [t for t in locate(report.new_text, language).targets
+                current_targets = [t for t in locate(report.new_text, language, view).targets
                                    if t.declaration == target.declaration]
                 outcomes = await prove_declaration(current_targets, backends, config, progress)
                 origin = {o.start + shift: o for o in group}

@@ -31,10 +31,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..types import Language, Theorem
 from .errors import NoTarget, UnsupportedSource, UnsupportedTarget
+
+if TYPE_CHECKING:
+    from .lean_view import LeanView
 
 LEAN_SUFFIXES = (".lean",)
 ISABELLE_SUFFIXES = (".thy",)
@@ -170,12 +173,13 @@ def context_tokens(text: str, language: Language) -> list[str] | None:
         return None
 
 
-def locate(text: str, language: Language) -> LocatedFile:
-    """Declarations and `sorry` targets of a source text. Raises `UnsupportedSource` on unscannable text."""
+def locate(text: str, language: Language, view: "LeanView | None" = None) -> LocatedFile:
+    """Declarations and `sorry` targets of a source text. Raises `UnsupportedSource` on unscannable text.
+    A Lean `view` (`lean_view.lean_view`) decides which `sorry`s are tactics where it has a verdict."""
     if language is Language.LEAN4:
         from .lean_targets import locate_lean
 
-        return locate_lean(text)
+        return locate_lean(text, view)
     from .isabelle_targets import locate_isabelle
 
     return locate_isabelle(text)

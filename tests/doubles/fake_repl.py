@@ -31,8 +31,13 @@ response's new ids are then given fresh live ids. A request with no recording en
 (exit 70) with the request on stderr: the stand-in cannot know what Lean would answer.
 
 `--fallback synthetic` answers unrecorded requests from a tiny deterministic world (commands give
-environments, `sorry` gives one proof state, a tactic `t` turns goal `g` into `g ▸ t`, `done`
-completes, `fail...` errs); `--synthetic` uses only that world (benchmarks, fault tests).
+environments, a tactic `t` turns goal `g` into `g ▸ t`, `done` completes, `fail...` errs);
+`--synthetic` uses only that world (benchmarks, fault tests). A command's `sorry`s are reported as
+REPL v4.24.0 reports them (`REPL/Lean/InfoTree.lean` `sorries`/`tactics`, `REPL/Main.lean`
+`sorries`/`runCommand`): each with its exact position (1-based line, code-point column), a goal and a
+proof state, the tactic ones first, then the term ones; with `allTactics`, a `tactics` entry `sorry`
+with the same range for each tactic `sorry` only. Which `sorry` is a tactic follows the small grammar
+of `synthetic_sorries`.
 
 Fault modes, triggered when a request's `cmd`/`tactic` contains TEXT: `--hang-on` (never answers),
 `--crash-on` (dies by SIGSEGV), `--garbage-on` (prints non-JSON), `--oom-on` (allocates until the
@@ -239,13 +244,30 @@ class FakeRepl:
             if axioms:
                 data = f"'{axioms.group(1)}' depends on axioms: [propext, Classical.choice, Quot.sound]"
                 return {"messages": [_message("info", data)], "env": self.new_env()}
-            if re.search(r"\bsorry\b", cmd):
+            found = synthetic_sorries(cmd)
+            if found:
                 name = (_DECL.search(cmd).group(1) if _DECL.search(cmd) else "") or "anonymous"
-                goal = f"⊢ {name}"
-                ps = self.new_ps(goals=[goal])
-                return {"sorries": [{"proofState": ps, "pos": {"line": 1, "column": 0}, "goal": goal,
-                                     "endPos": {"line": 1, "column": 5}}],
-                        "messages": [_message("warning", "declaration uses `sorry`")], "env": self.new_env()}
+                # REPL/Lean/InfoTree.lean `sorries`: the tactic sorries, then the term sorries; ids are
+                # recorded in that order (REPL/Main.lean `sorries`), then the tactics, then the env.
+                ordered = [f for f in found if f[2]] + [f for f in found if not f[2]]
+                sorries, tactics = [], []
+                for k, (line, column, _tactic) in enumerate(ordered):
+                    goal = f"⊢ {name}" if len(found) == 1 else f"⊢ {name} @{line}:{column}"
+                    sorries.append({"proofState": self.new_ps(goals=[goal]), "pos": {"line": line, "column": column},
+                                    "goal": goal, "endPos": {"line": line, "column": column + 5}})
+                if request.get("allTactics"):
+                    for line, column, _tactic in (f for f in found if f[2]):
+                        goal = f"⊢ {name}" if len(found) == 1 else f"⊢ {name} @{line}:{column}"
+                        tactics.append({"usedConstants": [], "tactic": "sorry", "proofState": self.new_ps(goals=[goal]),
+                                        "pos": {"line": line, "column": column}, "goals": goal,
+                                        "endPos": {"line": line, "column": column + 5}})
+                out = {"sorries": sorries, "messages": [_message("warning", "declaration uses `sorry`")]}
+                if request.get("allTactics"):
+                    out["tactics"] = tactics
+                out["env"] = self.new_env()
+                return out
+            if request.get("allTactics"):
+                return {"tactics": [], "env": self.new_env()}
             return {"env": self.new_env()}
         if kind == "proofStep":
             parent = self.goals.get(request["proofState"], [])
@@ -372,6 +394,47 @@ class FakeRepl:
 
 class _Garbage(Exception):
     pass
+
+
+_TOKEN = re.compile(r"--[^\n]*|/-.*?-/|\"(?:[^\"\\]|\\.)*\"|[A-Za-z_][A-Za-z0-9_'!?.]*|:=|=>|<;>|\n|\S", re.S)
+# The synthetic world's grammar (a small stand-in for Lean's parser): a `sorry` is a term inside
+# `[...]`, `⟨...⟩` or `⦃...⦄`, or right after a token that Lean's grammar follows with a term, or after
+# the `=>` of `fun`; everywhere else it is the `sorry` tactic. Lean's own answer decides this for
+# real; the tests use only texts where this grammar and Lean's agree.
+_TERM_BEFORE = {"exact", "refine", "refine'", "apply", "use", "from", "show", ":=", ",", "=", "+", "*",
+                "calc", "at", "fun", "λ"}
+_TERM_BRACKETS = {"[": "]", "⟨": "⟩", "⦃": "⦄"}
+
+
+def synthetic_sorries(cmd):
+    """(line, column, is_tactic) of each `sorry` token of `cmd` outside comments and strings, with
+    Lean's positions: 1-based lines split at `\n` only, columns in code points (`FileMap`)."""
+    out = []
+    line, line_start = 1, 0
+    previous = None
+    stack = []
+    fun_arrow_line = None
+    for match in _TOKEN.finditer(cmd):
+        tok = match.group(0)
+        start = match.start()
+        if tok == "\n" or tok.startswith("--") or tok.startswith("/-"):
+            for k in range(start, match.end()):
+                if cmd[k] == "\n":
+                    line, line_start = line + 1, k + 1
+            continue
+        if tok in _TERM_BRACKETS or tok in ("(", "{"):
+            stack.append(tok)
+        elif tok in ("]", "⟩", "⦄", ")", "}") and stack:
+            stack.pop()
+        if tok == "fun" or tok == "λ":
+            fun_arrow_line = line
+        if tok == "sorry":
+            in_term = any(b in _TERM_BRACKETS for b in stack)
+            after_fun = previous == "=>" and fun_arrow_line == line
+            tactic = not (in_term or previous in _TERM_BEFORE or after_fun)
+            out.append((line, start - line_start, tactic))
+        previous = tok
+    return out
 
 
 def _message(severity, data, line=1):

@@ -366,6 +366,23 @@ class LeanReplProver:
 
         return await self._run_anywhere(job)
 
+    async def elaborate(self, header: str, command: str, *, all_tactics: bool = False) -> CommandResponse | ReplFailure:
+        """Lean's raw answer to `command` on the header environment (messages, `sorries` and, with
+        `all_tactics`, `tactics`): what the editor reads to see a file as Lean does. Raises
+        `ProverError` when Lean fails or runs past the check timeout."""
+        timeout = self.options.check_timeout_s
+
+        async def job(repl: LeanRepl) -> CommandResponse | ReplFailure:
+            try:
+                env = await repl.env_for_header(header, timeout)
+                return await repl.request(CommandRequest(command, env=env, all_tactics=all_tactics or None), timeout)
+            except ReplTimeout:
+                raise ProverError(f"elaborating the file ran past {timeout:g} s") from None
+            except (ReplCrashed, ReplProtocolError) as exc:
+                raise ProverError(f"Lean failed while elaborating the file: {exc}") from None
+
+        return await self._run_anywhere(job)
+
     # ------------------------------------------------------------------ helpers
 
     def _limits(self) -> CheckLimits:
