@@ -47,6 +47,8 @@ from .backends import Backends, EditorConfig, load_backends
 from .project import choose_project
 from .reanchor import find_again
 from .session import Suggestion, TargetOutcome, prove_declaration, prove_target, recheck, suggest_steps
+from .lean_targets import lean_may_decide
+from .lean_view import LeanView, lean_view
 from .targets import HoleKind, LocatedFile, Target, TextEdit, locate
 
 log = logging.getLogger(__name__)
@@ -130,6 +132,7 @@ class _DocCache:
     text: str
     located: LocatedFile | None
     error: str = ""
+    view: Any = None  # the Lean view it was located with (`lean_view.LeanView`), None: the scanner's
 
 
 class _Protocol(LanguageServerProtocol):
@@ -154,6 +157,7 @@ class LlemmaServer(LanguageServer):
         self._jobs: set[Job] = set()
         self._cancelled_requests: set[Any] = set()
         self._docs: dict[str, _DocCache] = {}
+        self._views: dict[str, LeanView] = {}  # Lean's view of each document's sorrys (`lean_view`)
         self._diagnostics: dict[str, dict[int, lsp.Diagnostic]] = {}
         self._unsupported: dict[str, list[lsp.Diagnostic]] = {}
         self._pending: dict[str, dict[str, PendingProof]] = {}
@@ -197,13 +201,14 @@ class LlemmaServer(LanguageServer):
     def located(self, doc: TextDocument) -> _DocCache:
         cached = self._docs.get(doc.uri)
         text = doc.source
-        if cached is not None and cached.version == doc.version and cached.text == text:
+        view = self._views.get(doc.uri)
+        if cached is not None and cached.version == doc.version and cached.text == text and cached.view is view:
             return cached
         language = document_language(doc.uri, doc.language_id)
-        entry = _DocCache(doc.version, text, None)
+        entry = _DocCache(doc.version, text, None, view=view)
         if language is not None:
             try:
-                entry.located = locate(text, language)
+                entry.located = locate(text, language, view if language is Language.LEAN4 else None)
             except UserError as exc:
                 entry.error = str(exc)
         self._docs[doc.uri] = entry
@@ -290,7 +295,7 @@ class LlemmaServer(LanguageServer):
         doc = self.workspace.get_text_document(uri)
         out = []
         for item in pending.values():
-            found = find_again(item.target, item.text, doc.source)
+            found = find_again(item.target, item.text, doc.source, self._views.get(doc.uri))
             if found is None:
                 continue
             out.append(lsp.Diagnostic(
@@ -330,7 +335,7 @@ class LlemmaServer(LanguageServer):
             position = doc.client_position_at_offset(target.start)
             arguments = [{"uri": doc.uri, "version": doc.version, "line": position.line,
                           "character": position.character}]
-            if target.supported:
+            if target.supported or self._lean_may_decide(doc, entry, target):
                 actions.append(lsp.CodeAction(
                     title=TITLE, kind=lsp.CodeActionKind.QuickFix,
                     command=lsp.Command(title=TITLE, command=COMMAND, arguments=arguments),
@@ -345,7 +350,7 @@ class LlemmaServer(LanguageServer):
                     title=SUGGEST_TITLE, kind=lsp.CodeActionKind.QuickFix,
                     command=lsp.Command(title=SUGGEST_TITLE, command=SUGGEST_COMMAND, arguments=arguments)))
         for stored in self._suggestions.get(doc.uri, {}).values():
-            found = find_again(stored.target, stored.text, doc.source)
+            found = find_again(stored.target, stored.text, doc.source, self._views.get(doc.uri))
             if found is None or found.target.end < lo or found.target.start > hi:
                 continue
             actions.append(lsp.CodeAction(
@@ -353,7 +358,7 @@ class LlemmaServer(LanguageServer):
                 command=lsp.Command(title=stored.title, command=APPLY_STEPS_COMMAND,
                                     arguments=[{"uri": doc.uri, "id": stored.id}])))
         for item in self._pending.get(doc.uri, {}).values():
-            found = find_again(item.target, item.text, doc.source)
+            found = find_again(item.target, item.text, doc.source, self._views.get(doc.uri))
             if found is None or found.target.end < lo or found.target.start > hi:
                 continue
             title = f"Insert LLEMMA proof of {item.target.name}"
@@ -378,6 +383,9 @@ class LlemmaServer(LanguageServer):
             return {"status": "error", "reason": reason}
         offset = doc.offset_at_position(lsp.Position(int(args.get("line", 0)), int(args.get("character", 0))))
         target = entry.located.target_at(offset)
+        if target is not None and self._lean_may_decide(doc, entry, target):
+            entry = await self._ask_lean(doc, entry)
+            target = entry.located.target_at(offset) if entry.located is not None else None
         if target is None:
             self.message(lsp.MessageType.Warning, "LLEMMA: there is no sorry at that position")
             return {"status": "no-target"}
@@ -405,6 +413,30 @@ class LlemmaServer(LanguageServer):
             return {"status": "cancelled", "reason": job.cancel_reason or "cancelled"}
         finally:
             self._jobs.discard(job)
+
+    def _lean_may_decide(self, doc: TextDocument, entry: _DocCache, target: Target) -> bool:
+        """Lean, not the scanner, should say whether this sorry is a tactic, and has not said yet."""
+        if target.language is not Language.LEAN4 or target.declaration is None:
+            return False
+        view = self._views.get(doc.uri)
+        decl = target.declaration
+        if view is not None and view.role(entry.text[decl.start: decl.end], target.start - decl.start) is not None:
+            return False
+        return lean_may_decide(target, entry.text)
+
+    async def _ask_lean(self, doc: TextDocument, entry: _DocCache) -> _DocCache:
+        """Elaborate the document once on the Lean REPL and locate its sorrys with Lean's view (the
+        scanner's reading stays where no Lean REPL is available)."""
+        if entry.located is None:
+            return entry
+        view = await lean_view(entry.text, entry.located.header, self.backends(doc.uri))
+        if view is None:
+            return entry
+        self._views[doc.uri] = view
+        current = self.workspace.get_text_document(doc.uri)
+        if current.source != entry.text:  # the document changed meanwhile: the view is for declarations
+            return self.located(current)  # that kept their text
+        return self.located(doc)
 
     async def _begin_progress(self, job: Job, target: Target) -> None:
         """A server-created work-done progress (if the client supports it), cancellable."""
@@ -505,7 +537,7 @@ class LlemmaServer(LanguageServer):
         if stored is None:
             return {"status": "no-target", "reason": "that suggestion is gone"}
         current = self.workspace.get_text_document(uri)
-        found = find_again(stored.target, stored.text, current.source)
+        found = find_again(stored.target, stored.text, current.source, self._views.get(current.uri))
         if found is None:
             return {"status": "no-target", "reason": "its sorry is no longer in the document"}
         steps = stored.suggestion.steps
@@ -558,7 +590,7 @@ class LlemmaServer(LanguageServer):
         current = self.workspace.get_text_document(doc.uri)
         edits: list[TextEdit] = []
         for o in outcomes:
-            again = find_again(o.target, text, current.source)
+            again = find_again(o.target, text, current.source, self._views.get(current.uri))
             if again is None or not again.unchanged:
                 why = "the declaration or the text before it changed meanwhile"
                 self.message(lsp.MessageType.Warning, f"LLEMMA: proofs of {target.name} found, but {why}; not "
@@ -606,7 +638,7 @@ class LlemmaServer(LanguageServer):
         proof_text = " ; ".join(item.steps)
         current = self.workspace.get_text_document(uri)
         text_now = current.source
-        found = find_again(item.target, item.text, text_now)
+        found = find_again(item.target, item.text, text_now, self._views.get(uri))
         if found is None:
             why = "its sorry or declaration is no longer in the document"
             self._pending.setdefault(uri, {})[item.id] = replace(item, why=why)

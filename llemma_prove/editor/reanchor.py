@@ -11,6 +11,7 @@ new text (`session.recheck`) before writing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .targets import Target, TextEdit, context_tokens, locate
 
@@ -73,12 +74,13 @@ class Found:
     unchanged: bool  # same declaration text, and the prover reads everything before it as before
 
 
-def find_again(target: Target, old: str, new: str) -> Found | None:
+def find_again(target: Target, old: str, new: str, view: Any = None) -> Found | None:
     """`target` (a `sorry` of `old`) in `new`: at the same place in its declaration if that declaration
     is unchanged; otherwise the same-numbered `sorry` of the declaration with the same name (its proof
-    must then be checked again). None when neither is there."""
+    must then be checked again). None when neither is there. `view`: Lean's view of the sorrys
+    (`lean_view.LeanView`), which the targets were located with."""
     try:
-        located = locate(new, target.language)
+        located = locate(new, target.language, view)
     except Exception:  # the new text cannot be scanned (an unterminated comment being typed)
         return None
     where = relocate(target, old, new)
@@ -90,7 +92,7 @@ def find_again(target: Target, old: str, new: str) -> Found | None:
     if decl is None or decl.name is None:
         return None
     try:
-        old_targets = [t for t in locate(old, target.language).targets
+        old_targets = [t for t in locate(old, target.language, view).targets
                        if t.declaration is not None and t.declaration.start == decl.start]
     except Exception:
         return None

@@ -189,3 +189,41 @@ async def test_a_file_lean_cannot_take_falls_back_to_the_scanner(no_leftover_chi
         await backends.close()
     assert view is None
     assert kinds(text, view) == {"succ_alt": HoleKind.NESTED}
+
+
+# ------------------------------------------------------------------------------- language server
+
+
+def lsp_lean_backends(config: EditorConfig) -> FakeReplBackends:
+    """For the language server (its own process): the real REPL prover on the stand-in REPL."""
+    return lean_backends(proposer=ScriptedProposer({"⊢ first_alt": [("close_it", -0.1)]}))
+
+
+async def test_language_server_asks_lean_before_refusing(tmp_path):
+    """The scanner refuses `first | ... | sorry`; the server offers the action anyway (Lean may decide),
+    elaborates the document once when it is run, and proves the hole Lean reports as a tactic."""
+    from lsprotocol import types as lsp
+
+    from tests.editor.lsp_client import EditorClient, utf16_position
+
+    text = CASES["first_alt"]
+    client = EditorClient()
+    await client.start("llemma_prove.editor.lsp_server")
+    try:
+        await client.initialize({"backends": "tests.editor.test_lean_view:lsp_lean_backends", "expansions": 10},
+                                tmp_path)
+        doc = client.open(tmp_path / "First.lean", text)
+        position = utf16_position(text, text.index("sorry"))
+        actions = await client.code_actions(lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=lsp.Range(position, position),
+            context=lsp.CodeActionContext(diagnostics=[])))
+        (action,) = [a for a in actions if a.title == "Prove with LLEMMA"]
+        assert action.disabled is None and action.command is not None
+        import asyncio
+
+        result = await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+            command=action.command.command, arguments=action.command.arguments)), 60)
+        assert result["status"] == "proved" and result["applied"] is True, result
+        assert doc.text == text.replace("| sorry", "| close_it")
+    finally:
+        await client.close()
