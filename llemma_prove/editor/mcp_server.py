@@ -28,6 +28,8 @@ from .errors import NoTarget
 from .project import choose_project
 from .prove_file import prove_file
 from .session import ReplayingProver, prove_target, suggest_steps
+from .lean_targets import lean_may_decide
+from .lean_view import lean_view
 from .targets import HoleKind, Target, language_for, locate, select_targets
 from .writeback import read_source
 
@@ -115,6 +117,10 @@ class ProverTools:
         targets = [t for t in select_targets(located, line=line, source=str(file)) if t.line == line]
         if not targets:
             raise NoTarget(f"no sorry on line {line} of {file}")
+        if located.language is Language.LEAN4 and lean_may_decide(targets[0], snapshot.text):
+            view = await lean_view(snapshot.text, located.header, self.backends(file))  # Lean decides, if here
+            if view is not None:
+                targets = [t for t in locate(snapshot.text, Language.LEAN4, view).targets if t.start == targets[0].start]
         target = targets[0].require_supported()
         try:
             suggestions = await suggest_steps(target, self.backends(file), self.config, count=count)
