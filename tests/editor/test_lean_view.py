@@ -227,3 +227,30 @@ async def test_language_server_asks_lean_before_refusing(tmp_path):
         assert doc.text == text.replace("| sorry", "| close_it")
     finally:
         await client.close()
+
+
+def test_a_sorry_lean_does_not_report_is_not_searched():
+    """Lean elaborated the declaration without an error and reported no `sorry` at this one (the REPL
+    drops a term `sorry` without an expected type): it is refused, whatever the layout suggests."""
+    text = "theorem quiet (p : Prop) (hp : p) : p := by\n  have := sorry\n  sorry\n"
+    last = text.rindex("sorry")
+    response = CommandResponse.from_json({
+        "sorries": [{"proofState": 0, "pos": {"line": 3, "column": 2}, "goal": "⊢ p", "endPos": {"line": 3, "column": 7}}],
+        "tactics": [{"tactic": "sorry", "proofState": 1, "goals": "⊢ p", "pos": {"line": 3, "column": 2},
+                     "endPos": {"line": 3, "column": 7}}],
+        "env": 1})
+    view = view_from_response(text, 0, response, locate(text, Language.LEAN4).declarations)
+    first, second = locate(text, Language.LEAN4, view).targets
+    assert first.kind is HoleKind.UNSUPPORTED and first.reason.startswith("Lean reports no goal")
+    assert second.start == last and second.kind is HoleKind.UNSUPPORTED  # its sibling cannot be filled
+
+
+def test_lean_is_asked_only_where_its_answer_can_differ():
+    from llemma_prove.editor.lean_targets import lean_may_decide
+
+    text = ("theorem a : True ∧ True := by\n  constructor\n  · exact sorry\n  · first | trivial | sorry\n\n"
+            "theorem b : True := by sorry\n")
+    exact_term, first_alt, whole = locate(text, Language.LEAN4).targets
+    assert not lean_may_decide(exact_term, text)  # after `exact` the grammar expects a term
+    assert lean_may_decide(first_alt, text)
+    assert not lean_may_decide(whole, text)  # `:= by sorry` needs no view
