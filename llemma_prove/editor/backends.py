@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "EleutherAI/llemma_7b"
 BACKENDS_ENV = "LLEMMA_PROVE_EDITOR_BACKENDS"
-LEAN_PROJECT_ENV = "LLEMMA_PROVE_LEAN_PROJECT"
 MODEL_BACKENDS = ("hf", "vllm", "openai")
 
 
@@ -171,15 +170,6 @@ def load_backends(config: EditorConfig) -> Backends:
     return factory(config)
 
 
-def lean_project_dir(config: EditorConfig) -> Path | None:
-    if config.lean_project is not None:
-        return config.lean_project
-    if os.environ.get(LEAN_PROJECT_ENV):
-        return Path(os.environ[LEAN_PROJECT_ENV]).expanduser()
-    bundled = Path(__file__).resolve().parents[2] / "lean_project"
-    return bundled if bundled.is_dir() else None
-
-
 class DefaultBackends:
     """The real Lean REPL / PISA provers and the LLEMMA proposer, each built once and reused.
 
@@ -213,26 +203,11 @@ class DefaultBackends:
         return ("lean",) + split_header(theorem.header).imports
 
     def _build_prover(self, theorem: Theorem) -> Prover:
-        from ..errors import ProverUnavailable
+        from .. import assembly
 
-        if theorem.language is Language.ISABELLE:
-            try:
-                from ..provers.isabelle.options import IsabelleOptions
-                from ..provers.isabelle.prover import PisaProver
-            except ImportError as exc:
-                raise ProverUnavailable(f"the Isabelle backend cannot be imported ({exc})") from None
-            return PisaProver(IsabelleOptions.from_env())
-        try:
-            from ..provers.lean import LeanOptions, LeanReplProver
-        except ImportError as exc:
-            raise ProverUnavailable(f"the Lean REPL backend cannot be imported ({exc})") from None
-        options: dict[str, Any] = {"header": theorem.header}
-        project = lean_project_dir(self.config)
-        if project is not None:
-            options["project_dir"] = project
-        if self.config.workers:
-            options["workers"] = self.config.workers
-        return LeanReplProver(LeanOptions(**options))
+        name = "isabelle" if theorem.language is Language.ISABELLE else "lean"
+        spec = assembly.prover_spec(name, self.config.lean_project, self.config.workers)
+        return assembly.build_prover(spec, [theorem])
 
     async def proposer(self, language: Language) -> Proposer:
         async with self._model_lock:
@@ -243,22 +218,16 @@ class DefaultBackends:
             return proposer
 
     def _build_proposer(self, language: Language) -> Proposer:
-        from .. import proposers
+        from .. import assembly
+        from ..config import ModelSpec
+        from ..proposers import PromptTemplate
 
         if self._model is None:
-            self._model = proposers.model_from_settings(self.config)
-        if self.config.prompt is not None:
-            template = proposers.PromptTemplate.load(self.config.prompt)
-        elif language is Language.ISABELLE:
-            template = proposers.default_isabelle_template()
-        else:
-            template = proposers.default_lean4_template()
-        proposer = proposers.TacticProposer(self._model, template)
-        if language is Language.ISABELLE:
-            from ..provers.isabelle.prompt import HammerCandidates
-
-            return HammerCandidates(proposer)  # Sledgehammer is one more candidate at every state
-        return proposer
+            self._model = assembly.build_model(ModelSpec(
+                model_id=self.config.model, backend=self.config.model_backend, endpoint=self.config.endpoint,
+                device=self.config.device, dtype=self.config.dtype))
+        template = PromptTemplate.load(self.config.prompt) if self.config.prompt is not None else None
+        return assembly.wrap_model(self._model, language, template)
 
     async def close(self) -> None:
         provers, self._provers = list(self._provers.values()), {}
