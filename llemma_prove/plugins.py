@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PROVERS = "llemma_prove.provers"
 PROPOSERS = "llemma_prove.proposers"
+EDITOR_BACKENDS = "llemma_prove.editor_backends"
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,21 @@ class ProposerPlugin:
             raise ValueError(f"model backend plug-in {self.name!r} needs exactly one of build_model, build_proposer")
 
 
-Plugin = Union[ProverPlugin, ProposerPlugin]
-_KIND = {PROVERS: ProverPlugin, PROPOSERS: ProposerPlugin}
-_WHAT = {PROVERS: "--prover", PROPOSERS: "--model-backend"}
-_registered: dict[str, dict[str, Any]] = {PROVERS: {}, PROPOSERS: {}}
+@dataclass(frozen=True)
+class EditorBackendsPlugin:
+    """Provers and model for the editor (`prove`, the language server) supplied together:
+    `build(editor_config)` returns an `editor.backends.Backends`. Without one the editor builds the
+    prover and model plug-ins through the assembly."""
+
+    name: str
+    build: Callable[[Any], Any]
+    description: str = ""
+
+
+Plugin = Union[ProverPlugin, ProposerPlugin, EditorBackendsPlugin]
+_KIND = {PROVERS: ProverPlugin, PROPOSERS: ProposerPlugin, EDITOR_BACKENDS: EditorBackendsPlugin}
+_WHAT = {PROVERS: "--prover", PROPOSERS: "--model-backend", EDITOR_BACKENDS: "editor backends"}
+_registered: dict[str, dict[str, Any]] = {PROVERS: {}, PROPOSERS: {}, EDITOR_BACKENDS: {}}
 
 # The built-in plug-ins as `pyproject.toml` publishes them (tests/test_plugins.py keeps the two equal):
 # used when this package runs from a source tree whose installed metadata predates them.
@@ -73,6 +85,7 @@ BUILTIN: dict[str, dict[str, str]] = {
               "isabelle": "llemma_prove.builtin_plugins:ISABELLE"},
     PROPOSERS: {"hf": "llemma_prove.builtin_plugins:HF", "vllm": "llemma_prove.builtin_plugins:VLLM",
                 "openai": "llemma_prove.builtin_plugins:OPENAI"},
+    EDITOR_BACKENDS: {},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import psutil
@@ -87,6 +88,8 @@ def no_leftover_children():
 # .dist-info makes `--prover test-doubles --model-backend test-doubles` resolve through entry points.
 PLUGIN_DIST = ROOT / "tests" / "plugin_dist"
 DOUBLES_ARGS = ("--prover", "test-doubles", "--model-backend", "test-doubles")
+if str(PLUGIN_DIST) not in sys.path:  # in this process too, as if the distribution were installed
+    sys.path.append(str(PLUGIN_DIST))
 
 
 def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:

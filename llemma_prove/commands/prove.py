@@ -1,7 +1,7 @@
 """`llemma-prove prove FILE`: prove the `sorry`s of a `.lean` or `.thy` file in the file's own context.
 
-Testing seam: the environment variable `LLEMMA_PROVE_EDITOR_BACKENDS=module:function` replaces the
-real provers and model (see `llemma_prove.editor.backends`); the tests use it with scripted doubles.
+The provers and the model are plug-ins (`--model-backend`; `--backends NAME` for an editor-backends
+plug-in that supplies both, see `llemma_prove.editor.backends`).
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def register(app: typer.Typer) -> None:
         expansions: int = typer.Option(100, "--expansions", help="Most node expansions per sorry."),
         candidates: int = typer.Option(32, "--candidates", help="Candidates per expansion."),
         time_limit: float = typer.Option(600.0, "--time-limit", help="Seconds per sorry."),
+        backends: Optional[str] = typer.Option(None, "--backends", help="Editor-backends plug-in supplying provers "
+                                               "and model together (see `llemma-prove doctor`)."),
     ) -> None:
         """Prove the sorrys of a Lean 4 or Isabelle file (all of them, or --theorem / --line) and print,
         diff or write the checked proofs."""
@@ -60,7 +62,7 @@ def register(app: typer.Typer) -> None:
         config = EditorConfig(
             model=model, model_backend=model_backend.value, endpoint=endpoint, device=device, dtype=dtype,
             prompt=prompt, lean_project=lean_project, workers=workers, expansions=expansions,
-            candidates=candidates, time_limit_s=time_limit,
+            candidates=candidates, time_limit_s=time_limit, backends=backends,
         )
 
         def started(target) -> None:  # type: ignore[no-untyped-def]

@@ -5,18 +5,16 @@ the client's `initializationOptions`). `DefaultBackends` builds the real Lean/Is
 LLEMMA proposer lazily, on the first target that needs them, and keeps them: the language server
 reuses the loaded model and the warm REPL processes for every later request.
 
-Testing seam: `EditorConfig.backends = "module:function"` (CLI: the environment variable
-`LLEMMA_PROVE_EDITOR_BACKENDS`; language server: the `backends` initialization option) names a
-function `function(config) -> Backends` that replaces the real provers and model. The test suite
-points it at scripted test doubles; it is not meant for users.
+The provers and the model are the plug-ins `llemma_prove.assembly` builds. `EditorConfig.backends`
+(CLI: `--backends NAME`; language server: the `backends` initialization option) instead names an
+editor-backends plug-in (`llemma_prove.plugins.EDITOR_BACKENDS`) that supplies provers and model
+together; the test suite registers its scripted stand-ins that way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Protocol
@@ -29,7 +27,6 @@ from ..types import DecodingMethod, Language, SamplingParams, Theorem
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "EleutherAI/llemma_7b"
-BACKENDS_ENV = "LLEMMA_PROVE_EDITOR_BACKENDS"
 MODEL_BACKENDS = ("hf", "vllm", "openai")
 
 
@@ -49,7 +46,7 @@ class EditorConfig:
     candidates: int = 32
     time_limit_s: float = 600.0
     max_new_tokens: int = 256
-    backends: str | None = None  # testing seam, see the module docstring
+    backends: str | None = None  # an editor-backends plug-in, see the module docstring
     backend_options: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -67,8 +64,6 @@ class EditorConfig:
             raise UserError("model backend openai needs an endpoint URL (an OpenAI-compatible completions server)")
         if self.workers is not None and self.workers < 1:
             raise UserError(f"workers must be at least 1, got {self.workers}")
-        if self.backends is not None and ":" not in self.backends:
-            raise UserError(f"backends must name module:function, got {self.backends!r}")
 
     def search_config(self) -> SearchConfig:
         """The paper's search with the improvements on (identical states merged, candidates cleaned,
@@ -157,17 +152,14 @@ class Backends(Protocol):
 
 
 def load_backends(config: EditorConfig) -> Backends:
-    """The real backends, or the factory the testing seam names."""
-    target = config.backends or os.environ.get(BACKENDS_ENV) or None
-    if not target:
+    """The prover and model plug-ins, or the editor-backends plug-in `config.backends` names."""
+    if not config.backends:
         return DefaultBackends(config)
-    module_name, _, function = target.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), function)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(f"cannot load the backends factory {target!r}: {exc}") from None
-    log.warning("using the backends from %s instead of the real provers and model", target)
-    return factory(config)
+    from ..plugins import EDITOR_BACKENDS, load
+
+    plugin = load(EDITOR_BACKENDS, config.backends)  # an unknown name: UserError naming the installed ones
+    log.info("editor backends from the plug-in %s", config.backends)
+    return plugin.build(config)
 
 
 class DefaultBackends:

@@ -27,7 +27,6 @@ from tests.editor.lsp_client import EditorClient, utf16_position
 from tests.lean.conftest import fake_options, write_script
 
 CONFIG = EditorConfig(expansions=10, candidates=4, time_limit_s=30)
-SEAM = "LLEMMA_PROVE_EDITOR_BACKENDS"
 
 
 def lean(text: str):
@@ -202,18 +201,17 @@ async def test_real_sketch_adapter_on_the_stand_in_repl(tmp_path, no_leftover_ch
 # ------------------------------------------------------------------------------------------- CLI, LSP
 
 
-def test_cli_diff_and_write_on_a_nested_sorry(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:nested_backends")
+def test_cli_diff_and_write_on_a_nested_sorry(tmp_path, capsys):
     path = tmp_path / "Nested.lean"
     path.write_text(NESTED_LEAN, encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
-        main(["prove", str(path), "--theorem", "with_have", "--diff"])
+        main(["prove", str(path), "--theorem", "with_have", "--diff", "--backends", "test-nested"])
     out, _ = capsys.readouterr()
     assert exit_info.value.code == 0
     assert "\n-  have h' : b = a := by sorry\n+  have h' : b = a := by exact h.symm\n" in out
     assert path.read_text(encoding="utf-8") == NESTED_LEAN
     with pytest.raises(SystemExit) as exit_info:
-        main(["prove", str(path), "--write", "--json"])
+        main(["prove", str(path), "--write", "--json", "--backends", "test-nested"])
     out, _ = capsys.readouterr()
     assert exit_info.value.code == 0
     data = json.loads(out)
@@ -228,7 +226,7 @@ async def test_language_server_offers_and_applies_the_nested_proof(tmp_path):
     client = EditorClient()
     await client.start("llemma_prove.editor.lsp_server")
     try:
-        await client.initialize({"backends": "tests.editor.doubles:nested_backends",
+        await client.initialize({"backends": "test-nested",
                                  "backendOptions": {"log": str(log)}, "expansions": 10, "candidates": 4}, tmp_path)
         doc = client.open(tmp_path / "Nested.lean", NESTED_LEAN)
         start = NESTED_LEAN.index("sorry")
