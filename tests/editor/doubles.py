@@ -221,7 +221,7 @@ def sample_backends(config: EditorConfig, log: EventLog | None = None, reject: S
 
 
 def cli_backends(config: EditorConfig) -> ScriptedBackends:
-    """For `LLEMMA_PROVE_EDITOR_BACKENDS` in CLI tests: the sample script."""
+    """For `--backends test-cli` in CLI tests: the sample script."""
     return sample_backends(config)
 
 
