@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, int, str]] = [
     ("llemma_prove.textscan", 0, "values"),
     ("llemma_prove.waits", 0, "values"),
     ("llemma_prove.processes", 0, "values"),
+    ("llemma_prove.vocabulary", 0, "values"),
     ("llemma_prove.search.config", 1, "data"),
     ("llemma_prove.search.result", 1, "data"),
     ("llemma_prove.autoformalize.holes", 1, "data"),

@@ -144,12 +144,7 @@ def validate_args(args: Minif2fArgs) -> None:
     options.check_at_least_one("--concurrency", args.concurrency)
     options.check_at_least_one("--workers", args.workers)
     options.check_at_least_one("--limit", args.limit)
-    if args.data is not None and args.statement_set is not None:
-        raise UserError("use either --data FILE or --statement-set NAME, not both")
-    if args.statement_set is not None and args.statement_set not in minif2f.STATEMENT_SETS:
-        raise UserError(
-            f"unknown statement set '{args.statement_set}' (choose one of {', '.join(sorted(minif2f.STATEMENT_SETS))})"
-        )
+    options.check_statements(args.data, args.statement_set, minif2f.STATEMENT_SETS)
     prover, backend = prover_plugin(args.prover), proposer_plugin(args.model_backend)  # unknown names: UserError
     if prover.language is Language.ISABELLE and args.statement_set is not None:
         raise UserError(f"--statement-set names a Lean 4 set; --prover {args.prover} uses the Isabelle miniF2F statements")
@@ -160,8 +155,6 @@ def validate_args(args: Minif2fArgs) -> None:
         raise UserError("use either --run-dir DIR or --output-dir DIR, not both")
     if args.prompt is not None and str(args.prompt) != BUILTIN_PROMPT and not args.prompt.is_file():
         raise UserError(f"prompt file {args.prompt} not found (or use --prompt builtin for the project's own prompt)")
-    if args.data is not None and not args.data.exists():
-        raise UserError(f"data file {args.data} not found")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not args.batch_wait_ms >= 0:
@@ -344,11 +337,8 @@ def register(app: typer.Typer) -> None:
     @app.command("minif2f")
     def minif2f_command(
         split: Split = typer.Option(Split.test, "--split", help="miniF2F split."),
-        statement_set: Optional[str] = typer.Option(
-            None, "--statement-set",
-            help="Lean 4 statement set: lean4-v4.24.0 (default, yangky11/miniF2F-lean4) or lean4-v4.9.0 "
-                 "(DeepSeek-Prover-V1.5). Downloaded from its pinned git commit on first use."),
-        data: Optional[Path] = typer.Option(None, "--data", help="Local JSONL of statements instead of a set."),
+        statement_set: Optional[str] = options.statement_set(),
+        data: Optional[Path] = options.data(),
         theorem: list[str] = options.theorems(),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N theorems."),
         model: str = options.model(),

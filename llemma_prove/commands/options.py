@@ -1,7 +1,7 @@
 """One vocabulary of options: the options several commands share are defined here once, so each has the
 same name, type, default, help, validation and message in `minif2f`, `prove`, `autoformalize`, `check`
-and the language server's initialization options (`editor.backends.EditorConfig`, which checks with the
-same `check_*` functions below)."""
+and the language server's initialization options (`editor.backends.EditorConfig` checks with the same
+`llemma_prove.vocabulary` functions, so a value is refused with the same message everywhere)."""
 
 from __future__ import annotations
 
@@ -70,41 +70,30 @@ def max_new_tokens() -> Any:
     return typer.Option(256, "--max-new-tokens", help="Most tokens generated per candidate.")
 
 
+def statement_set() -> Any:
+    return typer.Option(
+        None, "--statement-set",
+        help="Lean 4 statement set: lean4-v4.24.0 (default, yangky11/miniF2F-lean4) or lean4-v4.9.0 "
+             "(DeepSeek-Prover-V1.5). Downloaded from its pinned git commit on first use.")
+
+
+def data() -> Any:
+    return typer.Option(None, "--data", help="Local JSONL of statements instead of a set.")
+
+
 def theorems(what: str = "theorem") -> Any:
     return typer.Option([], "--theorem", "--name", help=f"Only this {what} (repeatable).")
 
 
-# -- validation: one message per option, wherever it is given -------------------------------------------
+# -- validation: one message per option, wherever it is given (also the editor's `EditorConfig`) ---------
 
-
-def check_at_least_one(option: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise UserError(f"{option} must be at least 1, got {value}")
-
-
-def check_positive_seconds(option: str, value: float | None) -> None:
-    if value is not None and not value > 0:
-        raise UserError(f"{option} must be a positive number of seconds, got {value:g}")
-
-
-def check_budget(expansions: int, candidates: int, time_limit: float, max_new_tokens: int) -> None:
-    """The search budget every command shares."""
-    check_at_least_one("--expansions", expansions)
-    check_at_least_one("--candidates", candidates)
-    check_positive_seconds("--time-limit", time_limit)
-    check_at_least_one("--max-new-tokens", max_new_tokens)
-
-
-def check_endpoint(backend_name: str, remote: bool, endpoint: str | None, device: str | None = None,
-                   dtype: str | None = None) -> None:
-    """A server backend needs its URL and takes no device; a local one takes no URL."""
-    if remote and not endpoint:
-        raise UserError(f"--model-backend {backend_name} needs --endpoint URL (an OpenAI-compatible completions server)")
-    if not remote and endpoint:
-        raise UserError("--endpoint applies to --model-backend openai only")
-    if remote and (device or dtype):
-        raise UserError("--device and --dtype apply to local models (--model-backend hf or vllm), not to a server")
-
+from ..vocabulary import (  # noqa: E402  (re-exported: the commands validate with these)
+    check_at_least_one,
+    check_budget,
+    check_endpoint,
+    check_positive_seconds,
+    check_statements,
+)
 
 def prompt_path(path: Path | None) -> None:
     if path is not None and not path.exists():

@@ -27,7 +27,6 @@ from ..types import DecodingMethod, Language, SamplingParams, Theorem
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "EleutherAI/llemma_7b"
-MODEL_BACKENDS = ("hf", "vllm", "openai")
 
 
 @dataclass(frozen=True)
@@ -50,20 +49,14 @@ class EditorConfig:
     backend_options: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        if self.expansions < 1:
-            raise UserError(f"expansions must be at least 1, got {self.expansions}")
-        if self.candidates < 1:
-            raise UserError(f"candidates must be at least 1, got {self.candidates}")
-        if not self.time_limit_s > 0:
-            raise UserError(f"the time limit must be a positive number of seconds, got {self.time_limit_s:g}")
-        if self.max_new_tokens < 1:
-            raise UserError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
-        if self.model_backend not in MODEL_BACKENDS:
-            raise UserError(f"unknown model backend {self.model_backend!r} (choose {', '.join(MODEL_BACKENDS)})")
-        if self.model_backend == "openai" and not self.endpoint:
-            raise UserError("model backend openai needs an endpoint URL (an OpenAI-compatible completions server)")
-        if self.workers is not None and self.workers < 1:
-            raise UserError(f"workers must be at least 1, got {self.workers}")
+        # the same checks and messages as the command-line options (llemma_prove/vocabulary.py)
+        from ..plugins import proposer_plugin
+        from ..vocabulary import check_at_least_one, check_budget, check_endpoint
+
+        check_budget(self.expansions, self.candidates, self.time_limit_s, self.max_new_tokens)
+        backend = proposer_plugin(self.model_backend)  # unknown: UserError naming the installed ones
+        check_endpoint(self.model_backend, backend.remote, self.endpoint)
+        check_at_least_one("--workers", self.workers)
 
     def search_config(self) -> SearchConfig:
         """The paper's search with the improvements on (identical states merged, candidates cleaned,
