@@ -101,3 +101,16 @@ def test_minif2f_refuses_an_unknown_prover_before_loading_anything(tmp_path):
 
     with pytest.raises(UserError, match="unknown --prover 'coq'"):
         validate_args(Minif2fArgs(prover="coq", run_dir=tmp_path / "run"))
+
+
+def test_the_uninstalled_test_distribution_declares_what_its_pyproject_does():
+    """tests/plugin_dist is used from its .dist-info folder; `pip install` would use its pyproject."""
+    import configparser
+
+    dist = ROOT / "tests" / "plugin_dist"
+    declared = tomllib.loads((dist / "pyproject.toml").read_text(encoding="utf-8"))["project"]["entry-points"]
+    (info,) = dist.glob("*.dist-info")
+    parser = configparser.ConfigParser(delimiters=("=",))
+    parser.optionxform = str  # names are case-sensitive
+    parser.read(info / "entry_points.txt", encoding="utf-8")
+    assert {group: dict(parser[group]) for group in parser.sections()} == declared
