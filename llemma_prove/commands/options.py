@@ -6,13 +6,18 @@ and the language server's initialization options (`editor.backends.EditorConfig`
 from __future__ import annotations
 
 import enum
-from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from ..config import DEFAULT_MODEL
-from ..errors import UserError
+from ..vocabulary import (  # noqa: F401  (re-exported: the commands validate with these, one message each)
+    check_at_least_one,
+    check_budget,
+    check_endpoint,
+    check_positive_seconds,
+    check_statements,
+)
 
 
 class Split(str, enum.Enum):
@@ -83,18 +88,3 @@ def data() -> Any:
 
 def theorems(what: str = "theorem") -> Any:
     return typer.Option([], "--theorem", "--name", help=f"Only this {what} (repeatable).")
-
-
-# -- validation: one message per option, wherever it is given (also the editor's `EditorConfig`) ---------
-
-from ..vocabulary import (  # noqa: E402  (re-exported: the commands validate with these)
-    check_at_least_one,
-    check_budget,
-    check_endpoint,
-    check_positive_seconds,
-    check_statements,
-)
-
-def prompt_path(path: Path | None) -> None:
-    if path is not None and not path.exists():
-        raise UserError(f"prompt file {path} not found")

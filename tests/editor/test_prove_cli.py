@@ -4,7 +4,6 @@ plugged in as editor-backends plug-ins (`--backends test-cli`, tests/plugin_dist
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
