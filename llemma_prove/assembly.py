@@ -106,7 +106,7 @@ def build_proposer(spec: ModelSpec, language: Language, template: Any = None,
     """The run's proposer: the backend's own, or its model wrapped with the prompt."""
     plugin: ProposerPlugin = proposer_plugin(spec.backend)
     if plugin.build_proposer is not None:
-        return plugin.build_proposer(spec, tuple(theorems))
+        return plugin.build_proposer(spec, tuple(theorems), template)
     return wrap_model(build_model(spec), language, template)
 
 

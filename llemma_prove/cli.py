@@ -9,6 +9,7 @@ a non-zero exit status; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import pkgutil
 import sys
@@ -114,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         context = getattr(exc, "ctx", None)
         where = context.command_path if context is not None and context.command_path else "llemma-prove"
         print(f"{where}: error: {_one_line(message)} (see --help)", file=sys.stderr)
+        if args[:1] == ["prove"] and "--json" in args:  # `prove --json` prints JSON on every exit
+            print(json.dumps({"error": _one_line(message)}, ensure_ascii=False))
         sys.exit(getattr(exc, "exit_code", EXIT_USER_ERROR) or EXIT_USER_ERROR)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -48,12 +48,12 @@ class ProverPlugin:
 @dataclass(frozen=True)
 class ProposerPlugin:
     """A model backend. `build_model(spec)` returns a `LanguageModel`, which the assembly wraps with the
-    run's prompt; a backend that proposes steps some other way gives `build_proposer(spec, theorems)`
-    instead. `remote`: it talks to a server (needs an endpoint; device and dtype do not apply)."""
+    run's prompt; a backend that proposes steps some other way gives `build_proposer(spec, theorems,
+    template)` instead (`template`: the run's prompt, None for the language's packaged one). `remote`: it talks to a server (needs an endpoint; device and dtype do not apply)."""
 
     name: str
     build_model: Callable[["ModelSpec"], "LanguageModel"] | None = None
-    build_proposer: Callable[["ModelSpec", Sequence["Theorem"]], "Proposer"] | None = None
+    build_proposer: Callable[["ModelSpec", Sequence["Theorem"], Any], "Proposer"] | None = None
     remote: bool = False
     description: str = ""
 
@@ -85,7 +85,7 @@ BUILTIN: dict[str, dict[str, str]] = {
               "isabelle": "llemma_prove.builtin_plugins:ISABELLE"},
     PROPOSERS: {"hf": "llemma_prove.builtin_plugins:HF", "vllm": "llemma_prove.builtin_plugins:VLLM",
                 "openai": "llemma_prove.builtin_plugins:OPENAI"},
-    EDITOR_BACKENDS: {},
+    EDITOR_BACKENDS: {"default": "llemma_prove.editor.backends:DEFAULT_BACKENDS"},
 }
 
 

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "llemma_prove"
 # (module prefix, layer rank, group). Longest prefix wins. Same rank, different group: peers that must
 # not import each other.
 LAYERS: list[tuple[str, int, str]] = [
-    ("llemma_prove", 0, "values"),  # the package's __init__ (its version)
+    ("llemma_prove", 0, "values"),  # the package's __init__ (its version) only
     ("llemma_prove.types", 0, "values"),
     ("llemma_prove.interfaces", 0, "values"),
     ("llemma_prove.errors", 0, "values"),
@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, int, str]] = [
     ("llemma_prove.compare", 4, "engine"),
     ("llemma_prove.viewer", 4, "engine"),
     ("llemma_prove.autoformalize", 4, "engine"),
+    ("llemma_prove.learning", 4, "engine"),  # datasets from runs, training, the expert-iteration loop
     ("llemma_prove.plugins", 5, "assembly"),
     ("llemma_prove.builtin_plugins", 5, "assembly"),
     ("llemma_prove.assembly", 5, "assembly"),
@@ -89,7 +90,7 @@ def graph() -> dict[str, set[str]]:
 def layer(module: str) -> tuple[int, str] | None:
     best = None
     for prefix, rank, group in LAYERS:
-        if module == prefix or module.startswith(prefix + "."):
+        if module == prefix or (prefix != "llemma_prove" and module.startswith(prefix + ".")):
             if best is None or len(prefix) > len(best[0]):
                 best = (prefix, rank, group)
     return None if best is None else (best[1], best[2])

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_pyproject_publishes_the_builtin_plugins_the_registry_falls_back_to():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     published = project["entry-points"]
-    for group in (plugins.PROVERS, plugins.PROPOSERS):
+    for group in (plugins.PROVERS, plugins.PROPOSERS, plugins.EDITOR_BACKENDS):
         assert published[group] == plugins.BUILTIN[group]
 
 
@@ -48,9 +48,9 @@ def test_the_test_distribution_is_found_through_entry_points():
 
 
 def test_unknown_names_are_user_errors_naming_the_installed_ones():
-    with pytest.raises(UserError, match=r"unknown --prover 'coq' \(installed: .*dojo, isabelle, lean"):
+    with pytest.raises(UserError, match=r"unknown --prover 'coq' \(installed: .*dojo, isabelle, .*lean"):
         plugins.prover_plugin("coq")
-    with pytest.raises(UserError, match=r"unknown --model-backend 'tgi' \(installed: .*hf, openai"):
+    with pytest.raises(UserError, match=r"unknown --model-backend 'tgi' \(installed: .*hf, .*openai"):
         plugins.proposer_plugin("tgi")
 
 

@@ -93,6 +93,7 @@ class Minif2fArgs:
     batch_size: int = 32
     batch_wait_ms: float = 5.0
     ray: str | None = None  # None: this process; "local": start a local Ray cluster; else its address
+    training_search: bool = False  # `iterate` searching its own training statements: not an evaluation
 
 
 # -- validation (no model, no prover) ----------------------------------------------------------------
@@ -277,6 +278,10 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
     template = await resolve_prompt(template)
     theorems, source = loaded or await load_theorems(args)
     config = run_config(args, search, source, theorems, template)
+    if not args.training_search:  # a model trained on the evaluated statements is refused (issue 18)
+        from ..learning.leakage import refuse_leaky_model
+
+        refuse_leaky_model(args.model, args.split, source, theorems)
     run_dir = args.run_dir or default_run_dir(args, config)
     config = replace(config, engine=engine_spec(args, run_dir))
     check_run_dir(run_dir, config, resume=args.resume, force=args.force)

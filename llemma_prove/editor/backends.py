@@ -21,6 +21,7 @@ from typing import Any, Mapping, Protocol
 
 from ..errors import UserError
 from ..interfaces import Proposer, Prover
+from ..plugins import EditorBackendsPlugin
 from ..search import SearchConfig
 from ..types import DecodingMethod, Language, SamplingParams, Theorem
 
@@ -145,13 +146,11 @@ class Backends(Protocol):
 
 
 def load_backends(config: EditorConfig) -> Backends:
-    """The prover and model plug-ins, or the editor-backends plug-in `config.backends` names."""
-    if not config.backends:
-        return DefaultBackends(config)
+    """The editor-backends plug-in `config.backends` names; by default `default`, the prover and model
+    plug-ins built through the assembly (`DefaultBackends`)."""
     from ..plugins import EDITOR_BACKENDS, load
 
-    plugin = load(EDITOR_BACKENDS, config.backends)  # an unknown name: UserError naming the installed ones
-    log.info("editor backends from the plug-in %s", config.backends)
+    plugin = load(EDITOR_BACKENDS, config.backends or "default")  # unknown: UserError naming the installed
     return plugin.build(config)
 
 
@@ -225,3 +224,7 @@ class DefaultBackends:
                 await thing.close()
             except Exception:  # closing one must not keep the others open
                 log.exception("closing %r failed", thing)
+
+
+# published as the editor-backends plug-in `default` (pyproject.toml)
+DEFAULT_BACKENDS = EditorBackendsPlugin("default", DefaultBackends, "the prover and model plug-ins, built on first use")

@@ -27,3 +27,7 @@ class UnsupportedTarget(EditorError):
 
 class FileChanged(EditorError):
     """The file changed on disk after it was read; nothing was written."""
+
+
+class ReadOnlySource(EditorError):
+    """The file cannot be written (`--write` on a read-only file)."""

@@ -7,9 +7,15 @@ command `llemma.prove`, which
 - stops the search when the client cancels that token (`window/workDoneProgress/cancel`) or the
   request (`$/cancelRequest`);
 - on a checked proof, asks the client to apply a versioned `workspace/applyEdit` that replaces the
-  `sorry` (moved along if the document changed meanwhile; withheld, with the proof in a message, if
-  the declaration changed or the text before it now reads differently to the prover);
+  `sorry`. If the document changed meanwhile (another proof inserted above, the user typing), the
+  target is found again in the current text (`reanchor.find_again`): moved along when its
+  declaration and the text before it read as before, otherwise the final check runs again on the
+  current text first. A proof that cannot be applied is never dropped: it is shown in a message and
+  kept as a diagnostic on its `sorry` with the quick fix "Insert LLEMMA proof" (checked again first);
 - otherwise says why in a `window/showMessage` and an information diagnostic on the `sorry`.
+
+A `sorry` that cannot be searched gets a disabled code action with the reason; for clients that
+hide disabled actions (Neovim before 0.11, Emacs) the reason is a hint diagnostic instead.
 
 Configuration comes from `initializationOptions` (see `EditorConfig.from_mapping`: model,
 modelBackend, endpoint, device, dtype, prompt, leanProject, workers, expansions, candidates,
@@ -24,8 +30,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
-from pathlib import PurePath
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePath
 from typing import Any, Callable
 from urllib.parse import unquote, urlparse
 
@@ -35,15 +41,21 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.workspace import TextDocument
 
 from .. import __version__
-from ..errors import UserError
+from ..errors import ProposerError, ProverError, UserError
 from ..types import Language
 from .backends import Backends, EditorConfig, load_backends
-from .session import TargetOutcome, prove_target
-from .targets import LocatedFile, Target, TextEdit, context_tokens, locate
+from .project import choose_project
+from .reanchor import find_again
+from .session import Suggestion, TargetOutcome, prove_declaration, prove_target, recheck, suggest_steps
+from .targets import HoleKind, LocatedFile, Target, TextEdit, locate
 
 log = logging.getLogger(__name__)
 
 COMMAND = "llemma.prove"
+INSERT_COMMAND = "llemma.insertProof"
+SUGGEST_COMMAND = "llemma.suggest"
+APPLY_STEPS_COMMAND = "llemma.applySteps"
+SUGGEST_TITLE = "Suggest next steps (LLEMMA)"
 TITLE = "Prove with LLEMMA"
 SOURCE = "llemma-prove"
 
@@ -81,6 +93,38 @@ class Job:
 
 
 @dataclass
+class PendingProof:
+    """A checked proof that could not be applied yet, and the text it was found (or last checked) in."""
+
+    id: str
+    target: Target
+    text: str
+    steps: tuple[str, ...]
+    why: str
+
+
+@dataclass
+class StoredSuggestion:
+    """Steps Lean accepted at a target's goal, offered as code actions on that `sorry`."""
+
+    id: str
+    target: Target
+    text: str
+    suggestion: Suggestion
+    origin: str  # "suggested" | "best partial path"
+
+    @property
+    def title(self) -> str:
+        steps = " ; ".join(self.suggestion.steps)
+        if self.suggestion.closes:
+            return f"LLEMMA: {steps}  (closes the goal)"
+        goals = " ".join(self.suggestion.goals.split())
+        short = goals if len(goals) <= 60 else goals[:57] + "..."
+        prefix = "best partial path: " if self.origin != "suggested" else ""
+        return f"LLEMMA: {prefix}{steps}  → {short}"
+
+
+@dataclass
 class _DocCache:
     version: int | None
     text: str
@@ -105,24 +149,50 @@ class LlemmaServer(LanguageServer):
         self.config = EditorConfig()
         self.config_error = ""
         self._factory = backends_factory
-        self._backends: Backends | None = None
+        self._backends: dict[str, Backends] = {}  # per Lake project (see `project.choose_project`)
+        self._advised: set[str] = set()
         self._jobs: set[Job] = set()
         self._cancelled_requests: set[Any] = set()
         self._docs: dict[str, _DocCache] = {}
         self._diagnostics: dict[str, dict[int, lsp.Diagnostic]] = {}
+        self._unsupported: dict[str, list[lsp.Diagnostic]] = {}
+        self._pending: dict[str, dict[str, PendingProof]] = {}
+        self._suggestions: dict[str, dict[str, StoredSuggestion]] = {}
+        self._published: dict[str, int] = {}  # diagnostics last published per document
 
     # -- state ------------------------------------------------------------------------------------
 
-    def backends(self) -> Backends:
-        """Built once, on first use, and kept: the model and warm provers serve every request."""
-        if self._backends is None:
-            self._backends = self._factory(self.config) if self._factory else load_backends(self.config)
-        return self._backends
+    def backends(self, uri: str | None = None) -> Backends:
+        """Built once per Lake project, on first use, and kept: the model and warm provers serve every
+        request. A Lean document gets the project that encloses it (its own toolchain and modules)."""
+        config = self.config
+        if uri is not None and document_language(uri, None) is Language.LEAN4:
+            choice = choose_project(Path(unquote(urlparse(uri).path)), config, self._workspace_root())
+            config = replace(config, lean_project=choice.directory)
+            if choice.advice and choice.advice not in self._advised:
+                self._advised.add(choice.advice)
+                self.message(lsp.MessageType.Info, f"LLEMMA: {choice.advice}")
+        key = str(config.lean_project)
+        backends = self._backends.get(key)
+        if backends is None:
+            backends = self._factory(config) if self._factory else load_backends(config)
+            self._backends[key] = backends
+        return backends
+
+    def _workspace_root(self) -> Path | None:
+        try:
+            root = self.workspace.root_path
+        except Exception:  # no workspace yet
+            return None
+        return Path(root) if root else None
 
     async def close_backends(self) -> None:
-        backends, self._backends = self._backends, None
-        if backends is not None:
-            await backends.close()
+        backends, self._backends = list(self._backends.values()), {}
+        for item in backends:
+            try:
+                await item.close()
+            except Exception:  # closing one must not keep the others open
+                log.exception("closing backends failed")
 
     def located(self, doc: TextDocument) -> _DocCache:
         cached = self._docs.get(doc.uri)
@@ -170,7 +240,11 @@ class LlemmaServer(LanguageServer):
         return lsp.Range(doc.client_position_at_offset(start), doc.client_position_at_offset(end))
 
     def publish(self, uri: str) -> None:
-        diags = list(self._diagnostics.get(uri, {}).values())
+        diags = list(self._diagnostics.get(uri, {}).values()) + self._unsupported.get(uri, [])
+        diags += self._pending_diagnostics(uri)
+        if not diags and not self._published.get(uri):
+            return  # nothing shown, nothing to show: no message on every keystroke
+        self._published[uri] = len(diags)
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diags))
 
     def set_diagnostic(self, doc: TextDocument, target: Target, message: str | None) -> None:
@@ -188,9 +262,44 @@ class LlemmaServer(LanguageServer):
         self.publish(doc.uri)
 
     def clear_diagnostics(self, uri: str) -> None:
-        if self._diagnostics.pop(uri, None):
+        if self._diagnostics.pop(uri, None) or self._pending.get(uri) or self._unsupported.get(uri):
             self.publish(uri)
 
+    def refresh(self, uri: str) -> None:
+        """After a change: search diagnostics are dropped (their ranges no longer hold), pending proofs
+        follow their targets, and the reasons of unsupported sorries are recomputed."""
+        self._diagnostics.pop(uri, None)
+        doc = self.workspace.get_text_document(uri)
+        self._unsupported[uri] = self._unsupported_diagnostics(doc)
+        self.publish(uri)
+
+    def _unsupported_diagnostics(self, doc: TextDocument) -> list[lsp.Diagnostic]:
+        if self.supports_disabled_actions():
+            return []  # the disabled code action carries the reason
+        entry = self.located(doc)
+        if entry.located is None:
+            return []
+        return [lsp.Diagnostic(range=self._range(doc, t.start, t.end), severity=lsp.DiagnosticSeverity.Hint,
+                               source=SOURCE, message=f"LLEMMA cannot search this {t.keyword}: {t.reason}")
+                for t in entry.located.targets if not t.supported]
+
+    def _pending_diagnostics(self, uri: str) -> list[lsp.Diagnostic]:
+        pending = self._pending.get(uri)
+        if not pending:
+            return []
+        doc = self.workspace.get_text_document(uri)
+        out = []
+        for item in pending.values():
+            found = find_again(item.target, item.text, doc.source)
+            if found is None:
+                continue
+            out.append(lsp.Diagnostic(
+                range=self._range(doc, found.target.start, found.target.end),
+                severity=lsp.DiagnosticSeverity.Information, source=SOURCE, code="llemma-proof",
+                data={"pending": item.id},
+                message=f"LLEMMA found a proof of {item.target.name} that is not inserted ({item.why}): "
+                        f"{' ; '.join(item.steps)}. Quick fix: Insert LLEMMA proof"))
+        return out
     def supports_progress(self) -> bool:
         window = self.client_capabilities.window
         return bool(window and window.work_done_progress)
@@ -231,6 +340,26 @@ class LlemmaServer(LanguageServer):
                     title=TITLE, kind=lsp.CodeActionKind.QuickFix,
                     disabled=lsp.CodeActionDisabled(reason=target.reason),
                 ))
+            if target.supported:
+                actions.append(lsp.CodeAction(
+                    title=SUGGEST_TITLE, kind=lsp.CodeActionKind.QuickFix,
+                    command=lsp.Command(title=SUGGEST_TITLE, command=SUGGEST_COMMAND, arguments=arguments)))
+        for stored in self._suggestions.get(doc.uri, {}).values():
+            found = find_again(stored.target, stored.text, doc.source)
+            if found is None or found.target.end < lo or found.target.start > hi:
+                continue
+            actions.append(lsp.CodeAction(
+                title=stored.title, kind=lsp.CodeActionKind.QuickFix,
+                command=lsp.Command(title=stored.title, command=APPLY_STEPS_COMMAND,
+                                    arguments=[{"uri": doc.uri, "id": stored.id}])))
+        for item in self._pending.get(doc.uri, {}).values():
+            found = find_again(item.target, item.text, doc.source)
+            if found is None or found.target.end < lo or found.target.start > hi:
+                continue
+            title = f"Insert LLEMMA proof of {item.target.name}"
+            actions.insert(0, lsp.CodeAction(
+                title=title, kind=lsp.CodeActionKind.QuickFix, is_preferred=True,
+                command=lsp.Command(title=title, command=INSERT_COMMAND, arguments=[{"uri": doc.uri, "id": item.id}])))
         return actions
 
     async def prove(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -265,6 +394,9 @@ class LlemmaServer(LanguageServer):
         self._jobs.add(job)
         try:
             await self._begin_progress(job, target)
+            if target.kind is HoleKind.NESTED and target.holes > 1:
+                group = [t for t in entry.located.targets if t.declaration == target.declaration]
+                return await self._search_declaration(doc, entry.text, target, group, job)
             return await self._search(doc, entry.text, target, job)
         except asyncio.CancelledError:
             # Answer normally: the task ends here, sessions are closed by the search's own cleanup.
@@ -304,7 +436,7 @@ class LlemmaServer(LanguageServer):
 
     async def _search(self, doc: TextDocument, text: str, target: Target, job: Job) -> dict[str, Any]:
         try:
-            outcome = await prove_target(target, self.backends(), self.config,
+            outcome = await prove_target(target, self.backends(doc.uri), self.config,
                                          progress=lambda done, budget: self._report(job, done, budget))
         except UserError as exc:  # e.g. Lean or Isabelle not installed: say what to install
             self._end_progress(job, "failed")
@@ -312,24 +444,202 @@ class LlemmaServer(LanguageServer):
             return {"status": "error", "reason": str(exc)}
         if not outcome.proved or outcome.edit is None:
             self._end_progress(job, f"no proof: {outcome.reason}")
-            self.message(lsp.MessageType.Warning, f"LLEMMA: no proof for {target.label}: {outcome.reason}")
+            best = ""
+            if outcome.best_path is not None:
+                self._store_suggestions(doc.uri, target, text, [outcome.best_path], "best partial path")
+                best = (f" Best partial path: {' ; '.join(outcome.best_path.steps)} (leaves: "
+                        f"{' '.join(outcome.best_path.goals.split())[:200]}); it is offered as a code action.")
+            self.message(lsp.MessageType.Warning, f"LLEMMA: no proof for {target.label}: {outcome.reason}.{best}")
             self.set_diagnostic(doc, target, f"LLEMMA found no proof ({outcome.status}): {outcome.reason}")
             return {"status": outcome.status, "reason": outcome.reason}
         self._end_progress(job, "proof found")
         return await self._apply(doc, text, target, outcome)
 
+    def _store_suggestions(self, uri: str, target: Target, text: str, suggestions: list[Suggestion],
+                           origin: str) -> list[StoredSuggestion]:
+        per_doc = self._suggestions.setdefault(uri, {})
+        for key in [k for k, v in per_doc.items() if v.target.start == target.start and v.text == text]:
+            per_doc.pop(key)  # a new list replaces the old one for this sorry
+        stored = [StoredSuggestion(uuid.uuid4().hex, target, text, s, origin) for s in suggestions]
+        per_doc.update((s.id, s) for s in stored)
+        return stored
+
+    async def suggest(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The `llemma.suggest` command: the model's top next steps at the cursor's goal that Lean
+        accepts, each with the goals it leaves; offered afterwards as code actions on the `sorry`."""
+        if self.config_error:
+            self.message(lsp.MessageType.Error, f"LLEMMA: {self.config_error}")
+            return {"status": "error", "reason": self.config_error}
+        uri = args.get("uri")
+        if not isinstance(uri, str):
+            raise ValueError("llemma.suggest expects {uri, line, character}")
+        doc = self.workspace.get_text_document(uri)
+        entry = self.located(doc)
+        if entry.located is None:
+            return {"status": "error", "reason": entry.error or "not a Lean or Isabelle document"}
+        offset = doc.offset_at_position(lsp.Position(int(args.get("line", 0)), int(args.get("character", 0))))
+        target = entry.located.target_at(offset)
+        if target is None or not target.supported:
+            reason = target.reason if target is not None else "there is no sorry at that position"
+            self.message(lsp.MessageType.Warning, f"LLEMMA: {reason}")
+            return {"status": "unsupported" if target is not None else "no-target", "reason": reason}
+        try:
+            suggestions = await suggest_steps(target, self.backends(doc.uri), self.config)
+        except (UserError, ProverError, ProposerError) as exc:
+            self.message(lsp.MessageType.Warning, f"LLEMMA: no suggestions for {target.label}: {exc}")
+            return {"status": "error", "reason": str(exc)}
+        stored = self._store_suggestions(doc.uri, target, entry.text, suggestions, "suggested")
+        if stored:
+            self.message(lsp.MessageType.Info, f"LLEMMA: {len(stored)} next step(s) for {target.label} that Lean "
+                                               "accepts; they are in the code actions on the sorry: "
+                                               + " | ".join(s.title.removeprefix("LLEMMA: ") for s in stored))
+        else:
+            self.message(lsp.MessageType.Info, f"LLEMMA: none of the model's steps for {target.label} is accepted")
+        return {"status": "ok", "suggestions": [dict(s.suggestion.to_json(), id=s.id) for s in stored]}
+
+    async def apply_steps(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Apply a stored suggestion: its steps replace the `sorry`, followed by a new `sorry` for the
+        goals they leave; a step that closes the goal goes in only after the final check passes."""
+        uri, key = args.get("uri"), args.get("id")
+        stored = self._suggestions.get(uri, {}).get(key) if isinstance(uri, str) and isinstance(key, str) else None
+        if stored is None:
+            return {"status": "no-target", "reason": "that suggestion is gone"}
+        current = self.workspace.get_text_document(uri)
+        found = find_again(stored.target, stored.text, current.source)
+        if found is None:
+            return {"status": "no-target", "reason": "its sorry is no longer in the document"}
+        steps = stored.suggestion.steps
+        if stored.suggestion.closes:
+            checked = await recheck(found.target, steps, self.backends(uri))
+            if not checked.proved or checked.edit is None:
+                self.message(lsp.MessageType.Warning, f"LLEMMA: not inserted: {checked.reason}")
+                return {"status": checked.status, "reason": checked.reason}
+            edit = checked.edit
+        else:
+            from .targets import proof_edit
+
+            edit = proof_edit(found.target, tuple(steps) + ("sorry",))
+        text_edit = lsp.TextEdit(range=self._range(current, edit.start, edit.end), new_text=edit.new_text)
+        workspace_edit = lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
+            text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=current.uri, version=current.version),
+            edits=[text_edit])]) if self.supports_document_changes() else lsp.WorkspaceEdit(
+            changes={current.uri: [text_edit]})
+        answer = await self.workspace_apply_edit_async(
+            lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label="LLEMMA: next steps"))
+        applied = bool(answer and answer.applied)
+        if applied:
+            self._suggestions.get(uri, {}).pop(key, None)
+        return {"status": "ok", "applied": applied, "text": edit.new_text}
+
+    async def _search_declaration(self, doc: TextDocument, text: str, target: Target, group: list[Target],
+                                  job: Job) -> dict[str, Any]:
+        """A sorry with siblings in its declaration: all of them are searched (each from its goal) and
+        inserted together once the final check of the whole declaration passed."""
+        try:
+            outcomes = await prove_declaration(group, self.backends(doc.uri), self.config,
+                                               progress=lambda done, budget: self._report(job, done, budget))
+        except UserError as exc:
+            self._end_progress(job, "failed")
+            self.message(lsp.MessageType.Error, f"LLEMMA: {exc}")
+            return {"status": "error", "reason": str(exc)}
+        mine = next(o for o in outcomes if o.target.start == target.start)
+        if not all(o.proved and o.edit is not None for o in outcomes):
+            self._end_progress(job, "no proof")
+            pieces = [f"line {o.target.line}: {' ; '.join(o.steps)}" for o in outcomes if o.partial]
+            found = f" Found pieces (the declaration keeps another sorry): {', '.join(pieces)}." if pieces else ""
+            for o in outcomes:
+                if not o.proved:
+                    self.set_diagnostic(doc, o.target, f"LLEMMA found no proof ({o.status}): {o.reason}")
+            self.message(lsp.MessageType.Warning,
+                         f"LLEMMA: no proof for all {len(group)} sorrys of {target.name}: {mine.reason}.{found}")
+            return {"status": mine.status, "reason": mine.reason,
+                    "partial": [{"line": o.target.line, "steps": list(o.steps)} for o in outcomes if o.partial]}
+        self._end_progress(job, "proof found")
+        current = self.workspace.get_text_document(doc.uri)
+        edits: list[TextEdit] = []
+        for o in outcomes:
+            again = find_again(o.target, text, current.source)
+            if again is None or not again.unchanged:
+                why = "the declaration or the text before it changed meanwhile"
+                self.message(lsp.MessageType.Warning, f"LLEMMA: proofs of {target.name} found, but {why}; not "
+                             "inserted. Proofs: " + ", ".join(f"line {x.target.line}: {' ; '.join(x.steps)}"
+                                                              for x in outcomes))
+                return {"status": "proved", "applied": False, "reason": why}
+            edits.append(_shifted(PendingProof("", o.target, text, o.steps, ""), again.target))
+        text_edits = [lsp.TextEdit(range=self._range(current, e.start, e.end), new_text=e.new_text) for e in edits]
+        workspace_edit = lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
+            text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=current.uri, version=current.version),
+            edits=text_edits)]) if self.supports_document_changes() else lsp.WorkspaceEdit(
+            changes={current.uri: text_edits})
+        answer = await self.workspace_apply_edit_async(
+            lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"LLEMMA: proofs of {target.name}"))
+        applied = bool(answer and answer.applied)
+        if not applied:
+            self.message(lsp.MessageType.Warning, f"LLEMMA: proofs of {target.name} not inserted. Proofs: "
+                         + ", ".join(f"line {x.target.line}: {' ; '.join(x.steps)}" for x in outcomes))
+        return {"status": "proved", "applied": applied, "proof": mine.edit.new_text if mine.edit else None,
+                "steps": list(mine.steps), "proofs": [e.new_text for e in edits]}
+
     async def _apply(self, doc: TextDocument, text: str, target: Target, outcome: TargetOutcome) -> dict[str, Any]:
         assert outcome.edit is not None
-        current = self.workspace.get_text_document(doc.uri)
-        edit = _reanchor(outcome.edit, target, text, current.source)
         result: dict[str, Any] = {"status": "proved", "proof": outcome.edit.new_text, "steps": list(outcome.steps)}
-        if edit is None:
+        item = PendingProof(uuid.uuid4().hex, target, text, tuple(outcome.steps), "")
+        applied, why = await self._place(doc.uri, item)
+        result["applied"] = applied
+        if not applied:
+            result["reason"] = why
+        return result
+
+    async def insert_pending(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The quick fix of a pending proof: found again, checked again if needed, applied."""
+        uri, key = args.get("uri"), args.get("id")
+        item = self._pending.get(uri, {}).get(key) if isinstance(uri, str) and isinstance(key, str) else None
+        if item is None:
+            return {"status": "no-target", "reason": "that proof is no longer pending"}
+        applied, why = await self._place(uri, item)
+        return {"status": "proved", "applied": applied, "reason": why or None}
+
+    async def _place(self, uri: str, item: PendingProof) -> tuple[bool, str]:
+        """Put a checked proof where its target now stands, checking it again when the text the prover
+        reads before it (or the declaration) changed. If it cannot be applied, it stays pending: a
+        message with the proof, and a diagnostic on the `sorry` with the quick fix to insert it."""
+        proof_text = " ; ".join(item.steps)
+        current = self.workspace.get_text_document(uri)
+        text_now = current.source
+        found = find_again(item.target, item.text, text_now)
+        if found is None:
+            why = "its sorry or declaration is no longer in the document"
+            self._pending.setdefault(uri, {})[item.id] = replace(item, why=why)
             self.message(lsp.MessageType.Warning,
-                         f"LLEMMA: proof of {target.label} found, but the sorry or the text before it changed "
-                         f"meanwhile; not inserted. "
-                         f"Proof: {outcome.edit.new_text}")
-            result["applied"] = False
-            return result
+                         f"LLEMMA: proof of {item.target.label} found, but the sorry or the text before it changed "
+                         f"meanwhile; not inserted. Proof: {proof_text}")
+            self.publish(uri)
+            return False, why
+        target = found.target
+        if found.unchanged:
+            edit = _shifted(item, target)
+        else:
+            try:
+                checked = await recheck(target, item.steps, self.backends(uri))
+            except UserError as exc:
+                checked = None
+                reason = str(exc)
+            else:
+                reason = checked.reason
+            if checked is None or not checked.proved or checked.edit is None:
+                why = f"the text changed and the proof does not check in it now: {reason}"
+                self._pending.setdefault(uri, {})[item.id] = replace(item, target=target, text=text_now, why=why)
+                self.message(lsp.MessageType.Warning, f"LLEMMA: proof of {item.target.label} not inserted ({why}). "
+                                                      f"Proof: {proof_text}")
+                self.publish(uri)
+                return False, why
+            edit = checked.edit
+            current = self.workspace.get_text_document(uri)
+            if current.source != text_now:  # changed again during the check: try once more later
+                self._pending.setdefault(uri, {})[item.id] = replace(item, target=target, text=text_now,
+                                                                      why="the document changed during the check")
+                self.publish(uri)
+                return await self._place(uri, self._pending[uri][item.id])
         text_edit = lsp.TextEdit(range=self._range(current, edit.start, edit.end), new_text=edit.new_text)
         if self.supports_document_changes():
             workspace_edit = lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
@@ -338,39 +648,25 @@ class LlemmaServer(LanguageServer):
         else:
             workspace_edit = lsp.WorkspaceEdit(changes={current.uri: [text_edit]})
         answer = await self.workspace_apply_edit_async(
-            lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"LLEMMA: proof of {target.name}"))
-        applied = bool(answer and answer.applied)
-        result["applied"] = applied
-        if applied:
+            lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"LLEMMA: proof of {item.target.name}"))
+        if answer and answer.applied:
+            self._pending.get(uri, {}).pop(item.id, None)
             self.set_diagnostic(current, target, None)
-        else:
-            why = (answer.failure_reason if answer else None) or "the editor refused the edit"
-            self.message(lsp.MessageType.Warning, f"LLEMMA: proof of {target.label} not inserted ({why}). "
-                                                  f"Proof: {outcome.edit.new_text}")
-        return result
+            self.publish(uri)
+            return True, ""
+        why = (answer.failure_reason if answer else None) or "the editor refused the edit"
+        self._pending.setdefault(uri, {})[item.id] = replace(item, target=target, text=text_now, why=why)
+        self.message(lsp.MessageType.Warning, f"LLEMMA: proof of {item.target.label} not inserted ({why}). "
+                                              f"Proof: {proof_text}")
+        self.publish(uri)
+        return False, why
 
 
-def _reanchor(edit: TextEdit, target: Target, old: str, new: str) -> TextEdit | None:
-    """The edit moved to where the same declaration stands in the current text, or None.
+def _shifted(item: PendingProof, target: Target) -> TextEdit:
+    """The proof's edit for `target` (the same `sorry`, in an unchanged declaration and context)."""
+    from .targets import proof_edit
 
-    Unchanged text: the edit as is. Otherwise the declaration's text (which holds the `sorry`) must
-    occur exactly once in the new text, unchanged, and everything before it must still read the same
-    to the prover (comments and layout may differ): the proof was checked in that context.
-    """
-    if old == new:
-        return edit
-    decl = target.declaration
-    if decl is None:
-        return None
-    chunk = old[decl.start: decl.end]
-    at = new.find(chunk)
-    if at < 0 or new.find(chunk, at + 1) >= 0:
-        return None
-    before = context_tokens(old[: decl.start], target.language)
-    if before is None or before != context_tokens(new[:at], target.language):
-        return None
-    shift = at - decl.start
-    return TextEdit(edit.start + shift, edit.end + shift, edit.new_text)
+    return proof_edit(target, item.steps)
 
 
 def build_server(backends_factory: BackendsFactory | None = None) -> LlemmaServer:
@@ -393,14 +689,22 @@ def build_server(backends_factory: BackendsFactory | None = None) -> LlemmaServe
     def code_action(ls: LlemmaServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
         return ls.code_actions(params)
 
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: LlemmaServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        ls.refresh(params.text_document.uri)
+
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LlemmaServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        ls.clear_diagnostics(params.text_document.uri)  # their ranges no longer hold
+        ls.refresh(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LlemmaServer, params: lsp.DidCloseTextDocumentParams) -> None:
-        ls._docs.pop(params.text_document.uri, None)
-        ls.clear_diagnostics(params.text_document.uri)
+        uri = params.text_document.uri
+        ls._docs.pop(uri, None)
+        ls._unsupported.pop(uri, None)
+        ls._diagnostics.pop(uri, None)  # pending proofs stay: they show again when the file is reopened
+        ls._published.pop(uri, None)
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     @server.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL)
     def progress_cancel(ls: LlemmaServer, params: lsp.WorkDoneProgressCancelParams) -> None:
@@ -416,6 +720,24 @@ def build_server(backends_factory: BackendsFactory | None = None) -> LlemmaServe
         if len(args) != 1 or not isinstance(args[0], dict):
             raise ValueError("llemma.prove expects one argument {uri, line, character}")
         return await ls.prove(args[0])
+
+    @server.command(SUGGEST_COMMAND)
+    async def suggest(ls: LlemmaServer, *args: Any) -> dict[str, Any]:
+        if len(args) != 1 or not isinstance(args[0], dict):
+            raise ValueError("llemma.suggest expects one argument {uri, line, character}")
+        return await ls.suggest(args[0])
+
+    @server.command(APPLY_STEPS_COMMAND)
+    async def apply_steps(ls: LlemmaServer, *args: Any) -> dict[str, Any]:
+        if len(args) != 1 or not isinstance(args[0], dict):
+            raise ValueError("llemma.applySteps expects one argument {uri, id}")
+        return await ls.apply_steps(args[0])
+
+    @server.command(INSERT_COMMAND)
+    async def insert_proof(ls: LlemmaServer, *args: Any) -> dict[str, Any]:
+        if len(args) != 1 or not isinstance(args[0], dict):
+            raise ValueError("llemma.insertProof expects one argument {uri, id}")
+        return await ls.insert_pending(args[0])
 
     return server
 

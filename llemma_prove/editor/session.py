@@ -5,9 +5,15 @@ check accepted it from scratch; for a last-step target that check covers the rep
 found ones, i.e. the whole proof as it will stand in the file.
 
 A nested target (a `sorry` deeper in a Lean proof) is searched from a sketch instead: the declaration's
-proof is opened once with that `sorry` as its only hole (`SketchProver.open_sketch`), best-first search
-runs from the hole's goal, and the edit that replaces the `sorry` is spliced into the proof text, which
-`SketchProver.verify_sketch` then checks from scratch, byte for byte as it will be written.
+proof is opened once with its `sorry`s as holes (`SketchProver.open_sketch`; on the Lean REPL the
+goals are the REPL's own `sorries`, matched by position), best-first search runs from each hole's
+goal in order, and the edits that replace the `sorry`s are spliced into the proof text, which
+`SketchProver.verify_sketch` then checks from scratch, byte for byte as it will be written
+(`prove_declaration`; found pieces of a declaration not fully proved are PARTIAL).
+
+Also here: `recheck` (the final check again, for a proof found in an earlier version of the text),
+`suggest_steps` (the model's next steps at a target's goal that the prover accepts) and
+`best_partial_path` (how far a failed search got).
 """
 
 from __future__ import annotations
@@ -36,12 +42,16 @@ from ..types import (
     Verification,
 )
 from .backends import Backends, EditorConfig
+from .errors import UnsupportedTarget
 from .targets import HoleKind, Target, TextEdit, proof_edit
 
 log = logging.getLogger(__name__)
 
 UNSUPPORTED = "unsupported"
 PROVED = SearchStatus.PROVED.value
+# Found for one sorry of a declaration whose other sorrys were not all found: the piece elaborates
+# with the others left in place, but the declaration has not passed the final check (`--partial`).
+PARTIAL = "partial"
 
 # (expansions so far, expansion budget)
 ProgressCallback = Callable[[int, int], None]
@@ -59,17 +69,37 @@ class TargetOutcome:
     reason: str = ""
     expansions: int = 0
     checked_text: str = ""
+    best_path: "Suggestion | None" = None  # a failed search: the furthest it got (steps Lean accepted)
+    # The target as it stands in the file that was read (before earlier proofs of the same run moved
+    # it): line numbers are reported from it. None: `target` itself.
+    origin: Target | None = None
 
     @property
     def proved(self) -> bool:
         return self.status == PROVED and self.edit is not None
 
+    @property
+    def partial(self) -> bool:
+        return self.status == PARTIAL and self.edit is not None
+
+    @property
+    def line(self) -> int:
+        return (self.origin or self.target).line
+
+    @property
+    def column(self) -> int:
+        return (self.origin or self.target).column
+
+    @property
+    def label(self) -> str:
+        return (self.origin or self.target).label
+
     def to_json(self) -> dict[str, Any]:
         target = self.target
         return {
             "target": target.name,
-            "line": target.line,
-            "column": target.column + 1,
+            "line": self.line,
+            "column": self.column + 1,
             "kind": target.kind.value,
             "status": self.status,
             "proof": self.edit.new_text if self.edit else None,
@@ -77,6 +107,7 @@ class TargetOutcome:
             "time_s": round(self.elapsed_s, 3),
             "expansions": self.expansions,
             "reason": self.reason or None,
+            **({"best_path": self.best_path.to_json()} if self.best_path is not None else {}),
         }
 
 
@@ -215,6 +246,8 @@ async def prove_target(
         return TargetOutcome(target, UNSUPPORTED, reason=target.reason)
     theorem = target.theorem
     if target.kind is HoleKind.NESTED:
+        if target.holes > 1:
+            raise ValueError("a sorry with siblings in its declaration is proved with prove_declaration")
         return await prove_nested(target, backends, config, progress)
     prover: Prover = await backends.prover(theorem)
     proposer: Proposer = await backends.proposer(theorem.language)
@@ -230,7 +263,7 @@ async def prove_target(
     if not result.proved or result.proof is None:
         return TargetOutcome(target, result.status.value, elapsed_s=elapsed,
                              reason=describe_failure(result, config), expansions=result.expansions,
-                             checked_text=checked)
+                             checked_text=checked, best_path=best_partial_path(result))
     steps = _found_steps(result)
     edit = proof_edit(target, steps)
     return TargetOutcome(target, PROVED, steps, edit, elapsed, "", result.expansions, checked)
@@ -328,8 +361,8 @@ async def prove_nested(
         except ProverError as exc:
             log.warning("closing the sketch session of %s failed: %s", theorem.name, exc)
     if result.proof is None:
-        return _nested_result(target, result.status.value, started, describe_failure(result, config),
-                              result.expansions)
+        return replace(_nested_result(target, result.status.value, started, describe_failure(result, config),
+                                      result.expansions), best_path=best_partial_path(result))
     steps = tuple(result.proof.tactics)
     edit = proof_edit(target, steps)
     assert (edit.start, edit.end) == (target.start, target.end)  # NESTED edits replace just the `sorry`
@@ -349,3 +382,283 @@ async def prove_nested(
                               f"a proof was found but the final check refused it: "
                               f"{verification.reason or verification.verdict.value}", result.expansions, checked)
     return TargetOutcome(target, PROVED, steps, edit, time.monotonic() - started, "", result.expansions, checked)
+
+
+# ============================================================================================ recheck
+
+
+async def recheck(target: Target, steps: Sequence[str], backends: Backends) -> TargetOutcome:
+    """The final check, again, of `steps` (a proof found for this target in an earlier version of the
+    text) at `target` as it stands now: the same check a search ends with, on the current context.
+    The outcome carries the edit only if it passes."""
+    started = time.monotonic()
+    if not target.supported or target.theorem is None:
+        return TargetOutcome(target, UNSUPPORTED, reason=target.reason)
+    theorem = target.theorem
+    clean = tuple(s for s in steps if s.strip())
+    if not clean:
+        return _nested_result(target, SearchStatus.REJECTED.value, started, "no steps to check")
+    edit = proof_edit(target, clean)
+    try:
+        if target.kind is HoleKind.NESTED:
+            sketcher = await sketcher_for(backends, theorem)
+            if sketcher is None:
+                return _nested_result(target, UNSUPPORTED, started,
+                                      "the prover cannot check a proof inside a sketch, which a nested sorry needs")
+            hole_start, hole_end = target.sketch_hole
+            body = target.sketch_body[:hole_start] + edit.new_text + target.sketch_body[hole_end:]
+            if parse_sketch(body, theorem.language).holes:
+                return _nested_result(target, SearchStatus.REJECTED.value, started, "the proof still contains a sorry")
+            verification = await sketcher.verify_sketch(theorem, body)
+        else:
+            prover: Prover = await backends.prover(theorem)
+            if target.prefix:
+                prover = ReplayingProver(prover, target.prefix)
+            verification = await prover.verify(theorem, Proof(clean))
+    except ProverError as exc:
+        verification = Verification(Verdict.UNCHECKED, f"final check could not run: {exc}")
+    if not verification.accepted:
+        return _nested_result(target, SearchStatus.REJECTED.value, started,
+                              f"the final check refused the proof in the current text: "
+                              f"{verification.reason or verification.verdict.value}", 0, verification.checked_text)
+    return TargetOutcome(target, PROVED, clean, edit, time.monotonic() - started, "", 0, verification.checked_text)
+
+
+# ============================================================================================ declarations
+
+
+async def prove_declaration(
+    targets: Sequence[Target],
+    backends: Backends,
+    config: EditorConfig,
+    progress: ProgressCallback | None = None,
+) -> list[TargetOutcome]:
+    """All the sorrys of one declaration (its NESTED targets, which share one sketch), searched in
+    order, each from the goal Lean reports at it; accepted together only when the final check of the
+    whole declaration, with every found piece in place, passes. When only some are found, each found
+    piece is kept as PARTIAL if the declaration with just those pieces filled still elaborates (the
+    other sorrys left in place): `--partial` writes those."""
+    started = time.monotonic()
+    targets = sorted(targets, key=lambda t: t.start)
+    first = targets[0]
+    theorem = first.theorem
+    if theorem is None or any(t.kind is not HoleKind.NESTED or t.sketch_body != first.sketch_body for t in targets):
+        raise ValueError("prove_declaration takes the NESTED targets of one declaration")
+
+    def every(status: str, reason: str) -> list[TargetOutcome]:
+        return [_nested_result(t, status, started, reason) for t in targets]
+
+    sketcher = await sketcher_for(backends, theorem)
+    if sketcher is None:
+        return every(UNSUPPORTED, "the prover cannot open a proof sketch, which a nested sorry needs")
+    sketch = parse_sketch(first.sketch_body, theorem.language)
+    holes = {(h.start, h.end): h for h in sketch.holes}
+    if len(sketch.holes) != len(targets) or any(t.sketch_hole not in holes for t in targets):
+        return every(UNSUPPORTED, f"the proof has {len(sketch.holes)} sorrys and {len(targets)} were located; "
+                                  "they must be searched together")
+    proposer: Proposer = await backends.proposer(theorem.language)
+    search = config.search_config()
+    if progress is not None:
+        proposer = CountingProposer(proposer, progress, search.max_expansions * len(targets))
+    found: dict[int, tuple[str, ...]] = {}  # hole index -> steps
+    failures: dict[int, tuple[str, str, int]] = {}  # hole index -> status, reason, expansions
+    expansions: dict[int, int] = {}
+    try:
+        session = await sketcher.open_sketch(theorem, sketch)
+    except ProverError as exc:
+        return every(SearchStatus.ERROR.value, f"could not open the proof as a sketch: {exc}")
+    try:
+        for target in targets:
+            hole = holes[target.sketch_hole]
+            fills = [proof_edit(t, found[holes[t.sketch_hole].index]).new_text for t in targets
+                     if holes[t.sketch_hole].index < hole.index and holes[t.sketch_hole].index in found]
+            log.info("searching %s (%d of %d sorrys of %s)", target.label, hole.index + 1, len(targets), theorem.name)
+            try:
+                goal = await session.hole_goal(hole.index, fills)
+                if not goal.ok or goal.state is None:
+                    failures[hole.index] = (SearchStatus.ERROR.value,
+                                            f"the proof around the sorry does not check: {goal.error}", 0)
+                    continue
+                root: ProverSession = _HoleSession(session, theorem, goal.state)  # type: ignore[assignment]
+                result = await best_first_search(theorem, root, proposer, search)
+            except (ProverError, ProposerError) as exc:
+                failures[hole.index] = (SearchStatus.ERROR.value, f"the search failed: {exc}", 0)
+                continue
+            expansions[hole.index] = result.expansions
+            if result.proof is None:
+                failures[hole.index] = (result.status.value, describe_failure(result, config), result.expansions)
+            else:
+                found[hole.index] = tuple(result.proof.tactics)
+    finally:
+        try:
+            await session.close()
+        except ProverError as exc:
+            log.warning("closing the sketch session of %s failed: %s", theorem.name, exc)
+    edits = {holes[t.sketch_hole].index: proof_edit(t, found[holes[t.sketch_hole].index]) for t in targets
+             if holes[t.sketch_hole].index in found}
+    body = sketch.fill({index: edit.new_text for index, edit in edits.items()})
+    if len(found) == len(targets):
+        if parse_sketch(body, theorem.language).holes:
+            return every(SearchStatus.REJECTED.value, "a proof was found but the final check refused it: it still "
+                                                      "contains a sorry")
+        try:
+            verification = await sketcher.verify_sketch(theorem, body)
+        except ProverError as exc:
+            verification = Verification(Verdict.UNCHECKED, f"final check could not run: {exc}")
+        if not verification.accepted:
+            reason = (f"proofs were found for all {len(targets)} sorrys but the final check of the declaration "
+                      f"refused them: {verification.reason or verification.verdict.value}")
+            return [_nested_result(t, SearchStatus.REJECTED.value, started, reason,
+                                   expansions.get(holes[t.sketch_hole].index, 0), verification.checked_text)
+                    for t in targets]
+        elapsed = time.monotonic() - started
+        return [TargetOutcome(t, PROVED, found[holes[t.sketch_hole].index], edits[holes[t.sketch_hole].index],
+                              elapsed, "", expansions.get(holes[t.sketch_hole].index, 0), verification.checked_text)
+                for t in targets]
+    partial_ok, partial_reason = False, ""
+    if found:
+        partial_ok, partial_reason = await _elaborates(sketcher, theorem, body)
+    out = []
+    missing = ", ".join(str(t.line) for t in targets if holes[t.sketch_hole].index not in found)
+    for t in targets:
+        index = holes[t.sketch_hole].index
+        if index in failures:
+            status, reason, spent = failures[index]
+            out.append(_nested_result(t, status, started, reason, spent))
+        elif partial_ok:
+            out.append(TargetOutcome(t, PARTIAL, found[index], edits[index], time.monotonic() - started,
+                                     f"found, but the declaration still has a sorry the search did not close "
+                                     f"(line {missing}); it elaborates with that sorry left in place",
+                                     expansions.get(index, 0)))
+        else:
+            out.append(_nested_result(t, SearchStatus.REJECTED.value, started,
+                                      f"found, but the declaration does not elaborate with it: {partial_reason}",
+                                      expansions.get(index, 0)))
+    return out
+
+
+async def _elaborates(sketcher: SketchProver, theorem: Theorem, body: str) -> tuple[bool, str]:
+    """Does the declaration with some sorrys filled still elaborate (the rest left as sorrys)? Lean's
+    own answer: the filled text opened as a sketch, its first remaining hole must get a goal."""
+    partial = parse_sketch(body, theorem.language)
+    if not partial.holes:
+        return False, "no sorry left"
+    try:
+        session = await sketcher.open_sketch(theorem, partial)
+    except ProverError as exc:
+        return False, str(exc)
+    try:
+        goal = await session.hole_goal(partial.holes[0].index, ())
+        return goal.ok, goal.error
+    except ProverError as exc:
+        return False, str(exc)
+    finally:
+        try:
+            await session.close()
+        except ProverError:
+            pass
+
+
+# ============================================================================================ suggestions
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Steps Lean accepted at a target's goal, and the goals they leave ("" when they close it)."""
+
+    steps: tuple[str, ...]
+    goals: str
+    score: float = 0.0
+
+    @property
+    def closes(self) -> bool:
+        return not self.goals
+
+    def to_json(self) -> dict[str, Any]:
+        return {"steps": list(self.steps), "goals": self.goals, "closes_goal": self.closes,
+                "score": round(self.score, 4)}
+
+
+def best_partial_path(result: SearchResult) -> Suggestion | None:
+    """The deepest state a failed search reached (the cheapest among the deepest), as the steps from
+    the root that reach it and the goals left there; None when it got no further than the root."""
+    graph = result.graph
+    root = graph.graph.get("root") if graph is not None else None
+    if root is None:
+        return None
+    best, best_key = None, None
+    for node, data in graph.nodes(data=True):
+        if data.get("kind") != "state" or node == root:
+            continue
+        key = (data.get("depth", 0), -float(data.get("cost", 0.0)))
+        if best_key is None or key > best_key:
+            best, best_key = node, key
+    if best is None:
+        return None
+    import networkx as nx
+
+    try:
+        path = nx.shortest_path(graph, root, best)
+    except nx.NetworkXNoPath:
+        return None
+    steps = tuple(graph.edges[u, v]["tactic"] for u, v in zip(path, path[1:]))
+    return Suggestion(steps, graph.nodes[best].get("text", ""), -float(graph.nodes[best].get("cost", 0.0)))
+
+
+async def suggest_steps(target: Target, backends: Backends, config: EditorConfig, count: int = 5) -> list[Suggestion]:
+    """The model's top next steps at the target's goal (the goal Lean reports at that `sorry`), each
+    run by the prover: only the ones it accepts are returned, best score first, with the goals they
+    leave. Raises `ProverError` when the goal cannot be reached (the proof around it does not check)."""
+    theorem = target.theorem
+    if not target.supported or theorem is None:
+        raise UnsupportedTarget(f"{target.label}: {target.reason}")
+    session: Any
+    if target.kind is HoleKind.NESTED:
+        sketcher = await sketcher_for(backends, theorem)
+        if sketcher is None:
+            raise ProverError("the prover cannot open a proof sketch, which a nested sorry needs")
+        sketch = parse_sketch(target.sketch_body, theorem.language)
+        hole = next((h for h in sketch.holes if (h.start, h.end) == target.sketch_hole), None)
+        if hole is None:
+            raise ProverError("the sorry is not a hole of its proof sketch")
+        session = await sketcher.open_sketch(theorem, sketch)
+        try:
+            goal = await session.hole_goal(hole.index, ())
+        except BaseException:
+            await session.close()
+            raise
+        if not goal.ok or goal.state is None:
+            await session.close()
+            raise ProverError(f"the proof around the sorry does not check: {goal.error}")
+        state = goal.state
+    else:
+        prover: Prover = await backends.prover(theorem)
+        if target.prefix:
+            prover = ReplayingProver(prover, target.prefix)
+        session = await prover.open(theorem)
+        try:
+            state = await session.initial_state()
+        except BaseException:
+            await session.close()
+            raise
+    try:
+        proposer: Proposer = await backends.proposer(theorem.language)
+        params = config.search_config().sampling
+        (candidates,) = await proposer.propose([ProposalRequest(theorem, state)], params)
+        seen: set[str] = set()
+        out: list[Suggestion] = []
+        for cand in sorted(candidates, key=lambda c: c.score, reverse=True):
+            tactic = cand.tactic.strip()
+            if not tactic or tactic in seen or "sorry" in tactic.split() or "admit" in tactic.split():
+                continue
+            seen.add(tactic)
+            outcome = await session.step(state, tactic)
+            if outcome.kind is OutcomeKind.PROVED:
+                out.append(Suggestion((tactic,), "", cand.score))
+            elif outcome.kind is OutcomeKind.GOALS and outcome.state is not None:
+                out.append(Suggestion((tactic,), outcome.state.text, cand.score))
+            if len(out) >= count:
+                break
+        return out
+    finally:
+        await session.close()

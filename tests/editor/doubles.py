@@ -225,6 +225,22 @@ def cli_backends(config: EditorConfig) -> ScriptedBackends:
     return sample_backends(config)
 
 
+def cli_slow_backends(config: EditorConfig) -> ScriptedBackends:
+    """The sample script plus theorem `slow`, an endless chain of 0.2 s steps (for interrupt tests)."""
+    chain, chain_table = Chain(0.2), ChainTable()
+
+    class Script(dict):
+        def get(self, key: str, default: Any = None) -> Any:
+            return super().get(key) or chain.get(key, default)
+
+    class Table(dict):
+        def get(self, key: str, default: Any = None) -> Any:
+            return super().get(key) or chain_table.get(key, default)
+
+    prover = EditorScriptedProver(Script(LEAN_SCRIPT), {**LEAN_ROOTS, "slow": "s0"})
+    return ScriptedBackends(prover, ScriptedProposer(Table(LEAN_TABLE)))
+
+
 def cli_rejecting_backends(config: EditorConfig) -> ScriptedBackends:
     """The sample script, but the final check refuses `helper`'s proof."""
     return sample_backends(config, reject=["helper"])
@@ -236,7 +252,7 @@ def lsp_backends(config: EditorConfig) -> ScriptedBackends:
     length, none: endless), `roots` (more theorem name -> root state)."""
     options = config.backend_options
     log = EventLog(options.get("log"))
-    log.write("backends-built")
+    log.write("backends-built", str(config.lean_project))
     script: dict[str, Any] = dict(LEAN_SCRIPT)
     table: dict[str, Any] = dict(LEAN_TABLE)
     chain, chain_table = Chain(float(options.get("delay", 0.2)), options.get("prove_at")), ChainTable()
@@ -259,37 +275,98 @@ def lsp_backends(config: EditorConfig) -> ScriptedBackends:
 
 
 class SketchSessionDouble(LoggedSession):
-    """A scripted sketch session: its one hole's goal is the script's hole root for the theorem."""
+    """A scripted sketch session. Like Lean's REPL, which elaborates the whole sketch at once: the
+    sketch must be the theorem's first opened sketch with some holes filled by fills that replay to a
+    proof (else nothing elaborates); each remaining hole's goal is the script's root for that hole of
+    the first sketch (`hole_roots[name]`: one goal, or a list, one per hole)."""
 
     def __init__(self, prover: SketchScriptedProver, theorem: Theorem, sketch: Any) -> None:
         super().__init__(prover, theorem)
         self.sketch = sketch
-        self.hole_roots = prover.hole_roots
+        self.prover_double = prover
 
     async def hole_goal(self, index: int, fills: Sequence[str]) -> Any:
         from llemma_prove.autoformalize.protocols import HoleGoal
 
-        root = self.hole_roots.get(self.theorem.name)
-        if root is None or index >= len(self.sketch.holes):
+        prover = self.prover_double
+        original = prover.first_sketch(self.theorem.name)
+        mapping = prover.remaining_holes(self.theorem.name, original, self.sketch.text)
+        if mapping is None or index >= len(self.sketch.holes):
             return HoleGoal(index, None, "the sketch does not elaborate (not in the test script)")
-        return HoleGoal(index, GoalState(root, handle=("hole", index)))
+        root = prover.hole_root(self.theorem.name, mapping[index])
+        if root is None:
+            return HoleGoal(index, None, "the sketch does not elaborate (not in the test script)")
+        return HoleGoal(index, GoalState(root, handle=("hole", mapping[index])))
 
 
 class SketchScriptedProver(EditorScriptedProver):
     """EditorScriptedProver that also opens sketches (`autoformalize.protocols.SketchProver`).
 
     `verify_sketch` stands in for Lean's from-scratch check of the assembled proof: the text around the
-    hole must be the opened sketch's, byte for byte; the fill's tactics (one per line, later lines
-    at the hole's own column, as Lean's tactic blocks require) must replay through the script from the
-    hole's goal to a proof; no `sorry` may remain.
+    holes must be the first opened sketch's, byte for byte; each fill's tactics (one per line, later
+    lines at the hole's own column, as Lean's tactic blocks require) must replay through the script
+    from that hole's goal to a proof; no `sorry` may remain.
     """
 
     def __init__(self, script: Mapping[str, Mapping[str, Edge]], roots: Mapping[str, str],
-                 hole_roots: Mapping[str, str], reject: Sequence[str] = (), log: EventLog | None = None) -> None:
+                 hole_roots: Mapping[str, Any], reject: Sequence[str] = (), log: EventLog | None = None) -> None:
         super().__init__(script, roots, reject, log)
         self.hole_roots = dict(hole_roots)
         self.sketches: list[tuple[Theorem, Any]] = []
         self.checked_bodies: list[tuple[Theorem, str]] = []
+
+    def first_sketch(self, name: str) -> Any:
+        return next((s for t, s in self.sketches if t.name == name), None)
+
+    def hole_root(self, name: str, index: int) -> str | None:
+        roots = self.hole_roots.get(name)
+        if isinstance(roots, (list, tuple)):
+            return roots[index] if index < len(roots) else None
+        return roots
+
+    def _fills(self, original: Any, body: str) -> list[str | None] | None:
+        """The text standing in each hole of `original` inside `body` (None: still `sorry`), or None
+        when `body` is not `original` with its holes replaced."""
+        import re
+
+        if original is None:
+            return None
+        pieces = original.segments()
+        pattern = "".join(re.escape(p) + ("(.*?)" if i < len(pieces) - 1 else "") for i, p in enumerate(pieces))
+        match = re.fullmatch(pattern, body, flags=re.DOTALL)
+        if match is None:
+            return None
+        return [None if g == "sorry" else g for g in match.groups()]
+
+    def _replays(self, name: str, index: int, fill: str, column: int) -> str:
+        """'' when `fill` proves hole `index` of theorem `name` by the script, else why not."""
+        lines = fill.replace("\r\n", "\n").split("\n")
+        if any(len(line) - len(line.lstrip(" ")) != column for line in lines[1:]):
+            return "a tactic is not at the block's column"
+        state = self.hole_root(name, index) or ""
+        tactics = [line.strip() for line in lines]
+        for i, tactic in enumerate(tactics):
+            edge = self.script.get(state, {}).get(tactic)
+            if edge is None or edge.kind in (OutcomeKind.ERROR, OutcomeKind.TIMEOUT):
+                return f"step {i} ({tactic!r}) fails"
+            if edge.kind is OutcomeKind.PROVED:
+                return "" if i == len(tactics) - 1 else "tactics after the goal was closed"
+            state = edge.target or ""
+        return "unsolved goals at the hole"
+
+    def remaining_holes(self, name: str, original: Any, body: str) -> list[int] | None:
+        """For a sketch text: the original hole index of each hole still open, if every filled hole's
+        fill replays to a proof (what Lean's elaboration of the partly filled text would accept)."""
+        fills = self._fills(original, body)
+        if fills is None:
+            return None
+        open_holes = []
+        for hole, fill in zip(original.holes, fills):
+            if fill is None:
+                open_holes.append(hole.index)
+            elif self._replays(name, hole.index, fill, hole.column):
+                return None
+        return open_holes
 
     async def open_sketch(self, theorem: Theorem, sketch: Any) -> SketchSessionDouble:
         self.sketches.append((theorem, sketch))
@@ -310,30 +387,17 @@ class SketchScriptedProver(EditorScriptedProver):
             return Verification(Verdict.REJECTED, "rejected by the test script", text)
         if parse_sketch(body, Language.LEAN4).holes:
             return Verification(Verdict.REJECTED, "declaration uses 'sorry'", text)
-        opened = [s for t, s in self.sketches if t.name == theorem.name]
-        if not opened or len(opened[-1].holes) != 1:
-            return Verification(Verdict.REJECTED, "no one-hole sketch was opened for this theorem", text)
-        sketch = opened[-1]
-        before, after = sketch.segments()
-        if not (body.startswith(before) and body.endswith(after) and len(body) >= len(before) + len(after)):
-            return Verification(Verdict.REJECTED, "the text around the hole changed", text)
-        fill = body[len(before): len(body) - len(after)]
-        column = len(before) - (before.rfind("\n") + 1)
-        lines = fill.replace("\r\n", "\n").split("\n")
-        if any(len(line) - len(line.lstrip(" ")) != column for line in lines[1:]):
-            return Verification(Verdict.REJECTED, "a tactic is not at the block's column", text)
-        state = self.hole_roots.get(theorem.name, "")
-        tactics = [line.strip() for line in lines]
-        for i, tactic in enumerate(tactics):
-            edge = self.script.get(state, {}).get(tactic)
-            if edge is None or edge.kind in (OutcomeKind.ERROR, OutcomeKind.TIMEOUT):
-                return Verification(Verdict.REJECTED, f"step {i} ({tactic!r}) fails", text)
-            if edge.kind is OutcomeKind.PROVED:
-                if i != len(tactics) - 1:
-                    return Verification(Verdict.REJECTED, "tactics after the goal was closed", text)
-                return Verification(Verdict.ACCEPTED, "", text)
-            state = edge.target or ""
-        return Verification(Verdict.REJECTED, "unsolved goals at the hole", text)
+        original = self.first_sketch(theorem.name)
+        if original is None:
+            return Verification(Verdict.REJECTED, "no sketch was opened for this theorem", text)
+        fills = self._fills(original, body)
+        if fills is None:
+            return Verification(Verdict.REJECTED, "the text around the holes changed", text)
+        for hole, fill in zip(original.holes, fills):
+            why = self._replays(theorem.name, hole.index, fill or "", hole.column)
+            if why:
+                return Verification(Verdict.REJECTED, why, text)
+        return Verification(Verdict.ACCEPTED, "", text)
 
 
 NESTED_LEAN = """import Mathlib
@@ -382,5 +446,20 @@ def nested_backends(config: EditorConfig, reject: Sequence[str] = ()) -> Scripte
 
 CLI_BACKENDS = EditorBackendsPlugin("test-cli", cli_backends, "the sample script (tests only)")
 CLI_REJECTING_BACKENDS = EditorBackendsPlugin("test-cli-rejecting", cli_rejecting_backends, "tests only")
+CLI_SLOW_BACKENDS = EditorBackendsPlugin("test-cli-slow", cli_slow_backends, "tests only")
 LSP_BACKENDS = EditorBackendsPlugin("test-lsp", lsp_backends, "tests only")
 NESTED_BACKENDS = EditorBackendsPlugin("test-nested", nested_backends, "tests only")
+
+
+def use_backends(monkeypatch, factory) -> None:
+    """For the rest of the test, the editor-backends plug-in `default` of this process is `factory`
+    (a function, or "module:function" of the test suite), through the registry's own API."""
+    import importlib
+
+    from llemma_prove import plugins
+
+    if isinstance(factory, str):
+        module, _, name = factory.partition(":")
+        factory = getattr(importlib.import_module(module), name)
+    monkeypatch.setitem(plugins._registered[plugins.EDITOR_BACKENDS], "default",
+                        EditorBackendsPlugin("default", factory, "test stand-in"))

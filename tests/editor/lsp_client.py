@@ -79,6 +79,7 @@ class EditorClient(BaseLanguageClient):
         self.diagnostics: dict[str, list[lsp.Diagnostic]] = {}
         self.applied: list[lsp.ApplyWorkspaceEditParams] = []
         self.stderr = bytearray()
+        self.refuse_edits = ""  # non-empty: refuse every workspace edit with this reason
         self._tasks: list[asyncio.Task[Any]] = []
 
         @self.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CREATE)
@@ -119,13 +120,14 @@ class EditorClient(BaseLanguageClient):
         while chunk := await stream.read(65536):
             self.stderr.extend(chunk)
 
-    async def initialize(self, options: dict[str, Any] | None, root: Path) -> lsp.InitializeResult:
+    async def initialize(self, options: dict[str, Any] | None, root: Path,
+                         disabled_support: bool = True) -> lsp.InitializeResult:
         capabilities = lsp.ClientCapabilities(
             window=lsp.WindowClientCapabilities(work_done_progress=True),
             workspace=lsp.WorkspaceClientCapabilities(
                 workspace_edit=lsp.WorkspaceEditClientCapabilities(document_changes=True), apply_edit=True),
             text_document=lsp.TextDocumentClientCapabilities(code_action=lsp.CodeActionClientCapabilities(
-                disabled_support=True,
+                disabled_support=disabled_support,
                 code_action_literal_support=lsp.ClientCodeActionLiteralOptions(
                     code_action_kind=lsp.ClientCodeActionKindOptions(value_set=[lsp.CodeActionKind.QuickFix])))),
         )
@@ -170,6 +172,8 @@ class EditorClient(BaseLanguageClient):
 
     def _apply(self, params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
         self.applied.append(params)
+        if self.refuse_edits:
+            return lsp.ApplyWorkspaceEditResult(applied=False, failure_reason=self.refuse_edits)
         for change in params.edit.document_changes or []:
             assert isinstance(change, lsp.TextDocumentEdit)
             doc = self.documents[change.text_document.uri]

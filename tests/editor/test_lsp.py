@@ -38,19 +38,25 @@ def sorry_range(text: str, marker: str) -> lsp.Range:
     return lsp.Range(utf16_position(text, start), utf16_position(text, start + len("sorry")))
 
 
-async def started(tmp_path: Path, module: str = "llemma_prove.editor.lsp_server", **extra) -> tuple[EditorClient, Path]:
+async def started(tmp_path: Path, module: str = "llemma_prove.editor.lsp_server", disabled_support: bool = True,
+                  **extra) -> tuple[EditorClient, Path]:
     log = tmp_path / "events.log"
     client = EditorClient()
     args = ("llemma_prove.cli", "lsp") if module == "cli" else (module,)
     await client.start(*args)
-    await client.initialize(options(log, **extra), tmp_path)
+    await client.initialize(options(log, **extra), tmp_path, disabled_support=disabled_support)
     return client, log
 
 
-async def actions_at(client: EditorClient, doc, marker: str):
-    return await client.code_actions(lsp.CodeActionParams(
+async def actions_at(client: EditorClient, doc, marker: str, suggestions: bool = False):
+    """The code actions on the first `sorry` after `marker` (without "Suggest next steps" and the
+    suggestions themselves, unless asked for)."""
+    actions = await client.code_actions(lsp.CodeActionParams(
         text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=sorry_range(doc.text, marker),
         context=lsp.CodeActionContext(diagnostics=[])))
+    if suggestions:
+        return actions
+    return [a for a in actions if a.title != "Suggest next steps (LLEMMA)" and not a.title.startswith("LLEMMA: ")]
 
 
 async def execute(client: EditorClient, action: lsp.CodeAction):
@@ -121,7 +127,7 @@ async def test_no_proof_gives_a_message_and_a_diagnostic(tmp_path):
         # Isabelle theories get the action too (on `sorry` and `oops`), not other files.
         thy = client.open(tmp_path / "Demo.thy", 'theory Demo imports Main\nbegin\nlemma l: "True"\n  oops\nend\n',
                           language_id="isabelle")
-        (action,) = await client.code_actions(lsp.CodeActionParams(
+        (action, _suggest) = await client.code_actions(lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri=thy.uri), range=lsp.Range(lsp.Position(3, 3), lsp.Position(3, 3)),
             context=lsp.CodeActionContext(diagnostics=[])))
         assert action.command.command == "llemma.prove"
@@ -215,12 +221,15 @@ async def test_edit_follows_the_sorry_when_the_document_changed_meanwhile(tmp_pa
         assert result["status"] == "proved" and result["applied"] is False
         assert any("changed meanwhile; not inserted" in m.message for m in client.messages)
 
-        # Nor when the text before the theorem now means something else (the proof was checked without it).
+        # When the text before the theorem now means something else, the proof was checked without it:
+        # the final check runs again on the current text before the proof goes in.
+        checks = len(events(log, "verify"))
         pending = await _start_slow_search(client, doc, marker="theorem third")
         client.change(doc, doc.text.replace("open Real\n", "open Real\nattribute [-simp] helper\n"))
         result = await asyncio.wait_for(pending, 20)
-        assert result["status"] == "proved" and result["applied"] is False
-        assert "theorem third (n : ℕ) : n = n := by sorry" in doc.text
+        assert result["status"] == "proved" and result["applied"] is True
+        assert "theorem third (n : ℕ) : n = n := by\n  step" in doc.text
+        assert len(events(log, "verify")) == checks + 2  # the search's check, then the check on the new text
     finally:
         await client.close()
 
@@ -252,5 +261,130 @@ async def test_real_backends_without_lean_say_what_is_missing(tmp_path):
         assert result["status"] == "error" and "Lean" in result["reason"]
         (message,) = await client.wait_for(lambda: [m for m in client.messages if m.type == lsp.MessageType.Error])
         assert message.message.startswith("LLEMMA: ") and doc.text.endswith("by sorry\n")
+    finally:
+        await client.close()
+
+
+async def test_two_actions_in_one_file_both_proofs_go_in(tmp_path):
+    client, log = await started(tmp_path, backend={"delay": 0.2, "prove_at": 3})
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        pending = await _start_slow_search(client, doc)  # theorem chain, near the end
+        (action,) = await actions_at(client, doc, "lemma helper")  # above it: its proof moves chain's text
+        first = await execute(client, action)
+        assert first["applied"] is True and "x + 0 = x := by simp" in doc.text
+        second = await asyncio.wait_for(pending, 20)
+        assert second["status"] == "proved" and second["applied"] is True
+        assert "theorem chain (n : ℕ) : n = n := by\n  step\n  step" in doc.text and "x + 0 = x := by simp" in doc.text
+        # chain was checked twice: by its search, and again in the text that holds helper's proof.
+        assert events(log, "verify").count("step ; step ; step ; step") == 2
+    finally:
+        await client.close()
+
+
+async def test_a_refused_edit_keeps_the_proof_as_a_diagnostic_with_a_quick_fix(tmp_path):
+    client, log = await started(tmp_path)
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        client.refuse_edits = "the buffer is read-only"
+        (action,) = await actions_at(client, doc, "lemma helper")
+        result = await execute(client, action)
+        assert result["status"] == "proved" and result["applied"] is False
+        assert result["reason"] == "the buffer is read-only" and doc.text == TEXT
+        assert any("Proof: simp" in m.message for m in client.messages)
+        (diagnostic,) = await client.wait_for(lambda: [d for d in client.diagnostics.get(doc.uri, [])
+                                                        if d.code == "llemma-proof"])
+        assert diagnostic.range == sorry_range(TEXT, "lemma helper") and ": simp." in diagnostic.message
+        # It follows the sorry when the text above changes.
+        client.change(doc, "-- typed\n" + doc.text)
+        moved = sorry_range(doc.text, "lemma helper")
+        assert moved.start.line == diagnostic.range.start.line + 1
+        (diagnostic,) = await client.wait_for(lambda: [d for d in client.diagnostics.get(doc.uri, [])
+                                                        if d.code == "llemma-proof" and d.range == moved])
+        client.refuse_edits = ""
+        actions = await actions_at(client, doc, "lemma helper")
+        assert [a.title for a in actions] == ["Insert LLEMMA proof of helper", "Prove with LLEMMA"]
+        result = await execute(client, actions[0])
+        assert result == {"status": "proved", "applied": True, "reason": None}
+        assert "x + 0 = x := by simp" in doc.text
+        await client.wait_for(lambda: not [d for d in client.diagnostics.get(doc.uri, []) if d.code == "llemma-proof"])
+    finally:
+        await client.close()
+
+
+async def test_unsupported_reasons_are_diagnostics_for_clients_that_hide_disabled_actions(tmp_path):
+    client, _ = await started(tmp_path, disabled_support=False)
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        (diagnostic,) = await client.wait_for(lambda: client.diagnostics.get(doc.uri))
+        assert diagnostic.severity == lsp.DiagnosticSeverity.Hint
+        assert diagnostic.range == sorry_range(TEXT, "theorem «nested one»")
+        assert "LLEMMA cannot search this sorry: this sorry is nested inside the tactic" in diagnostic.message
+        assert await actions_at(client, doc, "theorem «nested one»") == []
+        client.change(doc, TEXT.replace("  · exact sorry\n", "  · trivial\n"))
+        await client.wait_for(lambda: client.diagnostics.get(doc.uri) == [])
+    finally:
+        await client.close()
+
+
+async def test_suggest_next_steps_lists_accepted_steps_and_applies_one(tmp_path):
+    client, log = await started(tmp_path)
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        actions = await actions_at(client, doc, "theorem uses_helper", suggestions=True)
+        (suggest,) = [a for a in actions if a.title == "Suggest next steps (LLEMMA)"]
+        result = await execute(client, suggest)
+        # The model proposed `omega` and `exact helper a` at the goal after `rw [helper]`; Lean refused omega.
+        assert [(s["steps"], s["closes_goal"]) for s in result["suggestions"]] == [(["exact helper a"], True)]
+        assert any("1 next step(s) for uses_helper" in m.message for m in client.messages)
+        actions = await actions_at(client, doc, "theorem uses_helper", suggestions=True)
+        (step,) = [a for a in actions if a.title.startswith("LLEMMA: ")]
+        assert step.title == "LLEMMA: exact helper a  (closes the goal)"
+        checks = len(events(log, "verify"))
+        applied = await execute(client, step)
+        assert applied["applied"] is True
+        assert "  rw [helper]\n  exact helper a\n" in doc.text
+        assert len(events(log, "verify")) == checks + 1  # closing the goal: the final check ran first
+    finally:
+        await client.close()
+
+
+async def test_a_failed_search_offers_its_best_partial_path(tmp_path):
+    client, _ = await started(tmp_path, expansions=3, backend={"delay": 0.01})
+    try:
+        doc = client.open(tmp_path / "Sample.lean", TEXT)
+        (action,) = await actions_at(client, doc, "theorem chain")
+        result = await execute(client, action)
+        assert result["status"] == "budget"
+        message = await client.wait_for(lambda: [m for m in client.messages if "Best partial path" in m.message])
+        assert "Best partial path: step ; step ; step (leaves: s3)" in message[0].message
+        actions = await actions_at(client, doc, "theorem chain", suggestions=True)
+        (path,) = [a for a in actions if a.title.startswith("LLEMMA: best partial path")]
+        assert path.title == "LLEMMA: best partial path: step ; step ; step  → s3"
+        applied = await execute(client, path)
+        assert applied["applied"] is True
+        assert "theorem chain (n : ℕ) : n = n := by\n  step\n  step\n  step\n  sorry\n" in doc.text
+    finally:
+        await client.close()
+
+
+async def test_suggestions_in_a_nested_sorry_leave_the_goals_they_leave(tmp_path):
+    from tests.editor.doubles import NESTED_LEAN
+
+    client = EditorClient()
+    await client.start("llemma_prove.editor.lsp_server")
+    try:
+        await client.initialize({"backends": "test-nested", "expansions": 5}, tmp_path)
+        doc = client.open(tmp_path / "Nested.lean", NESTED_LEAN)
+        actions = await actions_at(client, doc, "theorem bullets", suggestions=True)
+        (suggest,) = [a for a in actions if a.title == "Suggest next steps (LLEMMA)"]
+        result = await execute(client, suggest)
+        (only,) = result["suggestions"]
+        assert only["steps"] == ["have hq' := hq"] and only["goals"] == "p q : Prop\nhq hq' : q\n⊢ q"
+        actions = await actions_at(client, doc, "theorem bullets", suggestions=True)
+        (step,) = [a for a in actions if a.title.startswith("LLEMMA: ")]
+        assert step.title == "LLEMMA: have hq' := hq  → p q : Prop hq hq' : q ⊢ q"
+        assert (await execute(client, step))["applied"] is True
+        assert doc.text == NESTED_LEAN.replace("  · sorry\n", "  · have hq' := hq\n    sorry\n")
     finally:
         await client.close()

@@ -12,6 +12,7 @@ import json
 import pytest
 from lsprotocol import types as lsp
 
+from llemma_prove.plugins import EditorBackendsPlugin
 from llemma_prove.cli import main
 from llemma_prove.editor.backends import EditorConfig
 from llemma_prove.editor.errors import UnsupportedTarget
@@ -22,7 +23,8 @@ from llemma_prove.provers.lean import LeanReplProver
 from llemma_prove.provers.lean.sketch import sketch_command
 from llemma_prove.types import Language, Theorem
 from tests.doubles.scripted import ScriptedProposer
-from tests.editor.doubles import NESTED_LEAN, nested_backends, read_events, sample_backends
+from tests.doubles.scripted import proves
+from tests.editor.doubles import NESTED_LEAN, nested_backends, read_events, sample_backends, use_backends
 from tests.editor.lsp_client import EditorClient, utf16_position
 from tests.lean.conftest import fake_options, write_script
 
@@ -59,22 +61,25 @@ def test_tactic_position_sorrys_become_nested_targets():
     assert lean("theorem l : 1 = 1 := by\n  skip\n  sorry\n").targets[0].kind is HoleKind.LAST_STEP
 
 
-def test_term_position_and_several_sorrys_stay_unsupported_with_the_reason():
+def test_term_position_sorrys_stay_unsupported_and_tactic_siblings_are_searched_together():
     text = (
         "theorem t1 (p : Prop) (hp : p) : p ∧ p := by\n  constructor\n  · exact sorry\n  · exact hp\n\n"
         "theorem t2 (x : ℕ) : x = x := by\n  have k : x = x := by sorry\n  have j : x = x := by sorry\n  exact k\n\n"
-        "theorem t3 (x : ℕ) : x = x := by\n  simp; sorry\n"
+        "theorem t3 (x : ℕ) : x = x := by\n  simp; sorry\n\n"
+        "theorem t4 (x : ℕ) : x = x := by\n  have k : x = x := by sorry\n  exact (sorry : x = x)\n"
     )
-    term, first, second, chained = lean(text).targets
+    term, first, second, chained, tactic4, term4 = lean(text).targets
     assert term.kind is HoleKind.UNSUPPORTED and "nested inside the tactic `·` at line 3" in term.reason
     assert "only in tactic position" in term.reason
-    assert first.kind is HoleKind.UNSUPPORTED and second.kind is HoleKind.UNSUPPORTED
-    assert "the proof has other sorrys (line 8)" in first.reason
-    assert "the proof has other sorrys (line 7)" in second.reason
-    assert "only sorry left in its declaration" in first.reason
-    with pytest.raises(UnsupportedTarget, match=r"sorry at line 7, column 24: this sorry is nested inside the tactic"):
-        first.require_supported()
-    assert chained.kind is HoleKind.UNSUPPORTED and "only in tactic position" in chained.reason
+    # Two tactic-position sorrys of one declaration: one sketch with two holes, searched together.
+    assert first.kind is HoleKind.NESTED and second.kind is HoleKind.NESTED
+    assert first.holes == second.holes == 2 and first.sketch_body == second.sketch_body
+    assert chained.kind is HoleKind.NESTED  # `tac; sorry` is the next tactic of the sequence
+    # A sibling that stands for a term keeps the tactic one from being searched (nothing could pass).
+    assert tactic4.kind is HoleKind.UNSUPPORTED and term4.kind is HoleKind.UNSUPPORTED
+    assert "another sorry, at line 16, that stands for a term" in tactic4.reason
+    with pytest.raises(UnsupportedTarget, match=r"sorry at line 15, column 24: this sorry is nested inside the tactic"):
+        tactic4.require_supported()
 
 
 # ------------------------------------------------------------------------------------------- searching
@@ -128,16 +133,73 @@ async def test_a_refused_final_check_means_no_edit(tmp_path):
     assert len(backends.prover_double.checked_bodies) == 1
 
 
-async def test_two_sorrys_are_refused_before_any_search(tmp_path):
-    path = tmp_path / "Two.lean"
-    path.write_text("theorem with_have (a b : ℕ) (h : a = b) : b = a := by\n"
-                    "  have h' : b = a := by sorry\n  have h'' : a = b := by sorry\n  exact h'\n", encoding="utf-8")
+TWO = ("theorem two (a b : ℕ) (h : a = b) : b = a ∧ a = b := by\n"
+       "  have h' : b = a := by sorry\n  have h'' : a = b := by\n    sorry\n  exact ⟨h', h''⟩\n")
+TWO_ROOTS = {"two": ["a b : ℕ\nh : a = b\n⊢ b = a", "a b : ℕ\nh : a = b\nh' : b = a\n⊢ a = b"]}
+
+
+def two_backends(second_provable: bool = True):
     backends = nested_backends(CONFIG)
-    with pytest.raises(UnsupportedTarget, match=r"the proof has other sorrys \(line 3\)"):
-        await prove_file(path, CONFIG, line=2, backends=backends)
-    report = await prove_file(path, CONFIG, backends=backends)
-    assert [o.status for o in report.outcomes] == [UNSUPPORTED, UNSUPPORTED]
-    assert backends.prover_double.sketches == [] and backends.prover_double.calls == []
+    prover = backends.prover_double
+    prover.hole_roots.update(TWO_ROOTS)
+    if second_provable:
+        prover.script["a b : ℕ\nh : a = b\nh' : b = a\n⊢ a = b"] = {"exact h": proves()}
+        backends.proposer_double.table["a b : ℕ\nh : a = b\nh' : b = a\n⊢ a = b"] = [("exact h", -0.1)]
+    return backends
+
+
+async def test_several_sorrys_of_one_declaration_are_searched_in_order_and_checked_together(tmp_path):
+    path = tmp_path / "Two.lean"
+    path.write_text(TWO, encoding="utf-8")
+    backends = two_backends()
+    report = await prove_file(path, CONFIG, line=4, write=True, backends=backends)  # one line asks for both
+    assert [(o.line, o.status, o.steps) for o in report.outcomes] == [
+        (2, "proved", ("exact h.symm",)), (4, "proved", ("exact h",))]
+    prover = backends.prover_double
+    # Each hole was searched from the goal Lean reports at it; one final check of the whole declaration.
+    assert ("two", "a b : ℕ\nh : a = b\n⊢ b = a", "omega") in prover.calls
+    ((_, body),) = prover.checked_bodies
+    assert body == "\n  have h' : b = a := by exact h.symm\n  have h'' : a = b := by\n    exact h\n  exact ⟨h', h''⟩"
+    assert report.written and path.read_text(encoding="utf-8") == TWO.replace(
+        "by sorry", "by exact h.symm").replace("    sorry", "    exact h")
+
+
+async def test_partial_success_is_reported_and_written_only_with_partial(tmp_path):
+    path = tmp_path / "Two.lean"
+    path.write_text(TWO, encoding="utf-8")
+    report = await prove_file(path, CONFIG, write=True, backends=two_backends(second_provable=False))
+    first, second = report.outcomes
+    assert first.status == "partial" and first.steps == ("exact h.symm",) and not first.proved
+    assert "still has a sorry the search did not close (line 4)" in first.reason
+    assert second.status == "exhausted" and second.edit is None
+    assert not report.written and path.read_text(encoding="utf-8") == TWO
+    assert [r["status"] for r in report.to_json()["results"]] == ["partial", "exhausted"]
+    assert report.to_json()["partial"] == 1
+
+    backends = two_backends(second_provable=False)
+    report = await prove_file(path, CONFIG, write=True, partial=True, backends=backends)
+    assert report.written
+    assert path.read_text(encoding="utf-8") == TWO.replace("by sorry", "by exact h.symm")
+    # Before writing, Lean elaborated the declaration with the piece in and the other sorry left open.
+    assert [len(s.holes) for _, s in backends.prover_double.sketches] == [2, 1]
+
+
+def test_partial_on_the_command_line(tmp_path, capsys, monkeypatch):
+    use_backends(monkeypatch, "tests.editor.test_nested:partial_backends")
+    path = tmp_path / "Two.lean"
+    path.write_text(TWO, encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["prove", str(path), "--write", "--partial"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 1
+    assert out == "-- two (line 2) (partial: the declaration keeps another sorry)\nexact h.symm\n"
+    assert "two (line 2): partial:" in err and "two (line 4): not proved (exhausted)" in err
+    assert path.read_text(encoding="utf-8") == TWO.replace("by sorry", "by exact h.symm")
+
+
+def partial_backends(config: EditorConfig):
+    """For the CLI test: the two-sorry declaration where only the first sorry can be found."""
+    return two_backends(second_provable=False)
 
 
 async def test_a_prover_without_sketches_reports_why():
@@ -198,6 +260,39 @@ async def test_real_sketch_adapter_on_the_stand_in_repl(tmp_path, no_leftover_ch
     assert {"tactic": "intro_x", "proofState": 0} in requests
 
 
+async def test_real_sketch_adapter_two_holes_from_lean_positions(tmp_path, no_leftover_children):
+    """Two sorrys of one declaration through the real Lean sketch adapter: each hole gets the goal the
+    REPL reports at its position, and one final check compiles the declaration with both filled."""
+    from llemma_prove.editor.session import prove_declaration
+
+    text = "theorem t (a : ℕ) : a = a ∧ True := by\n  constructor\n  · sorry\n  · sorry\n"
+    targets = list(lean(text).targets)
+    assert [t.holes for t in targets] == [2, 2]
+    command, _ = sketch_command(targets[0].theorem, targets[0].sketch_body)
+    rows = [i + 1 for i, line in enumerate(command.split("\n")) if line == "  · sorry"]
+    first, second = "a : ℕ\n⊢ a = a", "a : ℕ\n⊢ True"
+    response = {"sorries": [
+        {"proofState": 0, "pos": {"line": rows[0], "column": 4}, "goal": first, "endPos": {"line": rows[0], "column": 9}},
+        {"proofState": 1, "pos": {"line": rows[1], "column": 4}, "goal": second, "endPos": {"line": rows[1], "column": 9}},
+    ], "env": 1, "messages": [{"severity": "warning", "pos": {"line": 1, "column": 8},
+                                "endPos": {"line": 1, "column": 9}, "data": "declaration uses `sorry`"}]}
+    script = write_script(tmp_path / "script.json", [({"cmd": command}, response)])
+    log = tmp_path / "requests.jsonl"
+    prover = LeanReplProver(fake_options("--script", str(script), "--fallback", "synthetic", "--log", str(log)))
+    proposer = ScriptedProposer({first: [("close_a", -0.1)], second: [("close_b", -0.1)]})
+    backends = FakeReplBackends(prover, proposer)
+    try:
+        outcomes = await prove_declaration(targets, backends, CONFIG)
+    finally:
+        await backends.close()
+    assert [o.status for o in outcomes] == ["proved", "proved"], [o.reason for o in outcomes]
+    assert [o.steps for o in outcomes] == [("close_a",), ("close_b",)]
+    assert outcomes[0].checked_text == text.replace("· sorry\n  · sorry", "· close_a\n  · close_b")
+    requests = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert requests[0] == {"cmd": command}  # elaborated once; each hole's proof state from Lean's answer
+    assert {"tactic": "close_a", "proofState": 0} in requests and {"tactic": "close_b", "proofState": 1} in requests
+
+
 # ------------------------------------------------------------------------------------------- CLI, LSP
 
 
@@ -230,7 +325,7 @@ async def test_language_server_offers_and_applies_the_nested_proof(tmp_path):
                                  "backendOptions": {"log": str(log)}, "expansions": 10, "candidates": 4}, tmp_path)
         doc = client.open(tmp_path / "Nested.lean", NESTED_LEAN)
         start = NESTED_LEAN.index("sorry")
-        (action,) = await client.code_actions(lsp.CodeActionParams(
+        (action, _suggest) = await client.code_actions(lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
             range=lsp.Range(utf16_position(NESTED_LEAN, start), utf16_position(NESTED_LEAN, start + 5)),
             context=lsp.CodeActionContext(diagnostics=[])))
@@ -242,3 +337,30 @@ async def test_language_server_offers_and_applies_the_nested_proof(tmp_path):
         assert [d for _, e, d in read_events(log) if e == "open-sketch"] == ["with_have"]
     finally:
         assert await client.close() == 0
+
+
+async def test_language_server_proves_all_sorrys_of_a_declaration_together(tmp_path):
+    client = EditorClient()
+    await client.start("llemma_prove.editor.lsp_server")
+    try:
+        await client.initialize({"backends": "test-lsp-two", "expansions": 10}, tmp_path)
+        doc = client.open(tmp_path / "Two.lean", TWO)
+        start = TWO.index("sorry")
+        position = utf16_position(TWO, start)
+        (action, _suggest) = await client.code_actions(lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=lsp.Range(position, position),
+            context=lsp.CodeActionContext(diagnostics=[])))
+        result = await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+            command=action.command.command, arguments=action.command.arguments)), 30)
+        assert result["status"] == "proved" and result["applied"] is True
+        assert doc.text == TWO.replace("by sorry", "by exact h.symm").replace("    sorry", "    exact h")
+        assert len(client.applied) == 1  # one edit for both
+    finally:
+        await client.close()
+
+
+def lsp_two_backends(config: EditorConfig):
+    return two_backends()
+
+
+LSP_TWO_BACKENDS = EditorBackendsPlugin("test-lsp-two", lsp_two_backends, "tests only (tests/plugin_dist)")

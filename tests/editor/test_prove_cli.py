@@ -129,6 +129,9 @@ def test_without_lean_the_real_backend_stops_with_what_to_install(tmp_path, caps
     path.write_text("import Mathlib\n\ntheorem t : 1 = 1 := by sorry\n", encoding="utf-8")
     code, out, err = run(capsys, str(path), "--json", backends=None)
     # The prover is started before any model is loaded, so a missing Lean costs no model download.
-    assert code == 2 and out == ""
+    assert code == 2
     error = [line for line in err.splitlines() if line.startswith("llemma-prove: error: ")]
     assert len(error) == 1 and "Lean" in error[0]
+    # --json: still one JSON object on stdout, with the error and the (empty) results.
+    data = json.loads(out)
+    assert "Lean" in data["error"] and data["results"] == [] and data["written"] is False

@@ -76,24 +76,24 @@ def test_where_clauses_are_located_and_reported():
     assert "def f (n : ℕ)" in after.theorem.preamble
 
 
-def test_several_sorrys_in_one_theorem_each_reported_with_its_reason():
+def test_several_sorrys_in_one_theorem_are_searched_together():
     text = (
         "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  · sorry\n  · sorry\n\n"
         "theorem seq (p q : Prop) : p ∧ q := by\n  refine ⟨?_, ?_⟩\n  sorry\n  sorry\n\n"
-        "theorem have_then_last (x : ℕ) : x = x := by\n  have h : x = x := by sorry\n  sorry\n"
+        "theorem have_then_last (x : ℕ) : x = x := by\n  have h : x = x := by sorry\n  sorry\n\n"
+        "theorem mixed (x : ℕ) : x = x := by\n  have h : x = x := sorry\n  sorry\n"
     )
     targets = lean(text).targets
-    assert len(targets) == 6
-    assert all(t.kind is HoleKind.UNSUPPORTED for t in targets)
-    assert "nested inside the tactic `·` at line 3" in targets[0].reason
-    assert "nested inside the tactic `·` at line 4" in targets[1].reason
-    assert "followed by more tactics (line 9)" in targets[2].reason
-    assert "other sorrys (line 8)" in targets[3].reason
-    assert "nested inside the tactic `have` at line 12" in targets[4].reason
-    assert "other sorrys (line 12)" in targets[5].reason
+    assert len(targets) == 8
+    assert all(t.kind is HoleKind.NESTED and t.holes == 2 for t in targets[:6])
+    assert targets[0].sketch_body == targets[1].sketch_body == "\n  constructor\n  · sorry\n  · sorry"
     assert [t.line for t in select_targets(lean(text), theorem="seq")] == [8, 9]
-    with pytest.raises(UnsupportedTarget, match=r"sorry at line 3, column 5: this sorry is nested inside"):
-        targets[0].require_supported()
+    # `have h : x = x := sorry` is a term: the declaration cannot pass with it, so neither is searched.
+    term, last = targets[6:]
+    assert term.kind is HoleKind.UNSUPPORTED and "only in tactic position" in term.reason
+    assert last.kind is HoleKind.UNSUPPORTED and "another sorry, at line 16, that stands for a term" in last.reason
+    with pytest.raises(UnsupportedTarget, match=r"sorry at line 17, column 3: this sorry ends the proof; the proof"):
+        last.require_supported()
 
 
 def test_last_tactic_sorry_replays_the_tactics_before_it():

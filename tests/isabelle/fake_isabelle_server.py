@@ -21,8 +21,27 @@ containing it gets; `oracles` maps a proof-method fragment to the oracles a theo
 contains it depends on (SMT without reconstruction, `eval`, `normalization`, ...); `delay_s` makes
 every `use_theories` take that long; `log` names a file that receives every command line.
 The oracle query (`llemma_prove/provers/isabelle/oracles.py`) is answered the way its ML would
-print: the `writeln` prefix it carries, the count of oracles, then the `oracles:` listing
-(`Thm_Deps.pretty_thm_oracles`, `src/Pure/thm_deps.ML`).
+print: the `writeln` prefix it carries, the statement comparison, the count of new axioms, the
+count of oracles, then the `oracles:` listing (`Thm_Deps.pretty_thm_oracles`, `src/Pure/thm_deps.ML`).
+Theory-level facts as Isabelle2022 keeps them:
+- a second fact of one name is an error, `Duplicate fact declaration "Draft.N" vs. "Draft.N"`
+  (`Name_Space.define` in src/Pure/General/name_space.ML, via `Global_Theory.add_thms`);
+  `oops` stores nothing, so after it the name is free again;
+- `lemmas N = F` stores F's statement under N with F's oracles (src/Pure/Isar/specification.ML
+  `theorems`); the few library facts attacks name are in LIBRARY;
+- a theorem whose proof names another stored theorem inherits its oracles (`Thm_Deps.all_oracles`
+  is transitive);
+- each `axiomatization` adds an axiom to the theory (`Theory.add_axiom`, src/Pure/theory.ML), which
+  `Theory.all_axioms_of` lists from then on;
+- two theorems state the same proposition exactly when their statements (after the name) are the
+  same text up to spacing and no command that changes what text means (notation, abbreviations,
+  translations, new constants: SYNTAX) came between them: the same text elaborated in the same
+  context is the same term, in another context it may be another term.
+Model text that Isabelle would run as ML (document antiquotations such as `@{ML_type}` in `txt`
+or in a formal comment: src/Pure/Thy/document_antiquotations.ML) can do anything; the script's
+`rewrites` ({fragment: [old, new]}) says what such ML does to later `writeln` output (replacing
+`Private_Output.writeln_fn`, src/Pure/General/output.ML), and `prints` ({fragment: message}) what a
+diagnostic command in the text prints.
 Installed by copying it to `<fake ISABELLE_HOME>/bin/isabelle` (stdlib only).
 """
 
@@ -38,12 +57,26 @@ import uuid
 PASSWORD = "fake-password"
 SESSIONS = set()
 SESSIONS_LOCK = threading.Lock()
-THEOREM = re.compile(r"^\s*(theorem|lemma|corollary|proposition)\s+([A-Za-z][A-Za-z0-9_']*)\s*[:\[]", re.M)
+THEOREM = re.compile(r"^\s*(theorem|lemma|corollary|proposition)\s+([A-Za-z][A-Za-z0-9_'.]*)\s*[:\[]", re.M)
+LEMMAS = re.compile(r"^\s*lemmas\s+([A-Za-z][A-Za-z0-9_'.]*)\s*=\s*([A-Za-z][A-Za-z0-9_'.]*)", re.M)
+AXIOMATIZATION = re.compile(r"\baxiomatization\b")
+BASELINE = re.compile(r"val llemma_prove_axioms_(?P<nonce>[0-9a-f]+) = Symtab\.make_set")
 QUERY = re.compile(
     r'ML \\<open>\s*val llemma_prove_thms = Proof_Context\.get_thms @\{context\} "(?P<name>[^"]+)";.*?'
-    r'writeln \("(?P<prefix>[^"]*)" \^ string_of_int \(length llemma_prove_oracles\).*?\\<close>',
+    r'val llemma_prove_statement =\s*(?P<statement>.*?);\s*val llemma_prove_new_axioms.*?'
+    r'Symtab\.defined llemma_prove_axioms_(?P<nonce>[0-9a-f]+) name.*?'
+    r'writeln \("(?P<prefix>[^"]*)" \^ llemma_prove_statement.*?\\<close>',
     re.S,
 )
+REFERENCE = re.compile(r'Proof_Context\.get_thms @\{context\} "(?P<ref>[^"]+)"')
+# Where a statement ends: the first proof command (src/Pure/Pure.thy keywords of kind prf_*, qed*, diag)
+PROOF_START = re.compile(
+    r"\b(proof|by|apply|using|unfolding|supply|including|sorry|oops|txt|text|value|have|show|note|fix|assume)\b"
+    r"|\\<proof>|\\<comment>|\(\*"
+)
+LIBRARY = {"TrueI": '"True"', "refl": '"?t = ?t"'}  # src/HOL/HOL.thy
+SYNTAX = re.compile(r"^\s*(no_notation|notation|abbreviation|translations|syntax|no_syntax|hide_const|hide_type|consts|"
+                    r"definition|type_synonym)\b", re.M)
 
 
 def script():
@@ -63,42 +96,103 @@ def frame(kind, body):
     return msg + b"\n"
 
 
-def theorems(text):
-    """(name, proof text) of each named theorem, the proof running to the next theorem or query."""
+def _blank_strings(text):
+    """`text` with double-quoted strings blanked, so that words inside terms are not commands."""
+    return re.sub(r'"(?:\\.|[^"\\])*"', lambda m: " " * len(m.group(0)), text)
+
+
+def items(text):
+    """Theory-level declarations in order: (kind, position, data)."""
     found = []
-    matches = list(THEOREM.finditer(text))
-    for i, m in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        query = text.find("ML \\<open>", m.end())
-        if 0 <= query < end:
-            end = query
-        found.append((m.group(2), text[m.end():end]))
+    for m in THEOREM.finditer(text):
+        found.append(("theorem", m.start(), m))
+    for m in LEMMAS.finditer(text):
+        found.append(("lemmas", m.start(), m))
+    for m in AXIOMATIZATION.finditer(_blank_strings(text)):
+        found.append(("axiom", m.start(), m))
+    for m in SYNTAX.finditer(_blank_strings(text)):
+        found.append(("syntax", m.start(), m))
+    for m in BASELINE.finditer(text):
+        found.append(("baseline", m.start(), m))
+    for m in QUERY.finditer(text):
+        found.append(("query", m.start(), m))
+    found.sort(key=lambda item: item[1])
     return found
 
 
 def check_theory(text, plan):
     """(errors, writeln messages) Isabelle would report for `text` under the script `plan`."""
     errors = [msg for fragment, msg in plan.get("errors", {}).items() if fragment in text]
-    stored = {}
-    for name, proof in theorems(text):
-        words = re.findall(r"[A-Za-z_]+", re.sub(r"\(\*.*?\*\)", " ", proof, flags=re.S))
-        if "oops" in words:
-            continue  # abandoned: no theorem is stored under this name
-        oracles = []
-        if "sorry" in words:
-            oracles.append("Pure.skip_proof")
-        for fragment, names in plan.get("oracles", {}).items():
-            if fragment in proof:
-                oracles.extend(names)
-        stored[name] = oracles
-    messages = []
-    for query in QUERY.finditer(text):
-        name = query.group("name")
-        if name not in stored:
-            errors.append(f'Undefined fact: "{name}"')
-            continue
-        listing = "oracles:" + "".join(f"\n  \u25aa {o}" for o in stored[name])
-        messages.append(f"{query.group('prefix')}{len(stored[name])} {listing}")
+    stored = {}  # name -> (statement, oracles)
+    axioms = 0
+    epoch = 0  # how many commands that change what text means came so far
+    baselines = {}
+    messages = [msg for fragment, msg in plan.get("prints", {}).items() if fragment in text]
+    decls = items(text)
+    for i, (kind, pos, m) in enumerate(decls):
+        end = decls[i + 1][1] if i + 1 < len(decls) else len(text)
+        if kind == "axiom":
+            axioms += 1
+        elif kind == "syntax":
+            epoch += 1
+        elif kind == "baseline":
+            baselines[m.group("nonce")] = axioms
+        elif kind in ("theorem", "lemmas"):
+            name = m.group(2) if kind == "theorem" else m.group(1)
+            if kind == "theorem":
+                body = text[m.end():end]
+                blanked = _blank_strings(body)
+                opener = PROOF_START.search(blanked)
+                cut = opener.start() if opener else len(body)
+                statement, proof = (epoch, " ".join(body[:cut].split())), body[cut:]
+                words = re.findall(r"[A-Za-z_][A-Za-z0-9_']*", re.sub(r"\(\*.*?\*\)", " ", proof, flags=re.S))
+                if "oops" in words:
+                    continue  # abandoned: no theorem is stored under this name
+                oracles = []
+                if "sorry" in words or "\\<proof>" in proof:
+                    oracles.append("Pure.skip_proof")
+                for fragment, names in plan.get("oracles", {}).items():
+                    if fragment in proof:
+                        oracles.extend(names)
+                for other, (_, inherited) in stored.items():
+                    if other in words:
+                        oracles.extend(inherited)
+            else:
+                fact = m.group(2)
+                if fact in stored:
+                    statement, oracles = stored[fact]
+                elif fact in LIBRARY:
+                    statement, oracles = (-1, LIBRARY[fact]), []
+                else:
+                    errors.append(f'Undefined fact: "{fact}"')
+                    continue
+            if name in stored:
+                errors.append(f'Duplicate fact declaration "Draft.{name}" vs. "Draft.{name}"')
+                continue
+            stored[name] = (statement, sorted(set(oracles)))
+        elif kind == "query":
+            name = m.group("name")
+            if name not in stored:
+                errors.append(f'Undefined fact: "{name}"')
+                continue
+            if m.group("nonce") not in baselines:
+                errors.append(f"Value or constructor (llemma_prove_axioms_{m.group('nonce')}) has not been declared")
+                continue
+            ref = REFERENCE.search(m.group("statement"))
+            if ref is None:
+                compared = "unchecked"
+            elif ref.group("ref") not in stored:
+                errors.append(f'Undefined fact: "{ref.group("ref")}"')
+                continue
+            else:
+                compared = "same" if stored[ref.group("ref")][0] == stored[name][0] else "different"
+            new_axioms = axioms - baselines[m.group("nonce")]
+            oracles = stored[name][1]
+            listing = "oracles:" + "".join(f"\n  \u25aa {o}" for o in oracles)
+            messages.append(f"{m.group('prefix')}{compared} new axioms: {new_axioms} oracles: {len(oracles)} {listing}")
+    for fragment, (old, new) in plan.get("rewrites", {}).items():
+        if fragment in text:
+            messages = [msg.replace(old, new) for msg in messages]
     return errors, messages
 
 

@@ -40,15 +40,40 @@ def test_an_oracle_report_counts_only_with_this_checks_nonce() -> None:
     nonce = new_nonce()
     query = oracle_query("t1", nonce)
     assert "Thm_Deps.all_oracles" in query and nonce in query
-    good = f"llemma-prove oracle report {nonce} t1 oracles: 0 oracles:"
-    forged = f"llemma-prove oracle report {new_nonce()} t1 oracles: 0 oracles:"
+    head = "llemma-prove oracle report {} t1 statement: {} new axioms: {} oracles: {}"
+    good = head.format(nonce, "same", 0, 0) + " oracles:"
+    forged = head.format(new_nonce(), "same", 0, 0) + " oracles:"
     assert parse_reports([forged], nonce) == {}
-    assert parse_reports([good], nonce)["t1"].clean
-    bad = parse_reports([f"llemma-prove oracle report {nonce} t1 oracles: 1 oracles:\n  ▪ Pure.skip_proof"], nonce)
+    assert parse_reports([good], nonce)["t1"].problem(reference_expected=True) is None
+    bad = parse_reports([head.format(nonce, "same", 0, 1) + " oracles:\n  ▪ Pure.skip_proof"], nonce)
     assert not bad["t1"].clean and "skip_proof" in bad["t1"].listing
+    assert "reference" in parse_reports([head.format(nonce, "different", 0, 0)], nonce)["t1"].problem(False)
+    assert "axiom" in parse_reports([head.format(nonce, "same", 2, 0)], nonce)["t1"].problem(False)
+    # a report not compared with a reference does not pass where one was asked for
+    assert "compared" in parse_reports([head.format(nonce, "unchecked", 0, 0)], nonce)["t1"].problem(True)
+    # two reports for one name under this nonce: neither is believed
+    twice = parse_reports([good, good], nonce)["t1"]
+    assert twice.duplicated and not twice.clean
     with pytest.raises(ValueError):
         oracle_query('t1"; error "x', nonce)
     assert theorem_names('theorem a: "x" by simp\nlemma "y" by simp\nlemma b [simp]: "z" by simp') == ["a", "b"]
+
+
+def test_the_reference_statement_and_the_axiom_baseline_come_before_the_theorem() -> None:
+    from llemma_prove.provers.isabelle.oracles import OracleQueryError, reference_name, with_oracle_queries
+
+    nonce = new_nonce()
+    statement = 'theorem t1:\n  assumes h: "x = 1"\n  shows "x + 1 = 2"'
+    text = f"theory t1 imports Main\nbegin\n\n{statement}\n  using h by simp\n\nend\n"
+    checked = with_oracle_queries(text, ["t1"], nonce, {"t1": statement})
+    baseline = checked.index(f"llemma_prove_axioms_{nonce} = Symtab.make_set")
+    reference = checked.index(f"theorem {reference_name(nonce)}:")
+    target = checked.index("theorem t1:")
+    query = checked.index('Proof_Context.get_thms @{context} "t1"')
+    assert baseline < reference < target < query < checked.rindex("end")
+    assert checked[reference:target].count("sorry") == 1 and 'shows "x + 1 = 2"' in checked[reference:target]
+    with pytest.raises(OracleQueryError):
+        with_oracle_queries(text, ["t2"], nonce)  # the theorem to check is not in the theory
 
 
 async def test_the_official_check_can_reject_what_pisa_accepted(context_files, tmp_path: Path) -> None:

@@ -101,3 +101,29 @@ async def test_the_oracle_query_rejects_an_smt_oracle_proof(real_options) -> Non
             assert verdict.verdict is Verdict.REJECTED and "oracle" in verdict.reason, (cheat, verdict.reason)
     finally:
         await checker.close()
+
+
+async def test_the_query_compares_statements_and_counts_new_axioms(real_options) -> None:
+    """The statement and axiom layers on real Isabelle2022 (their ML has never been compiled here):
+    an honest proof passes; `oops` + a weaker lemma of the same name, and `oops` + a new axiom + the
+    same statement proved from it, are rejected by those layers (no filter, no replay)."""
+    from llemma_prove.provers.isabelle.official import IsabelleServerChecker
+
+    statement = 'theorem t:\n  fixes x :: nat\n  assumes h: "x + 1 = 3"\n  shows "x = 2"'
+    text = "theory Statement_Probe imports Main\nbegin\n\n{statement}\n{proof}\n\nend\n"
+    cases = {
+        "using h by simp": None,
+        'oops\n\nlemma t: "(2::nat) = 2" by simp': "does not state the reference statement",
+        f'oops\n\naxiomatization where ax: "False"\n\n{statement}\n  using ax by simp': "new axiom",
+    }
+    checker = IsabelleServerChecker(real_options)
+    try:
+        for proof, why in cases.items():
+            verdict = await checker.check("Statement_Probe", text.format(statement=statement, proof=proof),
+                                          ["t"], {"t": statement})
+            if why is None:
+                assert verdict.verdict is Verdict.ACCEPTED, verdict.reason
+            else:
+                assert verdict.verdict is Verdict.REJECTED and why in verdict.reason, (proof, verdict.reason)
+    finally:
+        await checker.close()

@@ -140,3 +140,38 @@ def test_theory_name_from_header() -> None:
     assert header_theory_name("theory toy_add imports Complex_Main\nbegin") == "toy_add"
     assert header_theory_name('(* c *)\ntheory "Foo" imports Main begin') == "Foo"
     assert header_theory_name("imports Main begin") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "txt \\<open>@{ML_type \\<open>unit) option; val _ = 1; val _ = NONE : (unit\\<close>}\\<close>",
+        "txt ‹@{ML_op ‹+); val _ = 1; fn _ => (op +›}›",
+        "\\<comment> \\<open>\\<^ML_structure>\\<open>struct end\\<close>\\<close> by simp",
+        "txt {* @{ML_functor Foo} *}",
+        "ML_val \\<open>1\\<close>",
+        "SML_import \\<open>val x = 1\\<close>",
+        'simproc_setup foo ("x") = \\<open>K (K (K NONE))\\<close>',
+        "compile_generated_files \\<open>x.ML\\<close> where \\<open>fn _ => ()\\<close>",
+        'code_printing constant True \\<rightharpoonup> (SML) "(print 1; true)"',
+        "by simp …",  # non-ASCII outside strings: PIDE decodes it into a symbol, PISA does not
+    ],
+)
+def test_every_route_to_ml_is_refused(text) -> None:
+    """Issue 10: no text that makes Isabelle run ML passes (document antiquotations run ML in txt and in
+    formal comments; see tests/isabelle/test_attacks.py for what that ML can do)."""
+    assert forbidden_reason(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'have "x\\<^sup>2 = y\\<^sub>1" by simp',
+        "have ‹x ≤ y› using `x < y` by simp",
+        'have "x ≤ y" by simp',
+        "txt \\<open>the usual case\\<close> by simp",
+        "(* @{ML_type foo} in a comment does nothing *) by simp",
+    ],
+)
+def test_ordinary_proof_text_is_not_refused(text) -> None:
+    assert forbidden_reason(text) is None

@@ -54,7 +54,7 @@ def _prover(spec: Any, theorems: Sequence[Theorem], search: Any) -> ScriptedProv
     return build(theorems, None)[0]
 
 
-def _proposer(spec: Any, theorems: Sequence[Theorem]) -> ScriptedProposer:
+def _proposer(spec: Any, theorems: Sequence[Theorem], template: Any) -> ScriptedProposer:
     return build(theorems, None)[1]
 
 

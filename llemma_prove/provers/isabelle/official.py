@@ -24,7 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ...errors import ProverError, ProverUnavailable
 from ...processes import ChildProcess, ProcessSpec
@@ -174,11 +174,19 @@ class IsabelleServerChecker:
             if self.session_id is None:
                 await self.start()
 
-    async def check(self, theory_name: str, text: str, theorem_names: Sequence[str] | None = None) -> Verification:
-        """Check one complete theory; ACCEPTED only if it has no error and no queried theorem has an oracle.
+    async def check(
+        self,
+        theory_name: str,
+        text: str,
+        theorem_names: Sequence[str] | None = None,
+        references: Mapping[str, str] | None = None,
+    ) -> Verification:
+        """Check one complete theory; ACCEPTED only if it has no error, no queried theorem has an
+        oracle, the theory gained no axiom from the first queried theorem on, and every theorem with
+        a reference statement states exactly that (as terms, compared by Isabelle).
 
         `theorem_names`: the theorems whose oracles are queried (default: every named theorem or
-        lemma in `text`).
+        lemma in `text`). `references`: name -> reference statement (`theorem NAME: ...`).
         """
         start = time.monotonic()
 
@@ -190,7 +198,7 @@ class IsabelleServerChecker:
             return done(Verdict.UNCHECKED, "Isabelle server: no named theorem to query for oracles")
         nonce = new_nonce()
         try:
-            checked = with_oracle_queries(text, names, nonce)
+            checked = with_oracle_queries(text, names, nonce, references)
         except OracleQueryError as exc:
             return done(Verdict.UNCHECKED, f"Isabelle server: {exc}")
         await self._ensure_started()
@@ -224,10 +232,12 @@ class IsabelleServerChecker:
             if report is None:
                 return done(Verdict.REJECTED, f"Isabelle server: no oracle report for {name} (the query did not run)",
                             isabelle_server="no oracle report")
-            if not report.clean:
-                return done(Verdict.REJECTED, f"Isabelle server: {name} depends on {report.count} oracle(s): "
-                            f"{report.listing[:300]}", isabelle_server="oracles", oracles=report.listing)
-        return done(Verdict.ACCEPTED, "", isabelle_server="ok", oracles="none")
+            problem = report.problem(reference_expected=bool(references) and name in references)
+            if problem is not None:
+                return done(Verdict.REJECTED, f"Isabelle server: {problem}", isabelle_server="oracles",
+                            oracles=report.listing, statement=report.statement, new_axioms=report.new_axioms)
+        return done(Verdict.ACCEPTED, "", isabelle_server="ok", oracles="none",
+                    statement="same" if references else "unchecked", new_axioms=0)
 
     async def _purge(self, theory_name: str, master_dir: str) -> None:
         """Forget only the checked theory; the imported libraries stay loaded for the next check."""

@@ -10,7 +10,9 @@ Soundness (PISA runs with quick_and_dirty): a proof is accepted only if
   succeeds, the proof stays open after each but the last, and the last closes the target
   theorem itself (so nothing can abandon it and prove something else);
 - the whole rendered theory passes the official Isabelle server, and Isabelle reports that the
-  theorem depends on no oracle at all (`oracles.py`); without that check the verdict is UNCHECKED.
+  theorem depends on no oracle at all, that the theorem of that name states the benchmark's own
+  statement (compared as terms with a reference copy), and that the theory gained no axiom
+  (`oracles.py`); without that check the verdict is UNCHECKED.
 """
 
 from __future__ import annotations
@@ -491,14 +493,15 @@ class PisaProver:
                                 "available: set ISABELLE_HOME and install isabelle-client>=1.0", rendered,
                                 time.monotonic() - start, details)
         try:
+            target = statement_name(theorem)
             official = await self.official.check(header_theory_name(theorem.header) or theorem.name, rendered,
-                                                 theorem_names=[statement_name(theorem)])
+                                                 theorem_names=[target], references={target: theorem.statement})
         except (ProverError, ProverUnavailable) as exc:
             details["isabelle_server"] = "failed"
             return Verification(Verdict.UNCHECKED, f"Isabelle server check could not run: {exc}", rendered,
                                 time.monotonic() - start, details)
         details["isabelle_server"] = official.verdict.value
-        details.update({k: v for k, v in official.details.items() if k == "oracles"})
+        details.update({k: v for k, v in official.details.items() if k in ("oracles", "statement", "new_axioms")})
         if not official.accepted:
             return Verification(official.verdict, official.reason, rendered, time.monotonic() - start, details)
         return Verification(Verdict.ACCEPTED, "", rendered, time.monotonic() - start, details)

@@ -288,6 +288,21 @@ CHEATS = {
     "tactic": "an ML tactic",
     "raw_tactic": "an ML tactic",
     "declare": "a global declaration",
+    # theory-level commands that take Isabelle/ML source (src/Pure/Pure.thy keywords; HOL's simprocs)
+    "simproc_setup": "Isabelle/ML code",
+    "declaration": "Isabelle/ML code",
+    "syntax_declaration": "Isabelle/ML code",
+    "parse_translation": "Isabelle/ML code",
+    "print_translation": "Isabelle/ML code",
+    "parse_ast_translation": "Isabelle/ML code",
+    "print_ast_translation": "Isabelle/ML code",
+    "typed_print_translation": "Isabelle/ML code",
+    "code_reflect": "Isabelle/ML code",
+    "compile_generated_files": "Isabelle/ML code",  # src/Pure/Tools/generated_files.ML: `where` ML
+    "generate_file": "generated source files",
+    "export_generated_files": "generated source files",
+    # target-language text that `value`/`eval` compile and run inside Isabelle (src/Tools/Code/code_target.ML)
+    "code_printing": "target-language code run by evaluation",
     "\\<proof>": "the `\\<proof>` placeholder",
 }
 HAMMER_WORDS = frozenset({"normalhammer", "sledgehammer"})
@@ -321,24 +336,66 @@ def _words(text: str) -> list[str]:
     return found
 
 
+# Control symbols that only shape identifiers (sub/superscripts, bold): every other `\<^name>` is
+# the short form of an antiquotation (`\<^ML_type>\<open>...\<close>`, src/Pure/General/antiquote.ML).
+SCRIPT_CONTROLS = frozenset({"sub", "sup", "isub", "isup", "bsub", "esub", "bsup", "esup", "bold"})
+_CONTROL = re.compile(r"\\<\^([A-Za-z_]+)>")
+# Any word that names Isabelle/ML: the commands (ML, ML_prf, ML_val, ML_file, SML_file, ...) and the
+# document antiquotations that compile and *run* ML (`@{ML}`, `@{ML_op}`, `@{ML_type}`,
+# `@{ML_structure}`, `@{ML_functor}`, `@{ML_exception}`: Isabelle2022
+# src/Pure/Thy/document_antiquotations.ML `ml_text`, which wraps the text in
+# `val _ = NONE : (` ... `) option;` and evaluates it, so `int) option; <any ML>; val _ = NONE : (int`
+# runs any ML at all).
+_ML_WORD = re.compile(r"^S?ML(_|$)")
+
+
+def _outer_non_ascii(toks: list[Token]) -> str | None:
+    """A non-ASCII character outside strings, cartouches and comments (PIDE decodes Unicode text into
+    Isabelle symbols when it reads a file, Isabelle2022 src/Pure/General/symbol.scala `decode`, PISA
+    does not: the two would read different commands)."""
+    for tok in toks:
+        if tok.kind in (TokenKind.WORD, TokenKind.SYMBOL):
+            for ch in tok.text:
+                if ord(ch) > 127:
+                    return ch
+    return None
+
+
 def forbidden_reason(text: str, allow_hammer: bool = False) -> str | None:
     """Why `text` (a proof or a step) must not count as a proof, or None when it may.
 
     Words are looked up everywhere except comments, including inside strings and cartouches
-    (`by (tactic \\<open>Skip_Proof.cheat_tac ...\\<close>)` hides a cheat in a cartouche).
+    (`by (tactic \\<open>Skip_Proof.cheat_tac ...\\<close>)` hides a cheat in a cartouche). No route
+    to Isabelle/ML may pass: once the model's ML runs, it runs inside the checker and can rewrite
+    what the checker prints (`Private_Output.writeln_fn`), so no later layer could be trusted.
+    Document antiquotations (`@{...}`, `\\<^name>`) are refused everywhere: PIDE evaluates them in
+    `txt`/`text` and in formal comments (`\\<comment>`, Isabelle2022 src/Pure/PIDE/command.ML
+    `check_span_comments`), and some of them run ML.
     """
     for marker in PISA_MARKERS:
         if marker in text:
             return f"contains the PISA control marker {marker!r}"
     try:
+        toks = tokens(text)
         words = _words(text)
     except TheorySyntaxError as exc:
         return f"cannot be scanned: {exc}"
     for word in words:
         if word in CHEATS:
             return f"uses {CHEATS[word]}"
+        if _ML_WORD.match(word):
+            return f"uses Isabelle/ML (`{word}`)"
         if not allow_hammer and word in HAMMER_WORDS:
             return f"still contains an unresolved hammer call `{word}`"
+    visible = "".join(t.text for t in toks if t.kind is not TokenKind.COMMENT)
+    if "@{" in visible:
+        return "contains a document antiquotation `@{...}` (antiquotations can run Isabelle/ML)"
+    for match in _CONTROL.finditer(visible):
+        if match.group(1) not in SCRIPT_CONTROLS:
+            return f"contains the antiquotation `\\<^{match.group(1)}>` (antiquotations can run Isabelle/ML)"
+    odd = _outer_non_ascii(toks)
+    if odd is not None:
+        return f"contains the non-ASCII character {odd!r} outside strings and cartouches"
     return None
 
 

@@ -1,0 +1,88 @@
+"""The editor paths on real Lean (marker `lean`; skipped where `lake` or the built project is absent):
+tactic-position sorrys of the new kinds and two sorrys of one declaration, searched from the goals the
+REPL reports, written only after the final check; a scripted proposer stands in for the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from llemma_prove.editor.backends import EditorConfig
+from llemma_prove.editor.prove_file import prove_file
+from llemma_prove.provers.lean import LeanOptions, LeanReplProver, lean_health
+from llemma_prove.provers.lean.project import default_project_dir, find_tool
+from llemma_prove.types import Language, Theorem
+from tests.doubles.scripted import ScriptedProposer
+
+pytestmark = [pytest.mark.lean, pytest.mark.timeout(900)]
+
+CONFIG = EditorConfig(expansions=5, candidates=4, time_limit_s=300)
+
+
+def _require_lean() -> None:
+    if find_tool("lake") is None:
+        pytest.skip("Lean is not installed (`lake` not on PATH or in ~/.elan/bin)")
+    missing = [f"{c.name}: {c.detail}" for c in lean_health(default_project_dir()) if not c.ok]
+    if missing:
+        pytest.skip("the Lake project is not built (run `llemma-prove setup lean`): " + "; ".join(missing))
+
+
+class GoalTable(dict):
+    """Proposer table keyed by a goal's conclusion (its `⊢` line), so that the exact way Lean prints
+    the hypotheses and case names does not matter to the test."""
+
+    def get(self, key, default=None):
+        conclusion = key.strip().splitlines()[-1] if key.strip() else key
+        return super().get(conclusion, default)
+
+
+class RealBackends:
+    """The real Lean REPL prover with a scripted proposer (a test double for the model)."""
+
+    def __init__(self, table) -> None:
+        self.lean = LeanReplProver(LeanOptions(workers=1, header=""))
+        self.proposer_double = ScriptedProposer(GoalTable(table))
+
+    async def prover(self, theorem: Theorem) -> LeanReplProver:
+        await self.lean.start()
+        return self.lean
+
+    async def proposer(self, language: Language) -> ScriptedProposer:
+        return self.proposer_double
+
+    async def close(self) -> None:
+        await self.lean.close()
+
+
+TEXT = """theorem two (a b : Nat) (h : a = b) : b = a ∧ a = b := by
+  have h1 : b = a := by sorry
+  have h2 : a = b := by
+    -- the second one
+    sorry
+  exact ⟨h1, h2⟩
+
+theorem alts (n : Nat) : n + 0 = n := by
+  induction n with
+  | zero => rfl
+  | succ m ih => sorry
+"""
+
+
+async def test_two_sorrys_and_an_alternative_on_real_lean(tmp_path):
+    _require_lean()
+    path = tmp_path / "Real.lean"
+    path.write_text(TEXT, encoding="utf-8")
+    table = {
+        "⊢ b = a": [("rfl", -0.2), ("exact h.symm", -0.3)],
+        "⊢ a = b": [("exact h", -0.1)],
+        "⊢ m + 1 + 0 = m + 1": [("rfl", -0.1)],
+    }
+    backends = RealBackends(table)
+    try:
+        report = await prove_file(path, CONFIG, write=True, backends=backends)
+    finally:
+        await backends.close()
+    assert [o.status for o in report.outcomes] == ["proved"] * 3, [o.reason for o in report.outcomes]
+    assert report.written
+    text = path.read_text(encoding="utf-8")
+    assert "have h1 : b = a := by exact h.symm" in text and "    exact h\n" in text
+    assert "| succ m ih => rfl" in text and "sorry" not in text
