@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from . import __version__
 from .data.minif2f import StatementSource
-from .search import SearchConfig
+from .search.config import SearchConfig
 
 DEFAULT_MODEL = "EleutherAI/llemma_7b"
 VERSIONED_PACKAGES = ("torch", "transformers", "networkx", "typer", "rich", "vllm", "lean-dojo", "isabelle-client")

@@ -124,9 +124,21 @@ def model_cache_checks(model_id: str = DEFAULT_MODEL) -> list[HealthCheck]:
     ]
 
 
+def plugin_checks() -> list[HealthCheck]:
+    """What `--prover` and `--model-backend` can choose: every registered plug-in and where it comes from."""
+    from .plugins import EDITOR_BACKENDS, PROPOSERS, PROVERS, sources
+
+    checks = []
+    for group, label in ((PROVERS, "--prover"), (PROPOSERS, "--model-backend"), (EDITOR_BACKENDS, "--backends")):
+        for name, source in sources(group).items():
+            checks.append(HealthCheck(f"plug-in: {label} {name}", True, source, required=False))
+    return checks
+
+
 def collect_checks(lean_project: Path | None = None, model_id: str = DEFAULT_MODEL) -> list[HealthCheck]:
     return [
         *package_checks(),
+        *plugin_checks(),
         *gpu_checks(),
         *lean_project_checks(lean_project),
         *isabelle_checks(),

@@ -222,7 +222,7 @@ class RunStore:
     def _reconcile(run_dir: Path, config: RunConfig, resume: bool, force: bool) -> RunConfig:
         action, merged = plan_run_dir(run_dir, config, resume, force)
         if action == "supersede":
-            _supersede(run_dir)
+            supersede(run_dir)
         return merged
 
     # -- reading --------------------------------------------------------------------------------------
@@ -361,7 +361,7 @@ def _lock(run_dir: Path) -> int:
     return fd
 
 
-def _supersede(run_dir: Path) -> Path:
+def supersede(run_dir: Path) -> Path:
     """Move a run directory's previous contents aside (never delete results)."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     target = run_dir / f"superseded-{stamp}"

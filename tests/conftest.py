@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import psutil
@@ -81,3 +82,28 @@ def no_leftover_children():
         time.sleep(0.05)
         leftover = {p for p in child_pids() - before if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE}
     assert not leftover, f"child processes left running: {sorted(leftover)}"
+
+
+# The test stand-ins as a plug-in distribution (tests/plugin_dist): on PYTHONPATH of a spawned CLI, its
+# .dist-info makes `--prover test-doubles --model-backend test-doubles` resolve through entry points.
+PLUGIN_DIST = ROOT / "tests" / "plugin_dist"
+DOUBLES_ARGS = ("--prover", "test-doubles", "--model-backend", "test-doubles")
+if str(PLUGIN_DIST) not in sys.path:  # in this process too, as if the distribution were installed
+    sys.path.append(str(PLUGIN_DIST))
+
+
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a spawned `python -m llemma_prove.cli`: this checkout and the test plug-ins first."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(PLUGIN_DIST), env.get("PYTHONPATH", "")])
+    return env
+
+
+@pytest.fixture
+def test_doubles():
+    """The scripted prover and proposer of tests/runner/cli_doubles.py registered in this process."""
+    from llemma_prove import plugins
+    from tests.runner.cli_doubles import PROPOSER, PROVER
+
+    with plugins.registered(plugins.PROVERS, PROVER), plugins.registered(plugins.PROPOSERS, PROPOSER):
+        yield {"prover": "test-doubles", "model_backend": "test-doubles"}

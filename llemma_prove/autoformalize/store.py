@@ -14,7 +14,6 @@ import fcntl
 import json
 import logging
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,6 +24,7 @@ from ..store import (
     RESULTS_FILE,
     StoreError,
     safe_filename,
+    supersede,
     write_atomic,
     write_summary_files,
 )
@@ -158,7 +158,7 @@ class AutoformalizeStore:
             raise StoreError(f"{run_dir} is in use by another llemma-prove process") from None
         try:
             if cls._reconcile(run_dir, meta, resume, force) == "supersede":
-                _supersede(run_dir)
+                supersede(run_dir)
             write_atomic(run_dir / CONFIG_FILE, (json.dumps(meta.to_json(), indent=2) + "\n").encode())
             if retry_errors:
                 _drop_errors(run_dir)
@@ -236,23 +236,6 @@ class AutoformalizeStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _supersede(run_dir: Path) -> Path:
-    """Move a run directory's previous contents aside (nothing is deleted)."""
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    target = run_dir / f"superseded-{stamp}"
-    suffix = 1
-    while target.exists():
-        target = run_dir / f"superseded-{stamp}-{suffix}"
-        suffix += 1
-    target.mkdir()
-    for entry in run_dir.iterdir():
-        if entry.name == LOCK_FILE or entry.name.startswith("superseded-"):
-            continue
-        shutil.move(str(entry), target / entry.name)
-    log.warning("moved the previous contents of %s to %s", run_dir, target)
-    return target
 
 
 def _drop_errors(run_dir: Path) -> int:

@@ -4,9 +4,8 @@ Order: validate the options -> load the problems (a JSONL file, or miniF2F's inf
 `--minif2f`) -> load the prompt -> build and start the prover (a missing Lean/Isabelle stops here,
 before a model is loaded) -> build the model -> run into the run directory -> print the summary.
 
-Testing seam: when `LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES` names `module:function`, that function is
-called as `function(problems, args)` and returns `(model, prover, sketcher, proposer)`; it replaces the
-real model and prover only. The test suite uses it to run this command against test doubles.
+The prover (`--prover`, default: the target's built-in one) and the model (`--model-backend`) are
+plug-ins built by `llemma_prove.assembly`, as for `minif2f`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import hashlib
 import importlib
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,15 +23,17 @@ from typing import Any, Optional, Sequence
 
 import typer
 
-from ..config import DEFAULT_MODEL
+from .. import assembly
+from ..config import DEFAULT_MODEL, ModelSpec
 from ..errors import DataError, ProverUnavailable, UserError
+from ..plugins import proposer_plugin, prover_plugin
 from ..types import Language
-from .minif2f import Backend, Minif2fArgs, Split, preflight_prover, prover_spec
-from .minif2f import build_prover as build_search_prover
+from . import options
+from .options import Split
 
 log = logging.getLogger(__name__)
 
-TEST_DOUBLES_ENV = "LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES"
+DEFAULT_PROVERS = {"lean4": "lean", "isabelle": "isabelle"}
 
 
 class TargetChoice(str, enum.Enum):
@@ -78,6 +78,7 @@ class AutoformalizeArgs:
     dtype: str | None = None
     lean_project: Path | None = None
     workers: int | None = None
+    prover: str | None = None  # plug-in name; None: the target's built-in prover
     concurrency: int = 1
     output_dir: Path = Path("runs")
     run_dir: Path | None = None
@@ -98,22 +99,20 @@ def validate(args: AutoformalizeArgs) -> None:
         raise UserError("--minif2f needs --split valid or --split test")
     if args.input is not None and args.data is not None:
         raise UserError("--data applies to --minif2f only")
-    if args.candidates < 1:
-        raise UserError(f"--candidates must be at least 1, got {args.candidates}")
-    if args.sketches < 1:
-        raise UserError(f"--sketches must be at least 1, got {args.sketches}")
+    options.check_at_least_one("--candidates", args.candidates)
+    options.check_at_least_one("--sketches", args.sketches)
+    options.check_at_least_one("--workers", args.workers)
     if not args.temperature > 0:
         raise UserError(f"--temperature must be positive, got {args.temperature:g}")
-    if args.concurrency < 1:
-        raise UserError(f"--concurrency must be at least 1, got {args.concurrency}")
-    if args.limit is not None and args.limit < 1:
-        raise UserError(f"--limit must be at least 1, got {args.limit}")
-    if args.model_backend == "openai" and not args.endpoint:
-        raise UserError("--model-backend openai needs --endpoint URL")
-    if args.model_backend != "openai" and args.endpoint:
-        raise UserError("--endpoint applies to --model-backend openai only")
+    options.check_at_least_one("--concurrency", args.concurrency)
+    options.check_at_least_one("--limit", args.limit)
+    backend = proposer_plugin(args.model_backend)  # an unknown name is a UserError naming the installed ones
+    options.check_endpoint(args.model_backend, backend.remote, args.endpoint, args.device, args.dtype)
     if args.target != "lean4" and args.lean_project is not None:
         raise UserError("--lean-project applies to --target lean4 only")
+    prover = prover_plugin(prover_name(args))
+    if prover.language is not Language(args.target):
+        raise UserError(f"--prover {prover.name} checks {prover.language.value}, not --target {args.target}")
     if args.prompt is not None and not args.prompt.exists():
         raise UserError(f"prompt file {args.prompt} not found")
     if not args.equivalence_timeout > 0:
@@ -174,11 +173,13 @@ def select_problems(problems: Sequence[Any], names: Sequence[str], limit: int | 
 # -- parts ----------------------------------------------------------------------------------------------
 
 
+def prover_name(args: AutoformalizeArgs) -> str:
+    return args.prover or DEFAULT_PROVERS[args.target]
+
+
 def build_prover(args: AutoformalizeArgs, problems: Sequence[Any]) -> Any:
-    kind = "lean" if args.target == "lean4" else "isabelle"
-    m_args = Minif2fArgs(prover=kind, lean_project=args.lean_project, workers=args.workers)
     theorems = [_theorem_for_header(p, args) for p in problems]
-    return build_search_prover(m_args, theorems, prover_spec(m_args))
+    return assembly.build_prover(assembly.prover_spec(prover_name(args), args.lean_project, args.workers), theorems)
 
 
 def _theorem_for_header(problem: Any, args: AutoformalizeArgs) -> Any:
@@ -188,6 +189,10 @@ def _theorem_for_header(problem: Any, args: AutoformalizeArgs) -> Any:
 
 
 def build_sketcher(args: AutoformalizeArgs, prover: Any) -> Any:
+    from ..autoformalize.protocols import SketchProver
+
+    if isinstance(prover, SketchProver):  # a prover plug-in that opens sketches itself
+        return prover
     module_name = "llemma_prove.provers.lean.sketch" if args.target == "lean4" else "llemma_prove.provers.isabelle.sketch"
     try:
         module = importlib.import_module(module_name)
@@ -196,19 +201,13 @@ def build_sketcher(args: AutoformalizeArgs, prover: Any) -> Any:
     return module.sketch_prover(prover)
 
 
+def model_spec(args: AutoformalizeArgs) -> ModelSpec:
+    return ModelSpec(model_id=args.model, backend=args.model_backend, endpoint=args.endpoint, device=args.device,
+                     dtype=args.dtype)
+
+
 def build_model(args: AutoformalizeArgs) -> Any:
-    from .. import proposers
-
-    return proposers.model_from_settings(args)
-
-
-def _doubles(problems: Sequence[Any], args: AutoformalizeArgs) -> tuple[Any, Any, Any, Any] | None:
-    target = os.environ.get(TEST_DOUBLES_ENV)
-    if not target:
-        return None
-    module_name, _, function = target.partition(":")
-    log.warning("using test doubles from %s instead of a real model and prover", target)
-    return getattr(importlib.import_module(module_name), function)(problems, args)
+    return assembly.build_model(model_spec(args))
 
 
 def problems_digest(problems: Sequence[Any]) -> str:
@@ -248,16 +247,6 @@ def default_run_dir(args: AutoformalizeArgs) -> Path:
     return args.output_dir / f"autoformalize-{args.mode}-{args.target}-{source}-{model}{paper}"
 
 
-async def _close(thing: Any) -> None:
-    close = getattr(thing, "close", None)
-    if close is None:
-        return
-    try:
-        await close()
-    except Exception:
-        log.exception("closing %r failed", thing)
-
-
 async def run_command(args: AutoformalizeArgs, console: Any = None, err_console: Any = None) -> dict[str, Any]:
     """The whole command; returns the run's summary."""
     from ..autoformalize.config import AutoformalizeConfig, Mode, Paper, Parts
@@ -272,9 +261,7 @@ async def run_command(args: AutoformalizeArgs, console: Any = None, err_console:
     # A local input file is checked first (its errors are the user's); a missing Lean or Isabelle then
     # stops the command before any download or model.
     problems = None if args.minif2f else load_problems(args.input)  # type: ignore[arg-type]
-    if not os.environ.get(TEST_DOUBLES_ENV):
-        await preflight_prover(Minif2fArgs(prover="lean" if language is Language.LEAN4 else "isabelle",
-                                           lean_project=args.lean_project))
+    await assembly.preflight_prover(assembly.prover_spec(prover_name(args), args.lean_project))
     if problems is None:
         problems = await load_minif2f_problems(args)
     input_sha256 = problems_digest(problems)
@@ -298,22 +285,17 @@ async def run_command(args: AutoformalizeArgs, console: Any = None, err_console:
     run_dir = args.run_dir or default_run_dir(args)
     # a run directory holding another run is refused before any prover or model is started
     preflight(run_dir, problems, config, prompts, args.split or "", resume=args.resume, force=args.force)
-    doubles = _doubles(problems, args)
-    if doubles is not None:
-        model, prover, sketcher, proposer = doubles
-    else:
-        model = sketcher = proposer = None
-        prover = build_prover(args, problems)
+    model = sketcher = proposer = None
+    prover = build_prover(args, problems)
     try:
         await prover.start()
-        if doubles is None:
-            if config.mode is Mode.DSP:
-                sketcher = build_sketcher(args, prover)
-            model = await asyncio.to_thread(build_model, args)
-            if config.mode is Mode.DSP and language is Language.LEAN4 and args.hole_search:
-                from .. import proposers
+        if config.mode is Mode.DSP:
+            sketcher = build_sketcher(args, prover)
+        model = await asyncio.to_thread(build_model, args)
+        if config.mode is Mode.DSP and language is Language.LEAN4 and args.hole_search:
+            from .. import proposers
 
-                proposer = proposers.build_tactic_proposer(model)
+            proposer = proposers.build_tactic_proposer(model)
         parts = Parts(model=model, prover=prover, target=target_for(language), prompts=prompts,
                       sketcher=sketcher, proposer=proposer)
         extra: dict[str, Any] = {"input": str(args.input) if args.input else f"minif2f:{args.split}"}
@@ -325,8 +307,8 @@ async def run_command(args: AutoformalizeArgs, console: Any = None, err_console:
                                          console=err_console, show_progress=err_console is not None)
     finally:
         if model is not None:
-            await _close(model)
-        await _close(prover)
+            await assembly.close_quietly(model)
+        await assembly.close_quietly(prover)
     if console is not None:
         console.print(result.markdown)
         console.print(f"results: {run_dir}")
@@ -345,7 +327,7 @@ def register(app: typer.Typer) -> None:
         split: Optional[Split] = typer.Option(None, "--split", help="miniF2F split (with --minif2f)."),
         data: Optional[Path] = typer.Option(None, "--data", help="Local miniF2F JSONL (with --minif2f) instead of the pinned set."),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N problems."),
-        name: list[str] = typer.Option([], "--name", help="Only this problem (repeatable)."),
+        name: list[str] = options.theorems("problem"),
         prompt: Optional[Path] = typer.Option(None, "--prompt", help="Prompt file or folder: the project's format, DSP's "
                                                                      "paper_prompt_examples, or Llemma's llemma_isabelle_informal2formal.json."),
         candidates: int = typer.Option(1, "--candidates", help="Statement candidates per problem (1 = greedy)."),
@@ -357,13 +339,14 @@ def register(app: typer.Typer) -> None:
                                                           "input gives one (default: use the given proof)."),
         hole_search: bool = typer.Option(True, "--hole-search/--no-hole-search", help="Lean: best-first search on holes the tactic list leaves open."),
         max_examples: Optional[int] = typer.Option(None, "--max-examples", help="At most this many few-shot examples."),
-        model: str = typer.Option(DEFAULT_MODEL, "--model", help="Model id (Hugging Face) or server model name."),
-        model_backend: Backend = typer.Option(Backend.hf, "--model-backend", help="hf, vllm or openai."),
-        endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server."),
-        device: Optional[str] = typer.Option(None, "--device", help="Device for local models."),
-        dtype: Optional[str] = typer.Option(None, "--dtype", help="Weights dtype for local models."),
-        lean_project: Optional[Path] = typer.Option(None, "--lean-project", help="Lake project with Mathlib and the REPL."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Prover processes."),
+        model: str = options.model(),
+        model_backend: str = options.model_backend(),
+        endpoint: Optional[str] = options.endpoint(),
+        device: Optional[str] = options.device(),
+        dtype: Optional[str] = options.dtype(),
+        lean_project: Optional[Path] = options.lean_project(),
+        workers: Optional[int] = options.workers(),
+        prover: Optional[str] = options.prover(None, " Default: the --target's own (lean, isabelle)."),
         concurrency: int = typer.Option(1, "--concurrency", help="Problems worked on at once."),
         output_dir: Path = typer.Option(Path("runs"), "--output-dir", help="Parent folder of run directories."),
         run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Exact run directory."),
@@ -387,8 +370,8 @@ def register(app: typer.Typer) -> None:
             input=input, target=target.value, mode=mode.value, minif2f=minif2f,
             split=split.value if split else None, data=data, limit=limit, names=tuple(name), prompt=prompt,
             candidates=candidates, sketches=sketches, temperature=temperature, seed=seed, equivalence=equivalence,
-            draft=draft, hole_search=hole_search, max_examples=max_examples, model=model, model_backend=model_backend.value,
-            endpoint=endpoint, device=device, dtype=dtype, lean_project=lean_project, workers=workers,
+            draft=draft, hole_search=hole_search, max_examples=max_examples, model=model, model_backend=model_backend,
+            endpoint=endpoint, device=device, dtype=dtype, lean_project=lean_project, workers=workers, prover=prover,
             concurrency=concurrency, output_dir=output_dir, run_dir=run_dir, resume=resume,
             force=force, retry_errors=retry_errors, paper=paper.value, equivalence_tactics=tuple(equivalence_tactic),
             equivalence_timeout=equivalence_timeout, formalize_statement=formalize_statement,

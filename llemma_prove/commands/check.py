@@ -27,6 +27,7 @@ import typer
 
 from ..errors import DataError, ProverUnavailable, UserError
 from ..types import Language, Proof, Theorem, Verdict, Verification
+from . import options
 
 
 @dataclass(frozen=True)
@@ -132,17 +133,9 @@ def _jsonl_submissions(path: Path, text: str, *, isabelle: bool) -> list[Submiss
 def validate(args: CheckArgs) -> None:
     from ..data import minif2f
 
-    if args.data is not None and args.statement_set is not None:
-        raise UserError("use either --data FILE or --statement-set NAME, not both")
-    if args.statement_set is not None and args.statement_set not in minif2f.STATEMENT_SETS:
-        raise UserError(f"unknown statement set '{args.statement_set}' "
-                        f"(choose one of {', '.join(sorted(minif2f.STATEMENT_SETS))})")
-    if args.data is not None and not args.data.is_file():
-        raise UserError(f"data file {args.data} not found")
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be at least 1, got {args.workers}")
-    if not args.timeout > 0:
-        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    options.check_statements(args.data, args.statement_set, minif2f.STATEMENT_SETS)
+    options.check_at_least_one("--workers", args.workers)
+    options.check_positive_seconds("--timeout", args.timeout)
 
 
 # -- tools and statements --------------------------------------------------------------------------------
@@ -314,10 +307,10 @@ def register(app: typer.Typer) -> None:
     @app.command("check")
     def check_command(
         input: Path = typer.Argument(..., help="A .lean or .thy file, or a JSONL of {name, proof} / {name, formal_proof}."),
-        statement_set: Optional[str] = typer.Option(None, "--statement-set", help="Lean statement set (as in minif2f)."),
-        data: Optional[Path] = typer.Option(None, "--data", help="Local JSONL of statements instead of a set."),
+        statement_set: Optional[str] = options.statement_set(),
+        data: Optional[Path] = options.data(),
         prover: str = typer.Option("lean", "--prover", help="For a JSONL: lean or isabelle."),
-        lean_project: Optional[Path] = typer.Option(None, "--lean-project", help="Lake project (default: lean_project/)."),
+        lean_project: Optional[Path] = options.lean_project(),
         workers: Optional[int] = typer.Option(None, "--workers", help="Proofs checked at once (default: as the search)."),
         timeout: float = typer.Option(300.0, "--timeout", help="Seconds per process of the check."),
         memory_limit_mb: Optional[int] = typer.Option(None, "--memory-limit-mb", help="Address-space cap (0: none)."),

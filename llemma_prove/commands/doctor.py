@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ..doctor import checks_table, collect_checks
-        from .minif2f import LEAN_PROJECT_ENV
+        from ..assembly import LEAN_PROJECT_ENV
 
         import os
 

@@ -15,7 +15,8 @@ import typer
 
 from ..config import DEFAULT_MODEL
 from ..errors import UserError
-from .minif2f import Backend, Decoding, Minif2fArgs, ProverKind, build_search_config, run_minif2f, validate_args
+from . import options
+from .minif2f import Decoding, Minif2fArgs, build_search_config, run_minif2f, validate_args
 from .train import train_options_help
 
 
@@ -64,20 +65,20 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option("valid", "--split", help="Split of the training statements (test is refused)."),
         statement_set: Optional[str] = typer.Option(None, "--statement-set", help="Lean 4 statement set (see minif2f --help)."),
         data: Optional[Path] = typer.Option(None, "--data", help="Local JSONL of training statements (e.g. a Lean Workbook file)."),
-        theorem: list[str] = typer.Option([], "--theorem", help="Only this theorem (repeatable)."),
+        theorem: list[str] = options.theorems(),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N theorems."),
         model: str = typer.Option(DEFAULT_MODEL, "--model", help="Base model (Hugging Face id or local directory)."),
-        model_backend: Backend = typer.Option(Backend.hf, "--model-backend", help="Search backend: hf or vllm."),
+        model_backend: str = options.model_backend(),
         device: Optional[str] = typer.Option(None, "--device", help="Device for search and training (auto, cuda, cpu)."),
         dtype: Optional[str] = typer.Option(None, "--dtype", help="Weights dtype for search."),
         prompt: Optional[Path] = typer.Option(None, "--prompt", help="Prompt file for search (and so for the training text)."),
-        max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most tokens generated per candidate."),
-        prover: ProverKind = typer.Option(ProverKind.lean, "--prover", help="Proof assistant backend."),
-        lean_project: Optional[Path] = typer.Option(None, "--lean-project", help="Lake project with Mathlib and the REPL."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Prover processes."),
-        expansions: int = typer.Option(100, "--expansions", help="Most node expansions per theorem."),
-        candidates: int = typer.Option(32, "--candidates", help="Candidates per expansion."),
-        time_limit: float = typer.Option(600.0, "--time-limit", help="Seconds per theorem."),
+        max_new_tokens: int = options.max_new_tokens(),
+        prover: str = options.prover(),
+        lean_project: Optional[Path] = options.lean_project(),
+        workers: Optional[int] = options.workers(),
+        expansions: int = options.expansions(),
+        candidates: int = options.candidates(),
+        time_limit: float = options.time_limit(),
         decoding: Decoding = typer.Option(Decoding.beam, "--decoding", help="beam or sample."),
         temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (--decoding sample)."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Random seed for sampling."),
@@ -102,8 +103,8 @@ def register(app: typer.Typer) -> None:
 
         args = Minif2fArgs(
             split=split, statement_set=statement_set, data=data, theorems=tuple(theorem), limit=limit, model=model,
-            model_backend=model_backend.value, device=device, dtype=dtype, prompt=prompt,
-            max_new_tokens=max_new_tokens, prover=prover.value, lean_project=lean_project, workers=workers,
+            model_backend=model_backend, device=device, dtype=dtype, prompt=prompt,
+            max_new_tokens=max_new_tokens, prover=prover, lean_project=lean_project, workers=workers,
             expansions=expansions, candidates=candidates, time_limit=time_limit, decoding=decoding.value,
             temperature=temperature, seed=seed, concurrency=concurrency, progress=progress,
         )

@@ -2,42 +2,37 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from ..errors import UserError
-
-
-class ModelBackend(str, enum.Enum):
-    hf = "hf"
-    vllm = "vllm"
-    openai = "openai"
+from . import options
 
 
 def register(app: typer.Typer) -> None:
     @app.command("mcp")
     def mcp_command(
-        model: str = typer.Option("EleutherAI/llemma_7b", "--model", help="Model id (Hugging Face) or server model name."),
-        model_backend: ModelBackend = typer.Option(ModelBackend.hf, "--model-backend",
-                                                   help="hf (transformers), vllm, or openai (HTTP server)."),
-        endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server."),
-        device: Optional[str] = typer.Option(None, "--device", help="Device for a local model (auto, cuda, cpu)."),
+        model: str = options.model(),
+        model_backend: str = options.model_backend(),
+        endpoint: Optional[str] = options.endpoint(),
+        device: Optional[str] = options.device(),
         lean_project: Optional[Path] = typer.Option(None, "--lean-project",
                                                     help="Lake project (default: the one enclosing each file)."),
-        expansions: int = typer.Option(100, "--expansions", help="Most node expansions per search."),
-        candidates: int = typer.Option(32, "--candidates", help="Candidates per expansion."),
-        time_limit: float = typer.Option(600.0, "--time-limit", help="Seconds per search."),
+        expansions: int = options.expansions("search"),
+        candidates: int = options.candidates(),
+        time_limit: float = options.time_limit("search"),
+        backends: Optional[str] = typer.Option(None, "--backends", help="Editor-backends plug-in supplying provers "
+                                               "and model together (see `llemma-prove doctor`)."),
     ) -> None:
         """Run an MCP server on stdin/stdout with tools to prove a theorem or the sorrys of a file,
         suggest next steps, check a proof and run a proof step (for agents; see docs/editor.md)."""
         from ..editor.backends import EditorConfig
 
-        config = EditorConfig(model=model, model_backend=model_backend.value, endpoint=endpoint, device=device,
+        config = EditorConfig(model=model, model_backend=model_backend, endpoint=endpoint, device=device,
                               lean_project=lean_project, expansions=expansions, candidates=candidates,
-                              time_limit_s=time_limit)
+                              time_limit_s=time_limit, backends=backends)
         try:
             import mcp  # noqa: F401
 

@@ -4,19 +4,16 @@ Order matters and is fixed: validate every argument -> load the statements (down
 set on first use) -> check the run directory -> build the prover and `start()` it (a missing Lean
 stops here, before any model is loaded) -> build the model and proposer -> run -> print the summary.
 
-Testing seam: when the environment variable `LLEMMA_PROVE_TEST_DOUBLES` names `module:function`, that
-function is called as `function(theorems, args)` and must return `(prover, proposer)`; it replaces
-the real prover and model and nothing else (validation, store, runner and report are the real ones).
-The test suite uses it to run this command against scripted test doubles; it is not for users.
+This module turns the options into a `RunConfig` and the results into output; the prover, the model,
+batching and the cache are built by `llemma_prove.assembly` from that configuration, the prover and the
+model backend chosen by plug-in name (`--prover`, `--model-backend`; see `llemma_prove.plugins`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-import importlib
 import logging
-import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,33 +21,20 @@ from typing import Any, Optional, Sequence
 
 import typer
 
+from .. import assembly
+from ..assembly import CACHE_FILE, LEAN_PROJECT_ENV, build_proposer, build_prover, preflight_prover, record_cache_stats
 from ..config import DEFAULT_MODEL, EngineSpec, ModelSpec, ProverSpec, RunConfig, package_versions
 from ..data import minif2f
 from ..errors import ModelLoadError, ProverUnavailable, UserError
+from ..plugins import proposer_plugin, prover_plugin
 from ..search import Priority, SearchConfig
-from ..types import DecodingMethod, SamplingParams, Theorem
+from ..types import DecodingMethod, Language, SamplingParams, Theorem
+from . import options
+from .options import Split
 
 log = logging.getLogger(__name__)
 
-TEST_DOUBLES_ENV = "LLEMMA_PROVE_TEST_DOUBLES"
-LEAN_PROJECT_ENV = "LLEMMA_PROVE_LEAN_PROJECT"
-
-
-class Split(str, enum.Enum):
-    valid = "valid"
-    test = "test"
-
-
-class Backend(str, enum.Enum):
-    hf = "hf"
-    vllm = "vllm"
-    openai = "openai"
-
-
-class ProverKind(str, enum.Enum):
-    lean = "lean"
-    dojo = "dojo"
-    isabelle = "isabelle"
+__all__ = ["CACHE_FILE", "LEAN_PROJECT_ENV", "build_proposer", "build_prover", "preflight_prover", "record_cache_stats"]
 
 
 class Decoding(str, enum.Enum):
@@ -117,14 +101,7 @@ class Minif2fArgs:
 
 def build_search_config(args: Minif2fArgs) -> SearchConfig:
     """The search configuration, or a `UserError` saying which budget or decoding setting is impossible."""
-    if args.expansions < 1:
-        raise UserError(f"--expansions must be at least 1, got {args.expansions}")
-    if args.candidates < 1:
-        raise UserError(f"--candidates must be at least 1, got {args.candidates}")
-    if not args.time_limit > 0:
-        raise UserError(f"--time-limit must be a positive number of seconds, got {args.time_limit:g}")
-    if args.max_new_tokens < 1:
-        raise UserError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
+    options.check_budget(args.expansions, args.candidates, args.time_limit, args.max_new_tokens)
     method = DecodingMethod(args.decoding)
     if method is DecodingMethod.BEAM:
         if args.temperature is not None:
@@ -165,34 +142,20 @@ def validate_args(args: Minif2fArgs) -> None:
     """Combinations that cannot work, caught before anything is loaded."""
     if args.split not in ("valid", "test"):
         raise UserError(f"unknown split '{args.split}' (choose valid or test)")
-    if args.concurrency < 1:
-        raise UserError(f"--concurrency must be at least 1, got {args.concurrency}")
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be at least 1, got {args.workers}")
-    if args.limit is not None and args.limit < 1:
-        raise UserError(f"--limit must be at least 1, got {args.limit}")
-    if args.data is not None and args.statement_set is not None:
-        raise UserError("use either --data FILE or --statement-set NAME, not both")
-    if args.statement_set is not None and args.statement_set not in minif2f.STATEMENT_SETS:
-        raise UserError(
-            f"unknown statement set '{args.statement_set}' (choose one of {', '.join(sorted(minif2f.STATEMENT_SETS))})"
-        )
-    if args.prover == "isabelle" and args.statement_set is not None:
-        raise UserError("--statement-set names a Lean 4 set; --prover isabelle uses the Isabelle miniF2F statements")
-    if args.prover == "isabelle" and args.lean_project is not None:
+    options.check_at_least_one("--concurrency", args.concurrency)
+    options.check_at_least_one("--workers", args.workers)
+    options.check_at_least_one("--limit", args.limit)
+    options.check_statements(args.data, args.statement_set, minif2f.STATEMENT_SETS)
+    prover, backend = prover_plugin(args.prover), proposer_plugin(args.model_backend)  # unknown names: UserError
+    if prover.language is Language.ISABELLE and args.statement_set is not None:
+        raise UserError(f"--statement-set names a Lean 4 set; --prover {args.prover} uses the Isabelle miniF2F statements")
+    if not prover.uses_lean_project and args.lean_project is not None:
         raise UserError("--lean-project applies to the Lean backends (--prover lean or dojo)")
-    if args.model_backend == "openai" and not args.endpoint:
-        raise UserError("--model-backend openai needs --endpoint URL (an OpenAI-compatible completions server)")
-    if args.model_backend != "openai" and args.endpoint:
-        raise UserError("--endpoint applies to --model-backend openai only")
-    if args.model_backend == "openai" and (args.device or args.dtype):
-        raise UserError("--device and --dtype apply to local models (--model-backend hf or vllm), not to a server")
+    options.check_endpoint(args.model_backend, backend.remote, args.endpoint, args.device, args.dtype)
     if args.run_dir is not None and args.output_dir != Path("runs"):
         raise UserError("use either --run-dir DIR or --output-dir DIR, not both")
     if args.prompt is not None and str(args.prompt) != BUILTIN_PROMPT and not args.prompt.is_file():
         raise UserError(f"prompt file {args.prompt} not found (or use --prompt builtin for the project's own prompt)")
-    if args.data is not None and not args.data.exists():
-        raise UserError(f"data file {args.data} not found")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not args.batch_wait_ms >= 0:
@@ -209,10 +172,11 @@ def load_prompt(args: Minif2fArgs) -> Any:
         from ..proposers import prompts
     except ImportError as exc:  # pragma: no cover - the proposers package ships with the project
         raise ModelLoadError(f"the proposers package cannot be imported: {exc}") from None
+    isabelle = assembly.language_of(args.prover) is Language.ISABELLE
     if args.prompt is None:
-        return prompts.default_isabelle_template() if args.prover == "isabelle" else None
+        return prompts.default_isabelle_template() if isabelle else None
     if str(args.prompt) == BUILTIN_PROMPT:
-        return prompts.default_isabelle_template() if args.prover == "isabelle" else prompts.default_lean4_template()
+        return prompts.default_isabelle_template() if isabelle else prompts.default_lean4_template()
     return prompts.PromptTemplate.load(args.prompt)
 
 
@@ -230,7 +194,7 @@ async def resolve_prompt(template: Any) -> Any:
 
 async def load_theorems(args: Minif2fArgs) -> tuple[list[Theorem], Any]:
     """(selected theorems, StatementSource) for the run."""
-    if args.prover == "isabelle":
+    if assembly.language_of(args.prover) is Language.ISABELLE:
         collection = await _load_isabelle_statements(args)
     elif args.data is not None:
         collection = minif2f.load_data_file(args.data)
@@ -261,29 +225,8 @@ def default_run_dir(args: Minif2fArgs, config: RunConfig) -> Path:
     return args.output_dir / f"{stem}-{config.fingerprint()}"
 
 
-def lean_project_dir(args: Minif2fArgs) -> Path | None:
-    """--lean-project, else $LLEMMA_PROVE_LEAN_PROJECT, else the repository's `lean_project/`."""
-    if args.lean_project is not None:
-        return args.lean_project
-    if os.environ.get(LEAN_PROJECT_ENV):
-        return Path(os.environ[LEAN_PROJECT_ENV]).expanduser()
-    bundled = Path(__file__).resolve().parents[2] / "lean_project"
-    return bundled if bundled.is_dir() else None
-
-
 def prover_spec(args: Minif2fArgs) -> ProverSpec:
-    options: dict[str, Any] = {}
-    toolchain = None
-    if args.prover in ("lean", "dojo"):  # dojo runs its final check through the Lean REPL
-        project = lean_project_dir(args)
-        if project is not None:
-            options["project_dir"] = str(project.resolve())
-            toolchain_file = project / "lean-toolchain"
-            if toolchain_file.is_file():
-                toolchain = toolchain_file.read_text(encoding="utf-8").strip()
-        if args.workers:
-            options["workers"] = args.workers
-    return ProverSpec(name=args.prover, toolchain=toolchain, options=options)
+    return assembly.prover_spec(args.prover, args.lean_project, args.workers)
 
 
 def run_config(args: Minif2fArgs, search: SearchConfig, source: Any, theorems: Sequence[Theorem],
@@ -299,78 +242,7 @@ def run_config(args: Minif2fArgs, search: SearchConfig, source: Any, theorems: S
     )
 
 
-# -- prover and model ---------------------------------------------------------------------------------
-
-
-async def preflight_prover(args: Minif2fArgs) -> None:
-    """Cheap installation check of the chosen prover: ProverUnavailable names what to install."""
-    if args.prover in ("lean", "dojo"):
-        from ..provers.lean import LeanOptions
-        from ..provers.lean.project import resolve_launch
-
-        await resolve_launch(LeanOptions(project_dir=lean_project_dir(args)))
-        return
-    from ..provers.isabelle.health import blocking_problems, isabelle_health, unavailable_message
-    from ..provers.isabelle.options import IsabelleOptions
-
-    problems = blocking_problems(isabelle_health(IsabelleOptions.from_env()))
-    if problems:
-        raise ProverUnavailable(unavailable_message(problems))
-
-
-def step_limit_s(search: SearchConfig) -> float:
-    """The prover's per-tactic limit: the opt-in one, else (the paper's) only the theorem's clock."""
-    return search.step_time_limit_s if search.step_time_limit_s is not None else search.time_limit_s
-
-
-def build_prover(args: Minif2fArgs, theorems: Sequence[Theorem], spec: ProverSpec,
-                 search: SearchConfig | None = None) -> Any:
-    """The prover for `--prover`; nothing is started here (that is `await prover.start()`)."""
-    if args.prover in ("lean", "dojo"):
-        try:
-            from ..provers.lean import LeanOptions, LeanReplProver
-        except ImportError as exc:
-            raise ProverUnavailable(f"the Lean REPL backend cannot be imported ({exc})") from None
-        options: dict[str, Any] = {}
-        if spec.options.get("project_dir"):
-            options["project_dir"] = Path(spec.options["project_dir"])
-        if args.workers:
-            options["workers"] = args.workers
-        if search is not None:
-            options["step_timeout_s"] = step_limit_s(search)
-        headers = {t.header for t in theorems}
-        if len(headers) == 1:  # every miniF2F set has one header: import it once per REPL process
-            options["header"] = headers.pop()
-        repl = LeanReplProver(LeanOptions(**options))
-        if args.prover == "lean":
-            return repl
-        from ..provers.lean.dojo import LeanDojoProver
-
-        return LeanDojoProver(checker=repl, timeout_s=int(args.time_limit))
-    try:
-        from ..provers.isabelle.options import IsabelleOptions
-        from ..provers.isabelle.prover import PisaProver
-    except ImportError as exc:
-        raise ProverUnavailable(f"the Isabelle backend cannot be imported ({exc})") from None
-    return PisaProver(IsabelleOptions.from_env())
-
-
-def build_proposer(args: Minif2fArgs, template: Any) -> Any:
-    """Load the model (the slow part) and wrap it in a next-step proposer."""
-    try:
-        from .. import proposers
-    except ImportError as exc:  # pragma: no cover
-        raise ModelLoadError(f"the proposers package cannot be imported: {exc}") from None
-    model = proposers.model_from_settings(args)
-    if args.prover == "isabelle":
-        from ..provers.isabelle.prompt import HammerCandidates
-
-        # Sledgehammer (after DSP's heuristic tactics) is one more candidate at every state.
-        return HammerCandidates(proposers.TacticProposer(model, template or proposers.default_isabelle_template()))
-    return proposers.TacticProposer(model, template or proposers.default_lean4_template())
-
-
-CACHE_FILE = "tactic-cache.sqlite"
+# -- engine -------------------------------------------------------------------------------------------
 
 
 def cache_path(args: Minif2fArgs, run_dir: Path) -> Path | None:
@@ -380,57 +252,9 @@ def cache_path(args: Minif2fArgs, run_dir: Path) -> Path | None:
     return (args.cache_file or run_dir / CACHE_FILE).resolve()
 
 
-def with_batching(proposer: Any, args: Minif2fArgs) -> Any:
-    """With several searches at once, one batching front gathers their generation requests."""
-    from ..proposers.batching import BatchingProposer
-
-    if args.concurrency <= 1 or isinstance(proposer, BatchingProposer):
-        return proposer
-    return BatchingProposer(proposer, max_batch_size=args.batch_size, max_wait_ms=args.batch_wait_ms)
-
-
 def engine_spec(args: Minif2fArgs, run_dir: Path) -> EngineSpec:
-    path = cache_path(args, run_dir)
-    batching = args.concurrency > 1
-    return EngineSpec(cache_file=str(path) if path else None, batch_size=args.batch_size if batching else None,
-                      batch_wait_ms=args.batch_wait_ms if batching else None, ray=args.ray)
-
-
-def record_cache_stats(store: Any, stats: dict[str, Any] | None, err_console: Any) -> None:
-    """Show the tactic cache's hit rate and add it to summary.json / summary.md."""
-    if not stats:
-        return
-    from ..report import summarise, to_markdown
-
-    lookups = stats["hits"] + stats["misses"]
-    line = (f"tactic cache: {stats['hits']} of {lookups} steps answered from the cache "
-            f"({100 * stats['hit_rate']:.1f}% hit rate), {stats['replays']} replays; {store.config.engine.cache_file}")
-    summary = summarise(store.config, store.records())
-    data = summary.to_json()
-    data["tactic_cache"] = {**stats, "file": store.config.engine.cache_file}
-    store.write_summary(data, to_markdown(summary) + f"\n{line[0].upper()}{line[1:]}.\n")
-    if err_console is not None:
-        err_console.print(line)
-
-
-def _test_doubles(theorems: Sequence[Theorem], args: Minif2fArgs) -> tuple[Any, Any] | None:
-    target = os.environ.get(TEST_DOUBLES_ENV)
-    if not target:
-        return None
-    module_name, _, function = target.partition(":")
-    factory = getattr(importlib.import_module(module_name), function)
-    log.warning("using test doubles from %s instead of a real prover and model", target)
-    return factory(theorems, args)
-
-
-async def _close(thing: Any) -> None:
-    close = getattr(thing, "close", None)
-    if close is None:
-        return
-    try:
-        await close()
-    except Exception:  # closing must not hide the run's own outcome
-        log.exception("closing %r failed", thing)
+    return assembly.engine_spec(cache_path(args, run_dir), args.concurrency, args.batch_size, args.batch_wait_ms,
+                                args.ray)
 
 
 # -- the command --------------------------------------------------------------------------------------
@@ -448,13 +272,12 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
     # A local data file is checked first (cheap, and its errors are the user's); a missing Lean or
     # Isabelle then stops the command before any download, run directory or model.
     loaded = await load_theorems(args) if args.data is not None else None
-    if not os.environ.get(TEST_DOUBLES_ENV) and args.ray in (None, "local"):  # a remote cluster checks its own
-        await preflight_prover(args)
+    spec = prover_spec(args)
+    if args.ray in (None, "local"):  # a remote cluster checks its own
+        await preflight_prover(spec)
     template = await resolve_prompt(template)
     theorems, source = loaded or await load_theorems(args)
     config = run_config(args, search, source, theorems, template)
-    if os.environ.get(TEST_DOUBLES_ENV):  # recorded as such, so no report mistakes it for a real run
-        config = replace(config, prover=ProverSpec(name="test-doubles", options={"factory": os.environ[TEST_DOUBLES_ENV]}))
     if not args.training_search:  # a model trained on the evaluated statements is refused (issue 18)
         from ..learning.leakage import refuse_leaky_model
 
@@ -469,29 +292,24 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
     if args.ray is not None:
         from ..distributed.cli import run_on_ray
 
-        summary = await run_on_ray(args, theorems, config, run_dir, search, template, err_console)
+        summary = await run_on_ray(config, theorems, run_dir, template, resume=args.resume, force=args.force,
+                                   retry_errors=args.retry_errors, progress=args.progress, err_console=err_console)
         if console is not None:
             console.print(rich_table(summary))
             console.print(f"results: {run_dir}")
         return 0
 
-    doubles = _test_doubles(theorems, args)
-    prover = doubles[0] if doubles else build_prover(args, theorems, config.prover, search)
+    prover = build_prover(config.prover, theorems, search)
     proposer = None
     try:
         await prover.start()  # raises ProverUnavailable (what to install) before any model is loaded
-        if doubles:
-            proposer = doubles[1]
-        else:
-            proposer = await asyncio.to_thread(build_proposer, args, template)
-        proposer = with_batching(proposer, args)
+        language = assembly.language_of(config.prover.name)
+        proposer = await asyncio.to_thread(build_proposer, config.model, language, template, theorems)
+        proposer = assembly.with_batching(proposer, config.engine)
         with RunStore.open(run_dir, config, resume=args.resume, force=args.force,
                            retry_errors=args.retry_errors) as store:
-            cache_file = cache_path(args, run_dir)
-            if cache_file is not None:  # opened after the store, which may move an old run aside
-                from ..provers.cache import CachingProver, TacticCache
-
-                prover = CachingProver(prover, TacticCache(cache_file))
+            # opened after the store, which may move an old run aside
+            prover = assembly.with_cache(prover, config.engine)
             if err_console is not None:
                 err_console.print(f"run directory: {run_dir}  ({len(theorems)} theorems, "
                                   f"{len(store.finished() & set(config.selection))} already finished)")
@@ -508,12 +326,12 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
             )
             await runner.run(theorems)
             summary = summarise(store.config, store.records())
-            if cache_file is not None:
+            if config.engine.cache_file is not None:
                 record_cache_stats(store, prover.cache.stats.to_json(), err_console)
     finally:
         if proposer is not None:
-            await _close(proposer)
-        await _close(prover)
+            await assembly.close_quietly(proposer)
+        await assembly.close_quietly(prover)
     if console is not None:
         console.print(rich_table(summary))
         console.print(f"results: {run_dir}")
@@ -524,26 +342,23 @@ def register(app: typer.Typer) -> None:
     @app.command("minif2f")
     def minif2f_command(
         split: Split = typer.Option(Split.test, "--split", help="miniF2F split."),
-        statement_set: Optional[str] = typer.Option(
-            None, "--statement-set",
-            help="Lean 4 statement set: lean4-v4.24.0 (default, yangky11/miniF2F-lean4) or lean4-v4.9.0 "
-                 "(DeepSeek-Prover-V1.5). Downloaded from its pinned git commit on first use."),
-        data: Optional[Path] = typer.Option(None, "--data", help="Local JSONL of statements instead of a set."),
-        theorem: list[str] = typer.Option([], "--theorem", help="Only this theorem (repeatable)."),
+        statement_set: Optional[str] = options.statement_set(),
+        data: Optional[Path] = options.data(),
+        theorem: list[str] = options.theorems(),
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N theorems."),
-        model: str = typer.Option(DEFAULT_MODEL, "--model", help="Model id (Hugging Face) or server model name."),
-        model_backend: Backend = typer.Option(Backend.hf, "--model-backend", help="hf (transformers), vllm, or openai (HTTP server)."),
-        endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server."),
-        device: Optional[str] = typer.Option(None, "--device", help="Device for local models (auto, cuda, cuda:1, cpu)."),
-        dtype: Optional[str] = typer.Option(None, "--dtype", help="Weights dtype for local models (auto, bfloat16, float16, float32)."),
+        model: str = options.model(),
+        model_backend: str = options.model_backend(),
+        endpoint: Optional[str] = options.endpoint(),
+        device: Optional[str] = options.device(),
+        dtype: Optional[str] = options.dtype(),
         prompt: Optional[Path] = typer.Option(None, "--prompt", help="Prompt JSON file, or 'builtin' for the project's own prompt (default: the paper harness's prompt, fetched at its pinned commit)."),
-        max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most tokens generated per candidate."),
-        prover: ProverKind = typer.Option(ProverKind.lean, "--prover", help="Proof assistant backend."),
-        lean_project: Optional[Path] = typer.Option(None, "--lean-project", help="Lake project with Mathlib and the REPL."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Prover processes (default: sized from the machine)."),
-        expansions: int = typer.Option(100, "--expansions", help="Most node expansions per theorem (paper: 100)."),
-        candidates: int = typer.Option(32, "--candidates", help="Candidates per expansion (paper: 32)."),
-        time_limit: float = typer.Option(600.0, "--time-limit", help="Seconds per theorem (paper: 600)."),
+        max_new_tokens: int = options.max_new_tokens(),
+        prover: str = options.prover(),
+        lean_project: Optional[Path] = options.lean_project(),
+        workers: Optional[int] = options.workers(),
+        expansions: int = options.expansions(),
+        candidates: int = options.candidates(),
+        time_limit: float = options.time_limit(),
         decoding: Decoding = typer.Option(Decoding.beam, "--decoding", help="beam (paper) or sample."),
         temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (--decoding sample)."),
         top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (--decoding sample)."),
@@ -575,8 +390,8 @@ def register(app: typer.Typer) -> None:
 
         args = Minif2fArgs(
             split=split.value, statement_set=statement_set, data=data, theorems=tuple(theorem), limit=limit,
-            model=model, model_backend=model_backend.value, endpoint=endpoint, device=device, dtype=dtype,
-            prompt=prompt, max_new_tokens=max_new_tokens, prover=prover.value, lean_project=lean_project,
+            model=model, model_backend=model_backend, endpoint=endpoint, device=device, dtype=dtype,
+            prompt=prompt, max_new_tokens=max_new_tokens, prover=prover, lean_project=lean_project,
             workers=workers, expansions=expansions, candidates=candidates, time_limit=time_limit,
             decoding=decoding.value, temperature=temperature, top_p=top_p, seed=seed, merge_states=merge_states,
             clean_candidates=clean_candidates, priority=priority.value if priority else None,

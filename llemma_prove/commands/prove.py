@@ -1,13 +1,12 @@
 """`llemma-prove prove FILE`: prove the `sorry`s of a `.lean` or `.thy` file in the file's own context.
 
-Testing seam: the environment variable `LLEMMA_PROVE_EDITOR_BACKENDS=module:function` replaces the
-real provers and model (see `llemma_prove.editor.backends`); the tests use it with scripted doubles.
+The provers and the model are plug-ins (`--model-backend`; `--backends NAME` for an editor-backends
+plug-in that supplies both, see `llemma_prove.editor.backends`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import sys
 from pathlib import Path
@@ -16,12 +15,7 @@ from typing import Optional
 import typer
 
 from ..errors import UserError
-
-
-class ModelBackend(str, enum.Enum):
-    hf = "hf"
-    vllm = "vllm"
-    openai = "openai"
+from . import options
 
 
 def register(app: typer.Typer) -> None:
@@ -38,19 +32,19 @@ def register(app: typer.Typer) -> None:
         diff: bool = typer.Option(False, "--diff", help="Print the change as a unified diff instead of the proofs."),
         json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout: target, status, proof, "
                                                             "time and reason for each sorry."),
-        model: str = typer.Option("EleutherAI/llemma_7b", "--model", help="Model id (Hugging Face) or server model name."),
-        model_backend: ModelBackend = typer.Option(ModelBackend.hf, "--model-backend",
-                                                   help="hf (transformers), vllm, or openai (HTTP server)."),
-        endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server."),
-        device: Optional[str] = typer.Option(None, "--device", help="Device for a local model (auto, cuda, cpu)."),
-        dtype: Optional[str] = typer.Option(None, "--dtype", help="Weights dtype for a local model."),
+        model: str = options.model(),
+        model_backend: str = options.model_backend(),
+        endpoint: Optional[str] = options.endpoint(),
+        device: Optional[str] = options.device(),
+        dtype: Optional[str] = options.dtype(),
         prompt: Optional[Path] = typer.Option(None, "--prompt", help="Prompt file (JSON) instead of the packaged one."),
-        lean_project: Optional[Path] = typer.Option(None, "--lean-project",
-                                                    help="Lake project with Mathlib and the REPL."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Prover processes (default: from the machine)."),
-        expansions: int = typer.Option(100, "--expansions", help="Most node expansions per sorry."),
-        candidates: int = typer.Option(32, "--candidates", help="Candidates per expansion."),
-        time_limit: float = typer.Option(600.0, "--time-limit", help="Seconds per sorry."),
+        lean_project: Optional[Path] = options.lean_project(),
+        workers: Optional[int] = options.workers(),
+        expansions: int = options.expansions("sorry"),
+        candidates: int = options.candidates(),
+        time_limit: float = options.time_limit("sorry"),
+        backends: Optional[str] = typer.Option(None, "--backends", help="Editor-backends plug-in supplying provers "
+                                               "and model together (see `llemma-prove doctor`)."),
     ) -> None:
         """Prove the sorrys of a Lean 4 or Isabelle file (all of them, or --theorem / --line) and print,
         diff or write the checked proofs. Each proof is printed the moment it is found (with --json,
@@ -113,9 +107,9 @@ def register(app: typer.Typer) -> None:
             if prompt is not None and not prompt.is_file():
                 raise UserError(f"prompt file {prompt} not found")
             config = EditorConfig(
-                model=model, model_backend=model_backend.value, endpoint=endpoint, device=device, dtype=dtype,
+                model=model, model_backend=model_backend, endpoint=endpoint, device=device, dtype=dtype,
                 prompt=prompt, lean_project=lean_project, workers=workers, expansions=expansions,
-                candidates=candidates, time_limit_s=time_limit,
+                candidates=candidates, time_limit_s=time_limit, backends=backends,
             )
             report = asyncio.run(prove_file(file, config, theorem=theorem, line=line, write=write, partial=partial,
                                             on_start=started, on_found=found, on_report=got_report))

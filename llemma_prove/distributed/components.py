@@ -1,31 +1,26 @@
 """The factory Ray workers of `llemma-prove minif2f --ray` call: the same prover and proposer the local
-command builds (or the test doubles it was told to use), with batching and the tactic cache applied."""
+command builds, with batching and the tactic cache, assembled by `llemma_prove.assembly` from the run's
+configuration."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
+from .. import plugins
+from ..assembly import build_components
+from ..config import RunConfig
 from ..interfaces import Proposer, Prover
 from ..types import Theorem
-from .factory import ComponentFactory
 
 
 def minif2f_components(
-    theorems: Sequence[Theorem], args: Any, template: Any = None, doubles: str | None = None,
-    cache_file: str | None = None,
+    theorems: Sequence[Theorem], config: RunConfig, template: Any = None,
+    prover_plugin: plugins.ProverPlugin | None = None, proposer_plugin: plugins.ProposerPlugin | None = None,
 ) -> tuple[Prover, Proposer]:
-    """Build on the worker's node. `args` is the command's `Minif2fArgs`; `doubles` names a test-double
-    factory (`module:function`, called as `function(theorems, args)`) that replaces prover and model."""
-    from ..commands import minif2f as command
-
-    if doubles:
-        prover, proposer = ComponentFactory(doubles, (tuple(theorems), args)).build()
-    else:
-        prover = command.build_prover(args, theorems, command.prover_spec(args), command.build_search_config(args))
-        proposer = command.build_proposer(args, template)
-    if cache_file:
-        from ..provers.cache import CachingProver, TacticCache
-
-        prover = CachingProver(prover, TacticCache(Path(cache_file)))
-    return prover, command.with_batching(proposer, args)
+    """Build on the worker's node. The driver's plug-ins (shipped by reference) are registered here
+    first, so a plug-in the driver registered in-process resolves on the worker too."""
+    if prover_plugin is not None:
+        plugins.register(plugins.PROVERS, prover_plugin)
+    if proposer_plugin is not None:
+        plugins.register(plugins.PROPOSERS, proposer_plugin)
+    return build_components(config, theorems, template)

@@ -5,33 +5,29 @@ the client's `initializationOptions`). `DefaultBackends` builds the real Lean/Is
 LLEMMA proposer lazily, on the first target that needs them, and keeps them: the language server
 reuses the loaded model and the warm REPL processes for every later request.
 
-Testing seam: `EditorConfig.backends = "module:function"` (CLI: the environment variable
-`LLEMMA_PROVE_EDITOR_BACKENDS`; language server: the `backends` initialization option) names a
-function `function(config) -> Backends` that replaces the real provers and model. The test suite
-points it at scripted test doubles; it is not meant for users.
+The provers and the model are the plug-ins `llemma_prove.assembly` builds. `EditorConfig.backends`
+(CLI: `--backends NAME`; language server: the `backends` initialization option) instead names an
+editor-backends plug-in (`llemma_prove.plugins.EDITOR_BACKENDS`) that supplies provers and model
+together; the test suite registers its scripted stand-ins that way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 from ..errors import UserError
 from ..interfaces import Proposer, Prover
+from ..plugins import EditorBackendsPlugin
 from ..search import SearchConfig
 from ..types import DecodingMethod, Language, SamplingParams, Theorem
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "EleutherAI/llemma_7b"
-BACKENDS_ENV = "LLEMMA_PROVE_EDITOR_BACKENDS"
-LEAN_PROJECT_ENV = "LLEMMA_PROVE_LEAN_PROJECT"
-MODEL_BACKENDS = ("hf", "vllm", "openai")
 
 
 @dataclass(frozen=True)
@@ -50,26 +46,18 @@ class EditorConfig:
     candidates: int = 32
     time_limit_s: float = 600.0
     max_new_tokens: int = 256
-    backends: str | None = None  # testing seam, see the module docstring
+    backends: str | None = None  # an editor-backends plug-in, see the module docstring
     backend_options: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        if self.expansions < 1:
-            raise UserError(f"expansions must be at least 1, got {self.expansions}")
-        if self.candidates < 1:
-            raise UserError(f"candidates must be at least 1, got {self.candidates}")
-        if not self.time_limit_s > 0:
-            raise UserError(f"the time limit must be a positive number of seconds, got {self.time_limit_s:g}")
-        if self.max_new_tokens < 1:
-            raise UserError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
-        if self.model_backend not in MODEL_BACKENDS:
-            raise UserError(f"unknown model backend {self.model_backend!r} (choose {', '.join(MODEL_BACKENDS)})")
-        if self.model_backend == "openai" and not self.endpoint:
-            raise UserError("model backend openai needs an endpoint URL (an OpenAI-compatible completions server)")
-        if self.workers is not None and self.workers < 1:
-            raise UserError(f"workers must be at least 1, got {self.workers}")
-        if self.backends is not None and ":" not in self.backends:
-            raise UserError(f"backends must name module:function, got {self.backends!r}")
+        # the same checks and messages as the command-line options (llemma_prove/vocabulary.py)
+        from ..plugins import proposer_plugin
+        from ..vocabulary import check_at_least_one, check_budget, check_endpoint
+
+        check_budget(self.expansions, self.candidates, self.time_limit_s, self.max_new_tokens)
+        backend = proposer_plugin(self.model_backend)  # unknown: UserError naming the installed ones
+        check_endpoint(self.model_backend, backend.remote, self.endpoint)
+        check_at_least_one("--workers", self.workers)
 
     def search_config(self) -> SearchConfig:
         """The paper's search with the improvements on (identical states merged, candidates cleaned,
@@ -158,26 +146,12 @@ class Backends(Protocol):
 
 
 def load_backends(config: EditorConfig) -> Backends:
-    """The real backends, or the factory the testing seam names."""
-    target = config.backends or os.environ.get(BACKENDS_ENV) or None
-    if not target:
-        return DefaultBackends(config)
-    module_name, _, function = target.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), function)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(f"cannot load the backends factory {target!r}: {exc}") from None
-    log.warning("using the backends from %s instead of the real provers and model", target)
-    return factory(config)
+    """The editor-backends plug-in `config.backends` names; by default `default`, the prover and model
+    plug-ins built through the assembly (`DefaultBackends`)."""
+    from ..plugins import EDITOR_BACKENDS, load
 
-
-def lean_project_dir(config: EditorConfig) -> Path | None:
-    if config.lean_project is not None:
-        return config.lean_project
-    if os.environ.get(LEAN_PROJECT_ENV):
-        return Path(os.environ[LEAN_PROJECT_ENV]).expanduser()
-    bundled = Path(__file__).resolve().parents[2] / "lean_project"
-    return bundled if bundled.is_dir() else None
+    plugin = load(EDITOR_BACKENDS, config.backends or "default")  # unknown: UserError naming the installed
+    return plugin.build(config)
 
 
 class DefaultBackends:
@@ -213,26 +187,11 @@ class DefaultBackends:
         return ("lean",) + split_header(theorem.header).imports
 
     def _build_prover(self, theorem: Theorem) -> Prover:
-        from ..errors import ProverUnavailable
+        from .. import assembly
 
-        if theorem.language is Language.ISABELLE:
-            try:
-                from ..provers.isabelle.options import IsabelleOptions
-                from ..provers.isabelle.prover import PisaProver
-            except ImportError as exc:
-                raise ProverUnavailable(f"the Isabelle backend cannot be imported ({exc})") from None
-            return PisaProver(IsabelleOptions.from_env())
-        try:
-            from ..provers.lean import LeanOptions, LeanReplProver
-        except ImportError as exc:
-            raise ProverUnavailable(f"the Lean REPL backend cannot be imported ({exc})") from None
-        options: dict[str, Any] = {"header": theorem.header}
-        project = lean_project_dir(self.config)
-        if project is not None:
-            options["project_dir"] = project
-        if self.config.workers:
-            options["workers"] = self.config.workers
-        return LeanReplProver(LeanOptions(**options))
+        name = "isabelle" if theorem.language is Language.ISABELLE else "lean"
+        spec = assembly.prover_spec(name, self.config.lean_project, self.config.workers)
+        return assembly.build_prover(spec, [theorem])
 
     async def proposer(self, language: Language) -> Proposer:
         async with self._model_lock:
@@ -243,22 +202,16 @@ class DefaultBackends:
             return proposer
 
     def _build_proposer(self, language: Language) -> Proposer:
-        from .. import proposers
+        from .. import assembly
+        from ..config import ModelSpec
+        from ..proposers import PromptTemplate
 
         if self._model is None:
-            self._model = proposers.model_from_settings(self.config)
-        if self.config.prompt is not None:
-            template = proposers.PromptTemplate.load(self.config.prompt)
-        elif language is Language.ISABELLE:
-            template = proposers.default_isabelle_template()
-        else:
-            template = proposers.default_lean4_template()
-        proposer = proposers.TacticProposer(self._model, template)
-        if language is Language.ISABELLE:
-            from ..provers.isabelle.prompt import HammerCandidates
-
-            return HammerCandidates(proposer)  # Sledgehammer is one more candidate at every state
-        return proposer
+            self._model = assembly.build_model(ModelSpec(
+                model_id=self.config.model, backend=self.config.model_backend, endpoint=self.config.endpoint,
+                device=self.config.device, dtype=self.config.dtype))
+        template = PromptTemplate.load(self.config.prompt) if self.config.prompt is not None else None
+        return assembly.wrap_model(self._model, language, template)
 
     async def close(self) -> None:
         provers, self._provers = list(self._provers.values()), {}
@@ -271,3 +224,7 @@ class DefaultBackends:
                 await thing.close()
             except Exception:  # closing one must not keep the others open
                 log.exception("closing %r failed", thing)
+
+
+# published as the editor-backends plug-in `default` (pyproject.toml)
+DEFAULT_BACKENDS = EditorBackendsPlugin("default", DefaultBackends, "the prover and model plug-ins, built on first use")

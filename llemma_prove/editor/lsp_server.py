@@ -21,8 +21,8 @@ Configuration comes from `initializationOptions` (see `EditorConfig.from_mapping
 modelBackend, endpoint, device, dtype, prompt, leanProject, workers, expansions, candidates,
 timeLimit). The provers and the model are built on the first request and kept for later ones.
 
-Testing seam: the initialization option `backends` ("module:function") or the `backends_factory`
-constructor argument replaces the real provers and model; the tests use scripted test doubles.
+The initialization option `backends` names an editor-backends plug-in that supplies provers and model
+together (see `llemma_prove.plugins`); an embedding program may pass `backends_factory` instead.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Tools (every result is JSON; a proof is reported only after the prover's final c
   state is named by those steps), answering the goals left, "proved", or Lean's error.
 
 Provers and the model are built on first use and kept (per Lake project, see `project.py`).
-Testing seam: as for `prove`, `LLEMMA_PROVE_EDITOR_BACKENDS=module:function`.
+Provers and model: as for `prove`, the plug-ins (`--backends NAME` names an editor-backends plug-in).
 """
 
 from __future__ import annotations

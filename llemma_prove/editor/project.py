@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..provers.lean.project import REPL_PACKAGE, REPL_URL, read_toolchain, repl_binary
-from .backends import LEAN_PROJECT_ENV, EditorConfig, lean_project_dir
+from ..assembly import LEAN_PROJECT_ENV, lean_project_dir
+from .backends import EditorConfig
 
 LAKEFILES = ("lakefile.lean", "lakefile.toml")
 
@@ -88,7 +89,7 @@ def choose_project(file: Path, config: EditorConfig, workspace_root: Path | None
     for project in candidates:
         if repl_built(project):
             return ProjectChoice(project, "enclosing")
-    bundled = lean_project_dir(EditorConfig())
+    bundled = lean_project_dir(EditorConfig().lean_project)
     advice = build_advice(candidates[0]) if candidates and candidates[0] != bundled else ""
     return ProjectChoice(bundled, "bundled", advice)
 

@@ -11,7 +11,7 @@ is rejected. Nothing here is a real prover.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import re
 
@@ -360,3 +360,36 @@ def automation(extra: Callable[[str, str], bool] = lambda hyp, concl: False) -> 
         return automation_proves(*parts) or extra(*parts)
 
     return proves
+
+
+# -- the command line with these doubles: registered as the "test-doubles" prover and model plug-ins -----
+
+DOUBLES_ARGS = ["--prover", "test-doubles", "--model-backend", "test-doubles"]
+
+
+def doubles_plugins(language: Language, factory) -> tuple[Any, Any, dict[str, Any]]:
+    """Plug-ins handing the command what `factory()` -> (model, prover) makes, when it builds its prover
+    (the prover is a sketch prover too); `built` holds them for the test to inspect."""
+    from llemma_prove import plugins
+
+    built: dict[str, Any] = {}
+
+    def prover(spec, theorems, search):
+        built["model"], built["prover"] = factory()
+        return built["prover"]
+
+    def model(spec):
+        return built["model"]
+
+    return (plugins.ProverPlugin("test-doubles", prover, language),
+            plugins.ProposerPlugin("test-doubles", build_model=model), built)
+
+
+def use_cli_doubles(monkeypatch, language: Language, factory) -> dict[str, Any]:
+    """Register `doubles_plugins` for the rest of the test (the monkeypatch undoes it)."""
+    from llemma_prove import plugins
+
+    prover, model, built = doubles_plugins(language, factory)
+    monkeypatch.setitem(plugins._registered[plugins.PROVERS], "test-doubles", prover)
+    monkeypatch.setitem(plugins._registered[plugins.PROPOSERS], "test-doubles", model)
+    return built

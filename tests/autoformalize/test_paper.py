@@ -21,6 +21,7 @@ from llemma_prove.autoformalize.prompts import load_prompts, sketch_prompt
 from llemma_prove.autoformalize.target import target_for
 from llemma_prove.errors import DataError, ProposerError
 from llemma_prove.types import DecodingMethod, Language
+from tests.autoformalize.doubles import DOUBLES_ARGS, use_cli_doubles
 from tests.autoformalize.doubles import ScriptedLanguageModel, ScriptedSketchProver, proves
 from tests.conftest import require_shared
 
@@ -168,15 +169,18 @@ async def test_llemma_prompt_is_the_fixed_prefix_chosen_by_keyword_then_the_quer
     assert prompts.format.sketch_stop == ("\n\n\n",)
 
 
-def _cli_doubles(problems, args):
-    """Factory for the command's test seam: records the prover so the test can read what it checked."""
-    statement = problems[0].formal_statement
+NT5_STATEMENT = 'theorem mathd_numbertheory_5:\n  "(5^30) mod 7 = (1::nat)"'
+
+
+def _cli_doubles():
+    """The command's model and prover (as plug-ins); recorded so the test can read what it checked."""
+    statement = NT5_STATEMENT
     sketch = "\nproof -\n  have c0: \"(5::nat)^6 mod 7 = 1\"\n    sorry\n  show ?thesis\n    using c0 sledgehammer\nqed"
     model = ScriptedLanguageModel([("Formal:\n" + statement, [sketch])])
     prover = ScriptedSketchProver(ISA, hole_script={'have c0: "(5::nat)^6 mod 7 = 1"': {"by eval": proves()},
                                                     "using c0": {"by simp": proves()}})
     _cli_doubles.last = (model, prover)
-    return model, prover, prover, None
+    return model, prover
 
 
 def test_cli_paper_llemma_records_the_prompt_hash_header_and_counts_oracles_apart(tmp_path, monkeypatch, capsys):
@@ -185,15 +189,14 @@ def test_cli_paper_llemma_records_the_prompt_hash_header_and_counts_oracles_apar
     shared = require_shared(LLEMMA_FILE)
     _seed_cache(tmp_path / "cache", paper.LLEMMA_PROMPTS, shared)
     monkeypatch.setenv("LLEMMA_PROVE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES", "tests.autoformalize.test_paper:_cli_doubles")
+    use_cli_doubles(monkeypatch, ISA, _cli_doubles)
     problem = {"name": "mathd_numbertheory_5", "informal_statement": "What is 5^30 mod 7? Show that it is 1.",
-               "informal_proof": "Powers of 5 repeat mod 7.", "formal_statement":
-               'theorem mathd_numbertheory_5:\n  "(5^30) mod 7 = (1::nat)"'}
+               "informal_proof": "Powers of 5 repeat mod 7.", "formal_statement": NT5_STATEMENT}
     (tmp_path / "in.jsonl").write_text(json.dumps(problem) + "\n", encoding="utf-8")
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
         main(["autoformalize", str(tmp_path / "in.jsonl"), "--target", "isabelle", "--mode", "dsp",
-              "--paper", "llemma", "--run-dir", str(run_dir), "--model", "EleutherAI/llemma_7b"])
+              "--paper", "llemma", "--run-dir", str(run_dir), "--model", "EleutherAI/llemma_7b", *DOUBLES_ARGS])
     assert exit_info.value.code == 0, capsys.readouterr().err
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     settings = config["autoformalize"]
@@ -296,12 +299,12 @@ async def test_paper_dsp_sketches_one_greedy_completion_per_drawn_prompt(dsp_exa
     assert outcome.proved and len(outcome.sketches) == 1 and len(outcome.sketches[0].examples) == 3
 
 
-def _dsp_cli_doubles(problems, args):
+def _dsp_cli_doubles():
     sketch = "\nproof -\n  show ?thesis\n    using h0 sledgehammer\nqed"
     model = ScriptedLanguageModel([("Formal:\ntheorem\n", [sketch])])
     prover = ScriptedSketchProver(ISA, hole_script={"using h0": {"by simp": proves()}})
     _dsp_cli_doubles.last = (model, prover)
-    return model, prover, prover, None
+    return model, prover
 
 
 def test_cli_paper_dsp_fetched_examples_and_model_identity_on_resume(tmp_path, monkeypatch, capsys):
@@ -310,13 +313,13 @@ def test_cli_paper_dsp_fetched_examples_and_model_identity_on_resume(tmp_path, m
     shared = require_shared(DSP_FOLDER)
     _seed_cache(tmp_path / "cache", paper.DSP_PROMPTS, shared)
     monkeypatch.setenv("LLEMMA_PROVE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES", "tests.autoformalize.test_paper:_dsp_cli_doubles")
+    use_cli_doubles(monkeypatch, ISA, _dsp_cli_doubles)
     problem = {"name": "mathd_algebra_10", "informal_statement": "If 2x = 6, show x = 3.",
                "informal_proof": "Divide by 2.", "formal_statement": STATEMENT}
     (tmp_path / "in.jsonl").write_text(json.dumps(problem) + "\n", encoding="utf-8")
     run_dir = tmp_path / "run"
     base = ["autoformalize", str(tmp_path / "in.jsonl"), "--target", "isabelle", "--mode", "dsp", "--paper", "dsp",
-            "--sketches", "2", "--run-dir", str(run_dir)]
+            "--sketches", "2", "--run-dir", str(run_dir), *DOUBLES_ARGS]
     with pytest.raises(SystemExit) as exit_info:
         main(base + ["--model", "m1"])
     assert exit_info.value.code == 0, capsys.readouterr().err

@@ -16,6 +16,7 @@ from llemma_prove.autoformalize.target import target_for
 from llemma_prove.errors import DataError
 from llemma_prove.store import StoreError
 from llemma_prove.types import Language
+from tests.autoformalize.doubles import DOUBLES_ARGS
 from tests.autoformalize.doubles import ScriptedLanguageModel, ScriptedSketchProver, proves
 
 LEAN_PROBLEMS = [
@@ -161,14 +162,13 @@ def test_input_file_errors_name_the_file_and_line(tmp_path):
 # -- the command line, with the doubles behind the test seam ---------------------------------------
 
 
-def cli_doubles(problems, args):
-    """Factory named by LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES: (model, prover, sketcher, proposer)."""
-    language = Language(args.target)
-    if args.mode == "statement":
-        _, model, prover = statement_setup(language)
-    else:
-        _, model, prover = dsp_setup(language)
-    return model, prover, prover, None
+def use_doubles(monkeypatch, target: str = "lean4", mode: str = "statement") -> dict:
+    """The scripted model and prover of `statement_setup` / `dsp_setup` as the command's plug-ins."""
+    from tests.autoformalize.doubles import use_cli_doubles
+
+    language = Language(target)
+    setup = statement_setup if mode == "statement" else dsp_setup
+    return use_cli_doubles(monkeypatch, language, lambda: setup(language)[1:])
 
 
 def _write_input(path, problems):
@@ -182,13 +182,13 @@ def _write_input(path, problems):
 def test_cli_runs_both_modes_for_both_targets(tmp_path, monkeypatch, capsys, target, mode):
     from llemma_prove.cli import main
 
-    monkeypatch.setenv("LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES", "tests.autoformalize.test_run:cli_doubles")
+    use_doubles(monkeypatch, target, mode)
     problems = LEAN_PROBLEMS if target == "lean4" else ISA_PROBLEMS
     _write_input(tmp_path / "problems.jsonl", problems)
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
         main(["autoformalize", str(tmp_path / "problems.jsonl"), "--target", target, "--mode", mode,
-              "--run-dir", str(run_dir), "--no-hole-search"])
+              "--run-dir", str(run_dir), "--no-hole-search", *DOUBLES_ARGS])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert f"Autoformalization run: {target}, {mode} mode" in out
@@ -219,11 +219,11 @@ def test_cli_minif2f_data_file_with_leak_rules(tmp_path, monkeypatch, capsys):
     from tests.conftest import require_shared
 
     data = require_shared("minif2f/lean4/valid.jsonl")
-    monkeypatch.setenv("LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES", "tests.autoformalize.test_run:cli_doubles")
+    use_doubles(monkeypatch, "lean4", "statement")
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
         main(["autoformalize", "--minif2f", "--split", "valid", "--data", str(data), "--target", "lean4",
-              "--name", "mathd_algebra_37", "--name", "mathd_algebra_10", "--run-dir", str(run_dir)])
+              "--theorem", "mathd_algebra_37", "--name", "mathd_algebra_10", "--run-dir", str(run_dir), *DOUBLES_ARGS])
     assert exit_info.value.code == 0
     lines = (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
     # mathd_algebra_37 is one of the project's few-shot examples, so the valid run leaves it out
@@ -237,11 +237,11 @@ def test_cli_isabelle_minif2f_data_file_dsp(tmp_path, monkeypatch, capsys):
     from tests.conftest import require_shared
 
     data = require_shared("minif2f/isabelle/test.jsonl")
-    monkeypatch.setenv("LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES", "tests.autoformalize.test_run:cli_doubles")
+    use_doubles(monkeypatch, "isabelle", "dsp")
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
         main(["autoformalize", "--minif2f", "--split", "test", "--data", str(data), "--target", "isabelle",
-              "--mode", "dsp", "--limit", "2", "--run-dir", str(run_dir)])
+              "--mode", "dsp", "--limit", "2", "--run-dir", str(run_dir), *DOUBLES_ARGS])
     assert exit_info.value.code == 0
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(records) == 2 and all(r["split"] == "test" and r["target"] == "isabelle" for r in records)
@@ -270,12 +270,13 @@ async def test_progress_bar_counts_the_problems(tmp_path):
 def test_cli_equivalence_settings_and_identity_are_recorded(tmp_path, monkeypatch, capsys):
     from llemma_prove.cli import main
 
-    monkeypatch.setenv("LLEMMA_PROVE_AUTOFORMALIZE_DOUBLES", "tests.autoformalize.test_run:cli_doubles")
+    use_doubles(monkeypatch)
     _write_input(tmp_path / "problems.jsonl", LEAN_PROBLEMS)
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
         main(["autoformalize", str(tmp_path / "problems.jsonl"), "--run-dir", str(run_dir),
-              "--equivalence-tactic", "omega", "--equivalence-tactic", "simp", "--equivalence-timeout", "5"])
+              "--equivalence-tactic", "omega", "--equivalence-tactic", "simp", "--equivalence-timeout", "5",
+              *DOUBLES_ARGS])
     assert exit_info.value.code == 0
     settings = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["autoformalize"]
     assert settings["equivalence_tactics"] == ["omega", "simp"] and settings["equivalence_timeout_s"] == 5.0
@@ -285,6 +286,7 @@ def test_cli_equivalence_settings_and_identity_are_recorded(tmp_path, monkeypatc
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
         main(["autoformalize", str(tmp_path / "problems.jsonl"), "--run-dir", str(run_dir),
-              "--equivalence-tactic", "omega", "--equivalence-tactic", "simp", "--equivalence-timeout", "5"])
+              "--equivalence-tactic", "omega", "--equivalence-tactic", "simp", "--equivalence-timeout", "5",
+              *DOUBLES_ARGS])
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and "input_sha256" in err and len(err.splitlines()) == 1

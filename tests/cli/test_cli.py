@@ -13,19 +13,15 @@ import pytest
 
 from llemma_prove.commands import minif2f as minif2f_command
 from llemma_prove.errors import ProverUnavailable
-from tests.conftest import ROOT, require_shared
-
-DOUBLES = "tests.runner.cli_doubles:build"
+from tests.conftest import DOUBLES_ARGS, ROOT, cli_env, require_shared
 
 
 def run_cli(*args: str, doubles: bool = False, cwd: Path = ROOT, timeout: float = 60,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **(env or {})}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env = cli_env({**os.environ, **(env or {})})
     env["COLUMNS"] = "160"
-    env.pop("LLEMMA_PROVE_TEST_DOUBLES", None)
     if doubles:
-        env["LLEMMA_PROVE_TEST_DOUBLES"] = DOUBLES
+        args = (*args, *DOUBLES_ARGS)
     return subprocess.run([sys.executable, "-m", "llemma_prove.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -121,8 +117,6 @@ async def test_order_prover_start_fails_before_the_model_is_built(tmp_path, test
 
         async def close(self):
             events.append("prover.close")
-
-    monkeypatch.delenv(minif2f_command.TEST_DOUBLES_ENV, raising=False)
 
     async def installed(args):  # the installation check passes; the start itself fails
         events.append("preflight")

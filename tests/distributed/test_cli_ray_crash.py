@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from tests.conftest import ROOT  # noqa: E402
+from tests.conftest import DOUBLES_ARGS, ROOT, cli_env  # noqa: E402
 from tests.throughput.cli_data import NAMES, write_statements  # noqa: E402
 
 
@@ -36,10 +36,10 @@ def _ray_processes(since: float) -> list[psutil.Process]:
 
 def _command(tmp_path) -> tuple[list[str], dict[str, str]]:
     data = write_statements(tmp_path / "statements.jsonl")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LLEMMA_PROVE_TEST_DOUBLES": "tests.runner.cli_doubles:build",
+    env = {**cli_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"}),
            "LLEMMA_PROVE_TEST_STEP_DELAY": "0.4", "COLUMNS": "160"}
     cmd = [sys.executable, "-m", "llemma_prove.cli", "minif2f", "--data", str(data), "--run-dir",
-           str(tmp_path / "run"), "--no-progress", "--concurrency", "2", "--ray"]
+           str(tmp_path / "run"), "--no-progress", "--concurrency", "2", "--ray", *DOUBLES_ARGS]
     return cmd, env
 
 

@@ -123,14 +123,13 @@ async def test_a_worker_that_cannot_start_stops_the_run_with_its_own_message(clu
     assert ray.available_resources().get("CPU", 0) == 2
 
 
-async def test_minif2f_command_with_ray_records_every_theorem_and_the_cache(cluster, tmp_path, monkeypatch):
+async def test_minif2f_command_with_ray_records_every_theorem_and_the_cache(cluster, tmp_path, test_doubles):
     from llemma_prove.commands import minif2f as command
     from tests.runner.cli_doubles import DEAD_END, PROVED, outcome_for
     from tests.throughput.cli_data import NAMES as CLI_NAMES, write_statements
 
-    monkeypatch.setenv(command.TEST_DOUBLES_ENV, "tests.runner.cli_doubles:build")
     args = command.Minif2fArgs(data=write_statements(tmp_path / "statements.jsonl"), run_dir=tmp_path / "run",
-                               progress=False, expansions=5, concurrency=3, cache=True, ray="local")
+                               progress=False, expansions=5, concurrency=3, cache=True, ray="local", **test_doubles)
     assert await command.run_minif2f(args) == 0
     lines = {l["name"]: l for l in _lines(tmp_path / "run")}
     assert set(lines) == set(CLI_NAMES)

@@ -2,7 +2,7 @@
 
 They extend `tests/doubles/scripted.py` (a prover that answers from a scripted graph and checks a
 proof by replaying it through the same graph, and a proposer that answers from a table). The factories
-at the bottom are what `LLEMMA_PROVE_EDITOR_BACKENDS=tests.editor.doubles:NAME` (CLI) and the
+at the bottom are, as editor-backends plug-ins (tests/plugin_dist), what `--backends NAME` (CLI) and the
 `backends` initialization option (language server) name; the language-server ones write every call to
 an event log file so a test in another process can see what the search did and when it stopped.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from llemma_prove.plugins import EditorBackendsPlugin
 from llemma_prove.editor.backends import EditorConfig
 from llemma_prove.types import GoalState, Language, OutcomeKind, Proof, StepOutcome, Theorem, Verification
 from tests.doubles.scripted import Edge, ScriptedProposer, ScriptedProver, ScriptedSession, fails, goes_to, proves
@@ -220,7 +221,7 @@ def sample_backends(config: EditorConfig, log: EventLog | None = None, reject: S
 
 
 def cli_backends(config: EditorConfig) -> ScriptedBackends:
-    """For `LLEMMA_PROVE_EDITOR_BACKENDS` in CLI tests: the sample script."""
+    """For `--backends test-cli` in CLI tests: the sample script."""
     return sample_backends(config)
 
 
@@ -438,3 +439,27 @@ def nested_backends(config: EditorConfig, reject: Sequence[str] = ()) -> Scripte
     prover = SketchScriptedProver(script, LEAN_ROOTS, NESTED_HOLE_ROOTS,
                                   reject=list(reject) + list(options.get("reject", [])), log=log)
     return ScriptedBackends(prover, ScriptedProposer(table), log)
+
+
+# ------------------------------------------------------------------ the factories as editor-backends plug-ins
+# (tests/plugin_dist publishes them; `--backends NAME` / the `backends` initialization option choose one)
+
+CLI_BACKENDS = EditorBackendsPlugin("test-cli", cli_backends, "the sample script (tests only)")
+CLI_REJECTING_BACKENDS = EditorBackendsPlugin("test-cli-rejecting", cli_rejecting_backends, "tests only")
+CLI_SLOW_BACKENDS = EditorBackendsPlugin("test-cli-slow", cli_slow_backends, "tests only")
+LSP_BACKENDS = EditorBackendsPlugin("test-lsp", lsp_backends, "tests only")
+NESTED_BACKENDS = EditorBackendsPlugin("test-nested", nested_backends, "tests only")
+
+
+def use_backends(monkeypatch, factory) -> None:
+    """For the rest of the test, the editor-backends plug-in `default` of this process is `factory`
+    (a function, or "module:function" of the test suite), through the registry's own API."""
+    import importlib
+
+    from llemma_prove import plugins
+
+    if isinstance(factory, str):
+        module, _, name = factory.partition(":")
+        factory = getattr(importlib.import_module(module), name)
+    monkeypatch.setitem(plugins._registered[plugins.EDITOR_BACKENDS], "default",
+                        EditorBackendsPlugin("default", factory, "test stand-in"))

@@ -10,6 +10,7 @@ as LSP specifies by default), so a wrong conversion on either side shows up as a
 from __future__ import annotations
 
 import asyncio
+import os
 import logging
 import sys
 import time
@@ -23,7 +24,7 @@ from pygls.lsp.client import BaseLanguageClient
 from pygls.protocol import LanguageServerProtocol
 
 from llemma_prove.processes import ChildProcess, ProcessSpec
-from tests.conftest import ROOT
+from tests.conftest import PLUGIN_DIST, ROOT
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class EditorClient(BaseLanguageClient):
 
     async def start(self, *module_args: str, env: dict[str, str] | None = None) -> None:
         argv = [sys.executable, "-m", *module_args]
-        self.child = ChildProcess(ProcessSpec(argv, cwd=str(ROOT), extra_env={"PYTHONPATH": str(ROOT), **(env or {})}))
+        self.child = ChildProcess(ProcessSpec(argv, cwd=str(ROOT), extra_env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(PLUGIN_DIST)]), **(env or {})}))
         await self.child.start()
         proc = self.child.proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None and proc.stderr is not None

@@ -1,6 +1,7 @@
 """The language server driven by a real LSP client over stdio (server in its own process).
 
-The server runs the scripted prover/proposer doubles through its `backends` initialization option;
+The server runs the scripted prover/proposer doubles named (as an editor-backends plug-in from
+tests/plugin_dist) by its `backends` initialization option;
 they log every call to a file, which is how these tests see from outside that a cancelled search
 really stopped and that the prover was started only once for several requests.
 """
@@ -27,7 +28,7 @@ TEXT = SAMPLE_LEAN.replace("lemma helper (x : ℕ) :", "lemma helper (x : ℕ) /
 def options(log: Path, **extra):
     backend = {"log": str(log), "roots": {"stuck": "⊢ False"}}
     backend.update(extra.pop("backend", {}))
-    return {"backends": "tests.editor.doubles:lsp_backends", "backendOptions": backend, "expansions": 50,
+    return {"backends": "test-lsp", "backendOptions": backend, "expansions": 50,
             "candidates": 4, **extra}
 
 
@@ -373,7 +374,7 @@ async def test_suggestions_in_a_nested_sorry_leave_the_goals_they_leave(tmp_path
     client = EditorClient()
     await client.start("llemma_prove.editor.lsp_server")
     try:
-        await client.initialize({"backends": "tests.editor.doubles:nested_backends", "expansions": 5}, tmp_path)
+        await client.initialize({"backends": "test-nested", "expansions": 5}, tmp_path)
         doc = client.open(tmp_path / "Nested.lean", NESTED_LEAN)
         actions = await actions_at(client, doc, "theorem bullets", suggestions=True)
         (suggest,) = [a for a in actions if a.title == "Suggest next steps (LLEMMA)"]

@@ -9,12 +9,11 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_env
 from tests.editor.doubles import SAMPLE_LEAN
 
 mcp = pytest.importorskip("mcp", reason="the MCP SDK (the `mcp` extra) is not installed")
 
-SEAM = "LLEMMA_PROVE_EDITOR_BACKENDS"
 
 
 def _result(answer) -> dict:
@@ -35,9 +34,9 @@ async def test_tools_over_stdio_with_the_sdk_client(tmp_path):
 
     path = tmp_path / "Sample.lean"
     path.write_text(SAMPLE_LEAN, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), SEAM: "tests.editor.test_mcp:mcp_backends",
-           "LLEMMA_PROVE_LEAN_PROJECT": str(tmp_path)}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "llemma_prove.cli", "mcp", "--expansions", "10"],
+    env = {**cli_env(), "LLEMMA_PROVE_LEAN_PROJECT": str(tmp_path)}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "llemma_prove.cli", "mcp", "--expansions", "10",
+                                                                 "--backends", "test-cli"],
                                    env=env, cwd=str(ROOT))
     with open(tmp_path / "server.log", "w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write):
@@ -78,9 +77,3 @@ async def test_tools_over_stdio_with_the_sdk_client(tmp_path):
 
                 error = _result(await session.call_tool("prove_sorry_in_file", {"path": str(tmp_path / "nope.lean")}))
                 assert "no such file" in error["error"]
-
-
-def mcp_backends(config):
-    from tests.editor.doubles import sample_backends
-
-    return sample_backends(config)

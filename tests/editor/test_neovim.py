@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import PLUGIN_DIST, ROOT
 from tests.editor.doubles import SAMPLE_LEAN
 
 NVIM = shutil.which("nvim")
@@ -24,10 +24,10 @@ def test_neovim_proves_a_sorry_through_the_language_server(tmp_path):
     path.write_text(SAMPLE_LEAN, encoding="utf-8")
     out = tmp_path / "out.json"
     log = tmp_path / "events.log"
-    init = {"backends": "tests.editor.doubles:lsp_backends", "backendOptions": {"log": str(log)}, "expansions": 10}
+    init = {"backends": "test-lsp", "backendOptions": {"log": str(log)}, "expansions": 10}
     env = dict(os.environ, LLEMMA_OUT=str(out), LLEMMA_FILE=str(path), LLEMMA_PYTHON=sys.executable,
                LLEMMA_ROOT=str(ROOT), LLEMMA_MARKER="lemma helper", LLEMMA_INIT=json.dumps(init),
-               PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(PLUGIN_DIST)]), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
                XDG_DATA_HOME=str(tmp_path / "data"), XDG_STATE_HOME=str(tmp_path / "state"))
     script = ROOT / "tests" / "editor" / "nvim_drive.lua"
     done = subprocess.run([NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {script}"],

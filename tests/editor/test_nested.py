@@ -12,6 +12,7 @@ import json
 import pytest
 from lsprotocol import types as lsp
 
+from llemma_prove.plugins import EditorBackendsPlugin
 from llemma_prove.cli import main
 from llemma_prove.editor.backends import EditorConfig
 from llemma_prove.editor.errors import UnsupportedTarget
@@ -23,12 +24,11 @@ from llemma_prove.provers.lean.sketch import sketch_command
 from llemma_prove.types import Language, Theorem
 from tests.doubles.scripted import ScriptedProposer
 from tests.doubles.scripted import proves
-from tests.editor.doubles import NESTED_LEAN, nested_backends, read_events, sample_backends
+from tests.editor.doubles import NESTED_LEAN, nested_backends, read_events, sample_backends, use_backends
 from tests.editor.lsp_client import EditorClient, utf16_position
 from tests.lean.conftest import fake_options, write_script
 
 CONFIG = EditorConfig(expansions=10, candidates=4, time_limit_s=30)
-SEAM = "LLEMMA_PROVE_EDITOR_BACKENDS"
 
 
 def lean(text: str):
@@ -185,7 +185,7 @@ async def test_partial_success_is_reported_and_written_only_with_partial(tmp_pat
 
 
 def test_partial_on_the_command_line(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.test_nested:partial_backends")
+    use_backends(monkeypatch, "tests.editor.test_nested:partial_backends")
     path = tmp_path / "Two.lean"
     path.write_text(TWO, encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
@@ -296,18 +296,17 @@ async def test_real_sketch_adapter_two_holes_from_lean_positions(tmp_path, no_le
 # ------------------------------------------------------------------------------------------- CLI, LSP
 
 
-def test_cli_diff_and_write_on_a_nested_sorry(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:nested_backends")
+def test_cli_diff_and_write_on_a_nested_sorry(tmp_path, capsys):
     path = tmp_path / "Nested.lean"
     path.write_text(NESTED_LEAN, encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
-        main(["prove", str(path), "--theorem", "with_have", "--diff"])
+        main(["prove", str(path), "--theorem", "with_have", "--diff", "--backends", "test-nested"])
     out, _ = capsys.readouterr()
     assert exit_info.value.code == 0
     assert "\n-  have h' : b = a := by sorry\n+  have h' : b = a := by exact h.symm\n" in out
     assert path.read_text(encoding="utf-8") == NESTED_LEAN
     with pytest.raises(SystemExit) as exit_info:
-        main(["prove", str(path), "--write", "--json"])
+        main(["prove", str(path), "--write", "--json", "--backends", "test-nested"])
     out, _ = capsys.readouterr()
     assert exit_info.value.code == 0
     data = json.loads(out)
@@ -322,7 +321,7 @@ async def test_language_server_offers_and_applies_the_nested_proof(tmp_path):
     client = EditorClient()
     await client.start("llemma_prove.editor.lsp_server")
     try:
-        await client.initialize({"backends": "tests.editor.doubles:nested_backends",
+        await client.initialize({"backends": "test-nested",
                                  "backendOptions": {"log": str(log)}, "expansions": 10, "candidates": 4}, tmp_path)
         doc = client.open(tmp_path / "Nested.lean", NESTED_LEAN)
         start = NESTED_LEAN.index("sorry")
@@ -344,7 +343,7 @@ async def test_language_server_proves_all_sorrys_of_a_declaration_together(tmp_p
     client = EditorClient()
     await client.start("llemma_prove.editor.lsp_server")
     try:
-        await client.initialize({"backends": "tests.editor.test_nested:lsp_two_backends", "expansions": 10}, tmp_path)
+        await client.initialize({"backends": "test-lsp-two", "expansions": 10}, tmp_path)
         doc = client.open(tmp_path / "Two.lean", TWO)
         start = TWO.index("sorry")
         position = utf16_position(TWO, start)
@@ -362,3 +361,6 @@ async def test_language_server_proves_all_sorrys_of_a_declaration_together(tmp_p
 
 def lsp_two_backends(config: EditorConfig):
     return two_backends()
+
+
+LSP_TWO_BACKENDS = EditorBackendsPlugin("test-lsp-two", lsp_two_backends, "tests only (tests/plugin_dist)")

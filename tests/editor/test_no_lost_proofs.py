@@ -17,10 +17,9 @@ from llemma_prove.cli import main
 from llemma_prove.editor.backends import EditorConfig
 from llemma_prove.editor.errors import ReadOnlySource
 from llemma_prove.editor.prove_file import prove_file
-from tests.conftest import ROOT
-from tests.editor.doubles import SAMPLE_LEAN, sample_backends
+from tests.conftest import ROOT, cli_env
+from tests.editor.doubles import SAMPLE_LEAN, sample_backends, use_backends
 
-SEAM = "LLEMMA_PROVE_EDITOR_BACKENDS"
 CONFIG = EditorConfig(expansions=10, candidates=4, time_limit_s=30)
 SLOW = "import Mathlib\n\nlemma helper (x : ℕ) : x + 0 = x := by sorry\n\ntheorem slow : True := by sorry\n"
 
@@ -35,8 +34,9 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def _interrupted_run(tmp_path, marker: str, *extra: str) -> tuple[int, str, str]:
     path = tmp_path / "Slow.lean"
     path.write_text(SLOW, encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **{SEAM: "tests.editor.doubles:cli_slow_backends"})
-    proc = subprocess.Popen([sys.executable, "-m", "llemma_prove.cli", "prove", str(path), "--write", *extra],
+    env = cli_env()
+    proc = subprocess.Popen([sys.executable, "-m", "llemma_prove.cli", "prove", str(path), "--write", *extra,
+                             "--backends", "test-cli-slow"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, env=env, cwd=ROOT)
     try:
         assert proc.stderr is not None
@@ -104,7 +104,7 @@ async def test_file_changed_before_a_proof_nothing_written_proofs_kept(tmp_path,
 
 
 def test_read_only_file_is_refused_before_searching(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:cli_backends")
+    use_backends(monkeypatch, "tests.editor.doubles:cli_backends")
     path = tmp_path / "Sample.lean"
     path.write_text(SAMPLE_LEAN, encoding="utf-8")
     path.chmod(0o444)
@@ -121,7 +121,7 @@ def test_read_only_file_is_refused_before_searching(tmp_path, capsys, monkeypatc
 
 
 def test_write_keeps_hard_links_mode_and_owner(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:cli_backends")
+    use_backends(monkeypatch, "tests.editor.doubles:cli_backends")
     path = tmp_path / "Sample.lean"
     path.write_text(SAMPLE_LEAN, encoding="utf-8")
     path.chmod(0o640)
@@ -139,7 +139,7 @@ def test_write_keeps_hard_links_mode_and_owner(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another owner needs root")
 def test_atomic_write_keeps_another_owner(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:cli_backends")
+    use_backends(monkeypatch, "tests.editor.doubles:cli_backends")
     path = tmp_path / "Sample.lean"
     path.write_text(SAMPLE_LEAN, encoding="utf-8")
     os.chown(path, 12345, 23456)
@@ -168,7 +168,7 @@ async def test_reported_lines_are_the_lines_of_the_file_as_read(tmp_path):
 
 
 def test_json_on_a_usage_error(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:cli_backends")
+    use_backends(monkeypatch, "tests.editor.doubles:cli_backends")
     path = tmp_path / "Sample.lean"
     path.write_text(SAMPLE_LEAN, encoding="utf-8")
     code, out, _ = run(capsys, str(path), "--line", "0", "--json")
@@ -178,7 +178,7 @@ def test_json_on_a_usage_error(tmp_path, capsys, monkeypatch):
 
 
 def test_a_failed_search_reports_its_best_partial_path(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:cli_slow_backends")
+    use_backends(monkeypatch, "tests.editor.doubles:cli_slow_backends")
     path = tmp_path / "Slow.lean"
     path.write_text(SLOW, encoding="utf-8")
     code, out, err = run(capsys, str(path), "--theorem", "slow", "--expansions", "2")

@@ -13,10 +13,9 @@ from lsprotocol import types as lsp
 from llemma_prove.cli import main
 from llemma_prove.editor.backends import EditorConfig
 from llemma_prove.editor.project import choose_project, enclosing_projects
-from tests.editor.doubles import SAMPLE_LEAN, read_events
+from tests.editor.doubles import SAMPLE_LEAN, read_events, use_backends
 from tests.editor.lsp_client import EditorClient, utf16_position
 
-SEAM = "LLEMMA_PROVE_EDITOR_BACKENDS"
 
 
 def lake_project(folder: Path, toolchain: str = "leanprover/lean4:v4.9.0", repl: bool = False,
@@ -65,7 +64,7 @@ def test_a_project_without_repl_says_what_to_run(tmp_path):
 
 
 def test_prove_reports_the_project_and_the_advice(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:cli_backends")
+    use_backends(monkeypatch, "tests.editor.doubles:cli_backends")
     project = lake_project(tmp_path / "mine")
     path = project / "Sample.lean"
     path.write_text(SAMPLE_LEAN, encoding="utf-8")
@@ -88,7 +87,7 @@ async def test_language_server_uses_the_documents_project(tmp_path):
     client = EditorClient()
     await client.start("llemma_prove.editor.lsp_server")
     try:
-        await client.initialize({"backends": "tests.editor.doubles:lsp_backends",
+        await client.initialize({"backends": "test-lsp",
                                  "backendOptions": {"log": str(log)}, "expansions": 5}, tmp_path / "ws")
         for folder in (with_repl, without):
             doc = client.open(folder / "Sample.lean", SAMPLE_LEAN)

@@ -1,10 +1,9 @@
 """`llemma-prove prove FILE` end to end through the real command line, with the scripted doubles
-plugged in through the `LLEMMA_PROVE_EDITOR_BACKENDS` seam."""
+plugged in as editor-backends plug-ins (`--backends test-cli`, tests/plugin_dist)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,23 +11,19 @@ import sys
 import pytest
 
 from llemma_prove.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_env
 from tests.editor.doubles import SAMPLE_LEAN
 
-SEAM = "LLEMMA_PROVE_EDITOR_BACKENDS"
-
-
 @pytest.fixture
-def sample(tmp_path, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:cli_backends")
+def sample(tmp_path):
     path = tmp_path / "Sample.lean"
     path.write_text(SAMPLE_LEAN, encoding="utf-8")
     return path
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
+def run(capsys, *args: str, backends: str | None = "test-cli") -> tuple[int, str, str]:
     with pytest.raises(SystemExit) as exit_info:
-        main(["prove", *args])
+        main(["prove", *args, *(["--backends", backends] if backends else [])])
     out, err = capsys.readouterr()
     return exit_info.value.code, out, err
 
@@ -77,9 +72,8 @@ def test_diff_previews_and_write_applies(sample, capsys):
         "(2 : ℕ) + 2 = 4 := sorry", "(2 : ℕ) + 2 = 4 := by norm_num")
 
 
-def test_refused_proof_is_not_written(sample, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:cli_rejecting_backends")
-    code, out, err = run(capsys, str(sample), "--theorem", "helper", "--write")
+def test_refused_proof_is_not_written(sample, capsys):
+    code, out, err = run(capsys, str(sample), "--theorem", "helper", "--write", backends="test-cli-rejecting")
     assert code == 1 and out == ""
     assert "helper (line 5): not proved (rejected): a proof was found but the final check refused it" in err
     assert f"nothing written to {sample}: no proof found" in err
@@ -108,8 +102,7 @@ def test_user_mistakes_are_one_line_errors(sample, capsys, args, message):
     assert err.count("\n") == 1
 
 
-def test_isabelle_file(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(SEAM, "tests.editor.doubles:cli_backends")
+def test_isabelle_file(tmp_path, capsys):
     path = tmp_path / "Demo.thy"
     path.write_text('theory Demo imports Main\nbegin\n\nlemma two: "(2::nat) + 2 = 4"\n  sorry\n\nend\n', encoding="utf-8")
     code, out, err = run(capsys, str(path), "--json")
@@ -120,9 +113,10 @@ def test_isabelle_file(tmp_path, capsys, monkeypatch):
 
 
 def test_prove_in_a_real_process(sample):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **{SEAM: "tests.editor.doubles:cli_backends"})
+    env = cli_env()
     done = subprocess.run([sys.executable, "-m", "llemma_prove.cli", "prove", str(sample), "--theorem", "helper",
-                           "--write"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+                           "--write", "--backends", "test-cli"], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "simp\n"
     assert "lemma helper (x : ℕ) : x + 0 = x := by simp\n" in sample.read_text(encoding="utf-8")
@@ -130,11 +124,10 @@ def test_prove_in_a_real_process(sample):
 
 @pytest.mark.skipif(shutil.which("lake") is not None, reason="Lean is installed here: the real search would run")
 def test_without_lean_the_real_backend_stops_with_what_to_install(tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv(SEAM, raising=False)
     monkeypatch.delenv("LLEMMA_PROVE_LEAN_PROJECT", raising=False)
     path = tmp_path / "T.lean"
     path.write_text("import Mathlib\n\ntheorem t : 1 = 1 := by sorry\n", encoding="utf-8")
-    code, out, err = run(capsys, str(path), "--json")
+    code, out, err = run(capsys, str(path), "--json", backends=None)
     # The prover is started before any model is loaded, so a missing Lean costs no model download.
     assert code == 2
     error = [line for line in err.splitlines() if line.startswith("llemma-prove: error: ")]

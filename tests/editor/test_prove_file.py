@@ -122,7 +122,7 @@ def test_config_from_initialization_options():
         EditorConfig.from_mapping({"modle": "x"})
     with pytest.raises(UserError, match="option expansions must be an integer"):
         EditorConfig.from_mapping({"expansions": "many"})
-    with pytest.raises(UserError, match="needs an endpoint"):
+    with pytest.raises(UserError, match="needs --endpoint"):
         EditorConfig.from_mapping({"modelBackend": "openai"})
 
 

@@ -10,7 +10,7 @@ from llemma_prove.commands.iterate import run_iterate
 from llemma_prove.learning.dataset import read_examples
 from llemma_prove.learning.leakage import read_training_record
 from llemma_prove.store import load_run
-from tests.learning.common import DOUBLES, TRAIN, search_args
+from tests.learning.common import TRAIN, search_args
 from tests.learning.world import A_NAMES, B_NAMES, middle, write_data, write_prompt
 
 
@@ -23,7 +23,6 @@ def _tactics_tried(run_dir, name):
 
 
 def test_two_rounds_end_to_end(tmp_path, tiny_model_dir, monkeypatch):
-    monkeypatch.setenv("LLEMMA_PROVE_TEST_DOUBLES", DOUBLES)
     data, prompt = write_data(tmp_path / "train.jsonl"), write_prompt(tmp_path / "prompt.json")
     loop = tmp_path / "loop"
     args = search_args(tiny_model_dir, data, prompt)

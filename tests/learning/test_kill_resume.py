@@ -21,16 +21,14 @@ import pytest
 
 from llemma_prove.learning.iterate import IterateConfig, IterationDir, run_loop
 from llemma_prove.learning.train import TrainConfig
-from tests.conftest import ROOT
-from tests.learning.common import DOUBLES, SEARCH_FLAGS, TRAIN_FLAGS
+from tests.conftest import ROOT, cli_env
+from tests.learning.common import SEARCH_FLAGS, TRAIN_FLAGS
 from tests.learning.runs import scripted_run
 from tests.learning.world import write_data, write_prompt
 
 
 def _env(delay: float) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["LLEMMA_PROVE_TEST_DOUBLES"] = DOUBLES
+    env = cli_env()
     env["LLEMMA_PROVE_TEST_STEP_DELAY"] = str(delay)
     return env
 

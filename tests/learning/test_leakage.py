@@ -18,6 +18,7 @@ from llemma_prove.learning.leakage import (
     refuse_holdout_split,
     refuse_leaky_model,
 )
+from tests.conftest import DOUBLES_ARGS
 from tests.conftest import ROOT
 
 V24 = {"statement_set": "lean4-v4.24.0", "commit": "5746b7d6" * 5, "sha256": None}
@@ -69,19 +70,9 @@ def _minif2f(tmp_path: Path, model: Path, capsys) -> tuple[int, str]:
              "formal_statement": f"theorem th{i} : True := by sorry"} for i in range(2)]
     data = tmp_path / "test.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    env = {"LLEMMA_PROVE_TEST_DOUBLES": "tests.runner.cli_doubles:build"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            main(["minif2f", "--data", str(data), "--split", "test", "--model", str(model), "--no-progress",
-                  "--run-dir", str(tmp_path / "run")])
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with pytest.raises(SystemExit) as exit_info:
+        main(["minif2f", "--data", str(data), "--split", "test", "--model", str(model), "--no-progress",
+              "--run-dir", str(tmp_path / "run"), *DOUBLES_ARGS])
     return exit_info.value.code, capsys.readouterr().err
 
 

@@ -6,10 +6,10 @@ writes `exact h`; a model fine-tuned on the `a*` proofs does. So the loop proves
 learning, and its data grows, only if every part works: data from runs, the exact prompt text, training,
 saving, loading the checkpoint, and proposing with it.
 
-`build(theorems, args)` is the minif2f command's test-doubles factory
-(`LLEMMA_PROVE_TEST_DOUBLES=tests.learning.world:build`): a `ScriptedProver` (tests/doubles/scripted.py)
-and a proposer that merges the scripted candidates with those of the real `TacticProposer` over the model
-directory the round passes as `--model`. `LLEMMA_PROVE_TEST_STEP_DELAY` slows each prover step.
+`PROVER` and `PROPOSER` are the minif2f command's plug-ins for this world (`--prover learning-world
+--model-backend learning-world`, published by tests/plugin_dist): a `ScriptedProver`
+(tests/doubles/scripted.py) and a proposer that merges the scripted candidates with those of the real
+`TacticProposer` over the model directory the round passes as `--model`, with the run's prompt. `LLEMMA_PROVE_TEST_STEP_DELAY` slows each prover step.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from llemma_prove.plugins import ProposerPlugin, ProverPlugin
 from llemma_prove.types import Candidate, ProposalRequest, SamplingParams, Theorem
 from tests.doubles.scripted import ScriptedProver, goes_to, proves
 
@@ -71,10 +72,7 @@ class WorldProposer:
         await self.inner.close()
 
 
-def build(theorems: Sequence[Theorem], args: Any) -> tuple[ScriptedProver, WorldProposer]:
-    from llemma_prove.proposers import TacticProposer, build_language_model
-    from llemma_prove.proposers.prompts import PromptTemplate
-
+def _script(theorems: Sequence[Theorem]) -> tuple[dict, dict, dict]:
     delay = float(os.environ.get("LLEMMA_PROVE_TEST_STEP_DELAY", "0"))
     script, roots, table = {}, {}, {}
     for theorem in theorems:
@@ -85,6 +83,22 @@ def build(theorems: Sequence[Theorem], args: Any) -> tuple[ScriptedProver, World
         table[(name, root(name))] = ["intro h"]
         if name.startswith("a"):
             table[(name, middle(name))] = ["exact h"]
-    model = build_language_model("hf", model_id=args.model, device="cpu", max_batch_size=8)
-    proposer = TacticProposer(model, PromptTemplate.load(args.prompt))
-    return ScriptedProver(script, roots), WorldProposer(proposer, table)
+    return script, roots, table
+
+
+def _prover(spec: Any, theorems: Sequence[Theorem], search: Any) -> ScriptedProver:
+    script, roots, _ = _script(theorems)
+    return ScriptedProver(script, roots)
+
+
+def _proposer(spec: Any, theorems: Sequence[Theorem], template: Any) -> WorldProposer:
+    from llemma_prove.proposers import TacticProposer, build_language_model
+
+    assert template is not None, "the learning world runs with --prompt FILE (the training text's prompt)"
+    model = build_language_model("hf", model_id=spec.model_id, device="cpu", max_batch_size=8)
+    return WorldProposer(TacticProposer(model, template), _script(theorems)[2])
+
+
+PROVER = ProverPlugin("learning-world", _prover, description="scripted Lean stand-in of the learning tests")
+PROPOSER = ProposerPlugin("learning-world", build_proposer=_proposer,
+                          description="scripted candidates + the real tiny model (learning tests)")

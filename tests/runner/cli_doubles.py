@@ -1,7 +1,8 @@
 """Test doubles for running the real `llemma-prove minif2f` command without Lean or a model.
 
-The CLI calls `build(theorems, args)` when `LLEMMA_PROVE_TEST_DOUBLES=tests.runner.cli_doubles:build`
-(the documented testing seam in `llemma_prove/commands/minif2f.py`). Every theorem gets a two-step
+`PROVER` and `PROPOSER` (bottom) are these doubles as plug-ins: `--prover test-doubles --model-backend
+test-doubles` (installed through tests/plugin_dist, or registered in-process by the `test_doubles`
+fixture of tests/conftest.py). Every theorem gets a two-step
 scripted proof; which theorems are provable, rejected by the final check, or dead ends is decided by
 the theorem name (`outcome_for`), so a test can compute the expected results independently.
 `LLEMMA_PROVE_TEST_STEP_DELAY` (seconds per tactic step) slows the run down so that a test can kill
@@ -14,6 +15,7 @@ import os
 import zlib
 from typing import Any, Sequence
 
+from llemma_prove.plugins import ProposerPlugin, ProverPlugin
 from llemma_prove.types import Theorem
 from tests.doubles.scripted import ScriptedProposer, ScriptedProver, fails, goes_to, proves
 
@@ -43,3 +45,18 @@ def build(theorems: Sequence[Theorem], args: Any) -> tuple[ScriptedProver, Scrip
         if kind == REJECTED:
             rejected.append(theorem.name)
     return ScriptedProver(script, roots, reject=rejected), ScriptedProposer(table)
+
+
+# -- the same doubles as plug-ins (tests/plugin_dist publishes these under the name "test-doubles") ------
+
+
+def _prover(spec: Any, theorems: Sequence[Theorem], search: Any) -> ScriptedProver:
+    return build(theorems, None)[0]
+
+
+def _proposer(spec: Any, theorems: Sequence[Theorem], template: Any) -> ScriptedProposer:
+    return build(theorems, None)[1]
+
+
+PROVER = ProverPlugin("test-doubles", _prover, description="scripted stand-in prover (tests only)")
+PROPOSER = ProposerPlugin("test-doubles", build_proposer=_proposer, description="scripted stand-in proposer (tests only)")

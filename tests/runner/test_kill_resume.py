@@ -1,7 +1,7 @@
 """Interrupt a real `llemma-prove minif2f` process (Ctrl-C, then kill -9) and resume it.
 
 The command runs as a subprocess with the scripted test doubles plugged in through the CLI's testing
-seam (`LLEMMA_PROVE_TEST_DOUBLES`); statements, store, runner and report are the real ones.
+plug-ins (`--prover test-doubles --model-backend test-doubles`, tests/plugin_dist); statements, store, runner and report are the real ones.
 """
 
 from __future__ import annotations
@@ -14,16 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT, require_shared
+from tests.conftest import DOUBLES_ARGS, ROOT, cli_env, require_shared
 from tests.runner.cli_doubles import DEAD_END, PROVED, REJECTED, outcome_for
 
 COUNT = 16
 
 
 def _env(delay: float) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["LLEMMA_PROVE_TEST_DOUBLES"] = "tests.runner.cli_doubles:build"
+    env = cli_env()
     env["LLEMMA_PROVE_TEST_STEP_DELAY"] = str(delay)
     env["LLEMMA_PROVE_CACHE"] = "/nonexistent-cache-must-not-be-used"
     return env
@@ -32,7 +30,7 @@ def _env(delay: float) -> dict[str, str]:
 def _command(data: Path, run_dir: Path) -> list[str]:
     return [sys.executable, "-m", "llemma_prove.cli", "minif2f", "--data", str(data), "--split", "test",
             "--run-dir", str(run_dir), "--concurrency", "2", "--no-progress",
-            "--prompt", "builtin"]  # this test's cache must not be used, so not the (cached) harness prompt
+            "--prompt", "builtin", *DOUBLES_ARGS]  # this test's cache must not be used, so not the (cached) harness prompt
 
 
 def _result_lines(run_dir: Path) -> list[bytes]:
