@@ -9,6 +9,7 @@ import json
 import pytest
 
 from llemma_prove.editor.backends import EditorConfig
+from llemma_prove.plugins import EditorBackendsPlugin
 from llemma_prove.editor.lean_view import LeanView, SorryRole, lean_view, line_starts, offset_of, view_from_response
 from llemma_prove.editor.prove_file import prove_file
 from llemma_prove.editor.targets import HoleKind, locate
@@ -199,6 +200,9 @@ def lsp_lean_backends(config: EditorConfig) -> FakeReplBackends:
     return lean_backends(proposer=ScriptedProposer({"⊢ first_alt": [("close_it", -0.1)]}))
 
 
+LSP_LEAN_BACKENDS = EditorBackendsPlugin("test-lean-view", lsp_lean_backends, "tests only (tests/plugin_dist)")
+
+
 async def test_language_server_asks_lean_before_refusing(tmp_path):
     """The scanner refuses `first | ... | sorry`; the server offers the action anyway (Lean may decide),
     elaborates the document once when it is run, and proves the hole Lean reports as a tactic."""
@@ -210,8 +214,7 @@ async def test_language_server_asks_lean_before_refusing(tmp_path):
     client = EditorClient()
     await client.start("llemma_prove.editor.lsp_server")
     try:
-        await client.initialize({"backends": "tests.editor.test_lean_view:lsp_lean_backends", "expansions": 10},
-                                tmp_path)
+        await client.initialize({"backends": "test-lean-view", "expansions": 10}, tmp_path)
         doc = client.open(tmp_path / "First.lean", text)
         position = utf16_position(text, text.index("sorry"))
         actions = await client.code_actions(lsp.CodeActionParams(
