@@ -129,9 +129,10 @@ async def test_the_issue_cases_are_decided_by_lean(no_leftover_children):
 
 
 async def test_crlf_and_unicode_before_the_sorry(no_leftover_children):
-    text = ("theorem uni (α : Type) (a : α) (p : Prop) (hp : p) : p := by\r\n"
+    text = ("open Nat\r\n\r\n/-- ∀ε: 𝔽 -/\r\ntheorem uni (α : Type) (a : α) (p : Prop) (hp : p) : p := by\r\n"
             "  -- 𝔽 and ∀ε, written before the hole\r\n"
             "  first | exact (hp : p) /- 𝔽𝔾 -/ | sorry\r\n  done\r\n")
+    assert locate(text, Language.LEAN4).header == "open Nat\r\n\r\n"  # elaborated first, on its own
     view = await view_of(text)
     (decl_text,) = view.roles
     (entry,) = view.roles[decl_text].values()
