@@ -62,6 +62,11 @@ class PromptTemplate:
         if any(not s for s in self.stop):
             raise ValueError(f"prompt template {self.name!r} has an empty stop string")
 
+    @property
+    def prefix(self) -> str:
+        """The text every prompt of this template starts with (the part before the placeholder)."""
+        return self.template.split(self.placeholder, 1)[0]
+
     def render(self, state_text: str) -> str:
         """The prompt for one goal state (the state is inserted verbatim, never interpreted)."""
         before, after = self.template.split(self.placeholder, 1)
