@@ -78,6 +78,8 @@ def prefix_case(args: argparse.Namespace) -> None:
     """Requests of a few states each, with and without the few-shot prefix's KV cache reused."""
     import torch
 
+    if args.device == "cpu":
+        torch.set_num_threads(args.prefix_threads)
     template, template_source = paper_template()
     states, source = goal_states(args.prefix_requests * args.prefix_states)
     requests = [[template.render(s) for s in states[i : i + args.prefix_states]]
@@ -139,6 +141,8 @@ def main() -> None:
                         help="random Llama width; with --layers, sizes the model like a real one (e.g. 2048 x 16)")
     parser.add_argument("--layers", type=int, default=TinyModelSpec.num_layers)
     parser.add_argument("--case", choices=["all", "batched", "prefix"], default="all")
+    parser.add_argument("--prefix-threads", type=int, default=1,
+                        help="prefix case: torch threads (1: on a shared 2-core machine, 2 threads mostly wait on each other)")
     parser.add_argument("--prefix-hidden", type=int, default=768, help="prefix case: random Llama width")
     parser.add_argument("--prefix-layers", type=int, default=12, help="prefix case: layers (768 x 12: ~85M)")
     parser.add_argument("--prefix-requests", type=int, default=2)
