@@ -23,13 +23,14 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import networkx as nx
 
 from ..errors import ProposerError, ProverError
 from ..interfaces import Proposer, ProverSession
 from ..types import Candidate, GoalState, OutcomeKind, Proof, ProposalRequest, SearchStatus, Theorem
+from .concurrent import check_concurrently, check_width, drop_prefetched, take_prefetched
 from .config import Priority, SearchConfig
 from .result import MESSAGE_LIMIT, SearchResult
 
@@ -98,6 +99,7 @@ class BestFirstSearch:
         self.model_wait_s = 0.0
         self.expansions = 0
         self.steps = 0
+        self.prefetched: dict[int, Any] = {}  # node id -> generation started early (search/concurrent.py)
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -169,6 +171,8 @@ class BestFirstSearch:
             return self._result(SearchStatus.ERROR, error=f"prover failed: {exc}")
         except ProposerError as exc:
             return self._result(SearchStatus.ERROR, error=f"proposer failed: {exc}")
+        finally:
+            drop_prefetched(self)  # generation started early for a node never reached
 
     async def _loop(self) -> SearchResult:
         cfg = self.config
@@ -186,10 +190,18 @@ class BestFirstSearch:
 
             request = ProposalRequest(self.theorem, node.state, node.steps)
             t0 = self.clock()
-            (raw,) = await self.proposer.propose([request], cfg.sampling)
+            raw = await take_prefetched(self, node) if self.prefetched else None
+            if raw is None:
+                (raw,) = await self.proposer.propose([request], cfg.sampling)
             self.model_wait_s += self.clock() - t0
             order = clean_candidate_order if cfg.clean_candidates else paper_candidate_order
             candidates = order(raw)
+            width = check_width(self)
+            if width > 1:  # improved mode: the candidates checked at once over the prover's workers
+                ended = await check_concurrently(self, node, candidates, width)
+                if ended is not None:
+                    return ended
+                continue
 
             for cand in candidates:
                 if self._out_of_time():

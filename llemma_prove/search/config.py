@@ -29,10 +29,15 @@ class SearchConfig:
     clean_candidates: bool = False  # strip, drop empty, dedup after stripping
     priority: Priority = Priority.SUM_LOGPROB
     exclude_model_wait: bool = False  # time spent waiting for a shared model does not count
+    # Candidates of one expansion checked at once (search/concurrent.py): 1 = one after another (paper);
+    # 0 = as many as the prover session runs in parallel (its `parallelism`, 1 if it names none).
+    parallel_checks: int = 1
 
     def __post_init__(self) -> None:
         if self.max_expansions < 1:
             raise ValueError(f"max_expansions must be at least 1, got {self.max_expansions}")
+        if self.parallel_checks < 0:
+            raise ValueError(f"parallel_checks must be 0 (the prover's parallelism) or more, got {self.parallel_checks}")
         if not self.time_limit_s > 0:
             raise ValueError(f"time limit must be positive, got {self.time_limit_s}")
 
@@ -47,6 +52,7 @@ class SearchConfig:
             merge_duplicate_states=True,
             clean_candidates=True,
             exclude_model_wait=True,
+            parallel_checks=0,
         )
         return replace(base, **overrides)
 
