@@ -168,7 +168,7 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"model: tiny random Llama (hidden {spec.hidden_size}, {spec.num_layers} layers), beam search")
         print(f"budget: {args.theorems} theorems, {args.expansions} expansions x {args.candidates} candidates, "
               f"{args.max_new_tokens} new tokens")
-        print(f"stand-in prover: {WORKERS} workers (as the product would start here), lognormal latency (median {behaviour.median_s * 1000:.0f} ms, "
+        print(f"stand-in prover: {WORKERS} workers (the product would start {default_workers()} here), lognormal latency (median {behaviour.median_s * 1000:.0f} ms, "
               f"sigma {behaviour.sigma:g}), {behaviour.hang_rate:.0%} hangs to the {behaviour.timeout_s:g} s limit")
         await proposer.propose([], search.sampling)
         model.generate_blocking([default_lean4_template().render("⊢ warm up")], search.sampling)  # warm-up
