@@ -32,7 +32,7 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -54,6 +54,7 @@ from llemma_prove.types import DecodingMethod, SamplingParams, Theorem  # noqa: 
 from tests.doubles.tiny_model import TinyModelSpec, build_tiny_llama  # noqa: E402
 
 WORKERS = default_workers()  # what the product starts here: one Lean process per core, as memory allows
+BATCH_SIZE = 0  # requests per model call at most (0: as many as there are searches)
 
 
 class RecordingProposer:
@@ -63,11 +64,16 @@ class RecordingProposer:
         self.inner = inner
         self.requests: list = []
         self.params = None
+        self.busy_s = 0.0  # time the model spent on these calls (one at a time)
 
     async def propose(self, requests, params):
         self.requests.extend(requests)
         self.params = params
-        return await self.inner.propose(requests, params)
+        start = time.perf_counter()
+        try:
+            return await self.inner.propose(requests, params)
+        finally:
+            self.busy_s += time.perf_counter() - start
 
     async def close(self) -> None:
         return None
@@ -86,6 +92,7 @@ class Measured:
     model_s: float = 0.0  # summed over searches: time waiting for candidates
     prover_s: float = 0.0  # summed over searches: time waiting for step outcomes
     prover_busy_s: float = 0.0  # worker-seconds the stand-in's slots were occupied
+    prover_by_theorem: dict[str, float] = field(default_factory=dict)  # baseline: each search's prover wait
 
     @property
     def per_minute(self) -> float:
@@ -102,7 +109,7 @@ async def baseline(theorems: Sequence[Theorem], roots: dict, proposer: Proposer,
     """The paper harness's structure: one search at a time, generate then check each candidate in turn."""
     prover = StandInProver(WORKERS, behaviour, roots)
     await prover.start()
-    proofs, steps = {}, {}
+    proofs, steps, by_theorem = {}, {}, {}
     model_s = prover_s = 0.0
     start = time.perf_counter()
     for theorem in theorems:
@@ -111,9 +118,10 @@ async def baseline(theorems: Sequence[Theorem], roots: dict, proposer: Proposer,
         steps[theorem.name] = result.steps
         model_s += result.model_wait_s
         prover_s += result.prover_s
+        by_theorem[theorem.name] = result.prover_s
     seconds = time.perf_counter() - start
     return Measured("baseline (sequential)", len(theorems), seconds, sum(p is not None for p in proofs.values()),
-                    prover.stats.steps, proofs, steps, 1.0, model_s, prover_s)
+                    prover.stats.steps, proofs, steps, 1.0, model_s, prover_s, prover_by_theorem=by_theorem)
 
 
 async def engine(theorems: Sequence[Theorem], roots: dict, proposer: Proposer, search: SearchConfig,
@@ -124,7 +132,7 @@ async def engine(theorems: Sequence[Theorem], roots: dict, proposer: Proposer, s
     await prover.start()
     if recorder is not None:
         recorder.inner, proposer = proposer, recorder
-    batching = BatchingProposer(proposer, max_batch_size=concurrency, max_wait_ms=wait_ms)
+    batching = BatchingProposer(proposer, max_batch_size=min(concurrency, BATCH_SIZE or concurrency), max_wait_ms=wait_ms)
     config = RunConfig(split="bench", statements=StatementSource("standin-benchmark"), search=search,
                        concurrency=concurrency, selection=tuple(t.name for t in theorems))
     with RunStore.open(run_dir, config, resume=False) as store:
@@ -191,6 +199,10 @@ async def main_async(args: argparse.Namespace) -> None:
               f"[{len(recorder.requests)} requests in batches of {top}], prover {last.prover_busy_s:.1f} "
               f"worker-s / {WORKERS} workers = {prover_floor:.2f} s); best possible speedup_{top}: "
               f"{runs[0].seconds / floor:.2f}")
+        chain = max(runs[0].prover_by_theorem.values(), default=0.0)
+        print(f"  in that run the model was busy {recorder.busy_s:.2f} s ({recorder.busy_s / last.seconds:.0%} of the "
+              f"wall time) and the prover slots {last.prover_busy_s / (WORKERS * last.seconds):.0%}; the longest "
+              f"single search's own chain of prover steps (one after another in paper mode) is {chain:.2f} s")
         same = all(m.proofs == runs[0].proofs for m in runs[1:])
         print(f"same proofs in every mode: {same}")
         differ = sorted({n for m in runs[1:] for n in m.steps_by_theorem
@@ -209,7 +221,7 @@ def _row(m: Measured) -> str:
 
 
 def main() -> None:
-    global WORKERS
+    global WORKERS, BATCH_SIZE
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller run, under a minute on 2 cores")
     parser.add_argument("--theorems", type=int, default=64)
@@ -218,6 +230,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--batch-wait-ms", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
+    parser.add_argument("--batch-size", type=int, default=0,
+                        help="most requests per model call (default: as many as there are searches)")
     parser.add_argument("--workers", type=int, default=WORKERS,
                         help=f"stand-in Lean workers (default {WORKERS}: what the product would start on this machine)")
     args = parser.parse_args()
@@ -225,6 +239,7 @@ def main() -> None:
         args.theorems, args.expansions, args.candidates, args.max_new_tokens = 32, 1, 4, 32
     args.concurrency = (1, 8, 32)
     WORKERS = args.workers
+    BATCH_SIZE = args.batch_size
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(main_async(args))
 
