@@ -12,8 +12,8 @@ Ray: the same kind of run (stand-in with its latency model, 4 step slots per wor
 is one machine's Lean pool) through `RayRunner` on a local Ray instance with 1 worker, then 2 workers,
 in the same run. Prints `ray_speedup_2: <float>` (theorems per minute, 2 workers / 1).
 
-    python benchmarks/scale.py            # memory: 244 x 100 x 32; Ray: 48 theorems x 3 expansions
-    python benchmarks/scale.py --quick    # memory: 244 x 20 x 32; Ray: 24 theorems
+    python benchmarks/scale.py            # memory: 244 x 100 x 32; Ray: 96 theorems x 3 expansions
+    python benchmarks/scale.py --quick    # memory: 244 x 20 x 32; Ray: 48 theorems
     python benchmarks/scale.py --case memory|ray
 """
 
@@ -155,12 +155,12 @@ def main() -> None:
     parser.add_argument("--memory-theorems", type=int, default=244)
     parser.add_argument("--memory-expansions", type=int, default=100)
     parser.add_argument("--candidates", type=int, default=32)
-    parser.add_argument("--ray-theorems", type=int, default=48)
+    parser.add_argument("--ray-theorems", type=int, default=96, help="enough that starting the workers is small")
     parser.add_argument("--ray-expansions", type=int, default=3)
     parser.add_argument("--slots", type=int, default=4, help="stand-in Lean slots per Ray worker")
     args = parser.parse_args()
     if args.quick:
-        args.memory_expansions, args.ray_theorems = 20, 24
+        args.memory_expansions, args.ray_theorems = 20, 48
     logging.basicConfig(level=logging.WARNING)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     if args.case in ("all", "memory"):
