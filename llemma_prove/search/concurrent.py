@@ -66,8 +66,9 @@ async def take_prefetched(search: "BestFirstSearch", node: "_Node") -> Any:
 
 
 def drop_prefetched(search: "BestFirstSearch") -> None:
-    for task in search.prefetched.values():
-        task.cancel()
+    """Forget generations started early for nodes never reached. They are left to finish rather than
+    cancelled: a model call running in a worker thread cannot be stopped, and cancelling its caller
+    would release the model's lock while the thread still uses the model."""
     search.prefetched.clear()
 
 
