@@ -87,6 +87,11 @@ class StandInSession:
         self.prover = prover
         self.theorem = theorem
 
+    @property
+    def parallelism(self) -> int:
+        """Steps that can run at once: one per slot, as a Lean session on a pool of REPL workers."""
+        return self.prover.workers
+
     async def initial_state(self) -> GoalState:
         return GoalState(self.prover.root(self.theorem))
 

@@ -6,10 +6,17 @@
   real `RunStore` writing every result; prover checks of some searches overlap generation for others.
 Both use the same tiny random Llama on CPU (tests/doubles/tiny_model.py) with beam search, the same
 search budget, and the benchmarks' stand-in prover (benchmarks/standin.py, a test double for Lean)
-with 8 step slots, lognormal step latency (median 50 ms, long tail) and 2% of steps hanging to the
+with as many step slots as the product would start Lean workers on this machine (`--workers`; one per
+core as memory allows), lognormal step latency (median 50 ms, long tail) and 2% of steps hanging to the
 1 s step limit. Outcomes are fixed per (state, tactic), so every mode does the same search; the
 benchmark prints whether the proofs found are identical. Ratios are measured in this one run.
-The last line is `speedup_32: <float>` (engine at 32 searches / baseline, theorems per minute).
+
+Distance to the limit: in the same run, the floor the engine could reach with its resources is
+max(model time with perfect batching, total prover time / workers). The model part is measured by
+sending every request the 32-search engine made again, in full batches of 32 back to back; the prover
+part is the stand-in's busy worker-seconds of that run divided by the slots. It prints
+`speedup_32: <float>` (engine at 32 searches / baseline, theorems per minute), then
+`limit_ratio: <float>` (engine wall time at 32 searches / floor; 1.0 is the limit).
 
     python benchmarks/throughput.py            # 64 theorems, 3 expansions x 8 beams, 64 new tokens
     python benchmarks/throughput.py --quick    # 32 theorems, 1 expansion x 4 beams, 32 new tokens (< 1 min)
@@ -25,7 +32,7 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -39,13 +46,37 @@ from llemma_prove.interfaces import Proposer  # noqa: E402
 from llemma_prove.proposers.batching import BatchingProposer  # noqa: E402
 from llemma_prove.proposers.prompts import default_lean4_template  # noqa: E402
 from llemma_prove.proposers.tactic import TacticProposer  # noqa: E402
+from llemma_prove.provers.lean.options import default_workers  # noqa: E402
 from llemma_prove.runner import Runner, RunnerOptions  # noqa: E402
 from llemma_prove.search import SearchConfig, prove_theorem  # noqa: E402
 from llemma_prove.store import RunStore  # noqa: E402
 from llemma_prove.types import DecodingMethod, SamplingParams, Theorem  # noqa: E402
 from tests.doubles.tiny_model import TinyModelSpec, build_tiny_llama  # noqa: E402
 
-WORKERS = 8
+WORKERS = default_workers()  # what the product starts here: one Lean process per core, as memory allows
+BATCH_SIZE = 0  # requests per model call at most (0: as many as there are searches)
+
+
+class RecordingProposer:
+    """Passes calls through and keeps every request, to replay them in perfect batches afterwards."""
+
+    def __init__(self, inner: Proposer) -> None:
+        self.inner = inner
+        self.requests: list = []
+        self.params = None
+        self.busy_s = 0.0  # time the model spent on these calls (one at a time)
+
+    async def propose(self, requests, params):
+        self.requests.extend(requests)
+        self.params = params
+        start = time.perf_counter()
+        try:
+            return await self.inner.propose(requests, params)
+        finally:
+            self.busy_s += time.perf_counter() - start
+
+    async def close(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -60,6 +91,8 @@ class Measured:
     mean_batch: float = 1.0
     model_s: float = 0.0  # summed over searches: time waiting for candidates
     prover_s: float = 0.0  # summed over searches: time waiting for step outcomes
+    prover_busy_s: float = 0.0  # worker-seconds the stand-in's slots were occupied
+    prover_by_theorem: dict[str, float] = field(default_factory=dict)  # baseline: each search's prover wait
 
     @property
     def per_minute(self) -> float:
@@ -76,7 +109,7 @@ async def baseline(theorems: Sequence[Theorem], roots: dict, proposer: Proposer,
     """The paper harness's structure: one search at a time, generate then check each candidate in turn."""
     prover = StandInProver(WORKERS, behaviour, roots)
     await prover.start()
-    proofs, steps = {}, {}
+    proofs, steps, by_theorem = {}, {}, {}
     model_s = prover_s = 0.0
     start = time.perf_counter()
     for theorem in theorems:
@@ -85,17 +118,21 @@ async def baseline(theorems: Sequence[Theorem], roots: dict, proposer: Proposer,
         steps[theorem.name] = result.steps
         model_s += result.model_wait_s
         prover_s += result.prover_s
+        by_theorem[theorem.name] = result.prover_s
     seconds = time.perf_counter() - start
     return Measured("baseline (sequential)", len(theorems), seconds, sum(p is not None for p in proofs.values()),
-                    prover.stats.steps, proofs, steps, 1.0, model_s, prover_s)
+                    prover.stats.steps, proofs, steps, 1.0, model_s, prover_s, prover_by_theorem=by_theorem)
 
 
 async def engine(theorems: Sequence[Theorem], roots: dict, proposer: Proposer, search: SearchConfig,
-                 behaviour: StandInBehaviour, concurrency: int, wait_ms: float, run_dir: Path) -> Measured:
+                 behaviour: StandInBehaviour, concurrency: int, wait_ms: float, run_dir: Path,
+                 recorder: RecordingProposer | None = None) -> Measured:
     """The runner at `concurrency` searches, one batching proposer, the real run store."""
     prover = StandInProver(WORKERS, behaviour, roots)
     await prover.start()
-    batching = BatchingProposer(proposer, max_batch_size=concurrency, max_wait_ms=wait_ms)
+    if recorder is not None:
+        recorder.inner, proposer = proposer, recorder
+    batching = BatchingProposer(proposer, max_batch_size=min(concurrency, BATCH_SIZE or concurrency), max_wait_ms=wait_ms)
     config = RunConfig(split="bench", statements=StatementSource("standin-benchmark"), search=search,
                        concurrency=concurrency, selection=tuple(t.name for t in theorems))
     with RunStore.open(run_dir, config, resume=False) as store:
@@ -107,7 +144,16 @@ async def engine(theorems: Sequence[Theorem], roots: dict, proposer: Proposer, s
     proofs = {r.name: tuple(r.proof) if r.proved and r.proof else None for r in records}
     steps = {r.name: r.steps for r in records}
     return Measured(f"engine, {concurrency} searches", len(theorems), seconds, sum(r.proved for r in records),
-                    prover.stats.steps, proofs, steps, batching.stats.mean_batch_size)
+                    prover.stats.steps, proofs, steps, batching.stats.mean_batch_size,
+                    prover_busy_s=prover.stats.busy_s)
+
+
+async def perfect_batching_s(proposer: Proposer, recorder: RecordingProposer, batch: int) -> float:
+    """Model time for every recorded request sent again in full batches, back to back."""
+    start = time.perf_counter()
+    for i in range(0, len(recorder.requests), batch):
+        await proposer.propose(recorder.requests[i : i + batch], recorder.params)
+    return time.perf_counter() - start
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -130,7 +176,7 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"model: tiny random Llama (hidden {spec.hidden_size}, {spec.num_layers} layers), beam search")
         print(f"budget: {args.theorems} theorems, {args.expansions} expansions x {args.candidates} candidates, "
               f"{args.max_new_tokens} new tokens")
-        print(f"stand-in prover: {WORKERS} workers, lognormal latency (median {behaviour.median_s * 1000:.0f} ms, "
+        print(f"stand-in prover: {WORKERS} workers (the product would start {default_workers()} here), lognormal latency (median {behaviour.median_s * 1000:.0f} ms, "
               f"sigma {behaviour.sigma:g}), {behaviour.hang_rate:.0%} hangs to the {behaviour.timeout_s:g} s limit")
         await proposer.propose([], search.sampling)
         model.generate_blocking([default_lean4_template().render("⊢ warm up")], search.sampling)  # warm-up
@@ -138,11 +184,25 @@ async def main_async(args: argparse.Namespace) -> None:
         runs = [await baseline(bench.theorems, bench.roots, proposer, search, behaviour)]
         print(_row(runs[0]))
         print(f"{'':>24}  (generation {runs[0].model_s:.1f} s, prover steps {runs[0].prover_s:.1f} s)")
+        recorder = RecordingProposer(proposer)
         for c in args.concurrency:
             measured = await engine(bench.theorems, bench.roots, proposer, search, behaviour, c, args.batch_wait_ms,
-                                    Path(tmp) / f"run-{c}")
+                                    Path(tmp) / f"run-{c}", recorder if c == max(args.concurrency) else None)
             print(_row(measured))
             runs.append(measured)
+        top = max(args.concurrency)
+        last = runs[-1]
+        model_floor = await perfect_batching_s(proposer, recorder, top)
+        prover_floor = last.prover_busy_s / WORKERS
+        floor = max(model_floor, prover_floor)
+        print(f"floor at {top} searches: {floor:.2f} s = max(model with perfect batching {model_floor:.2f} s "
+              f"[{len(recorder.requests)} requests in batches of {top}], prover {last.prover_busy_s:.1f} "
+              f"worker-s / {WORKERS} workers = {prover_floor:.2f} s); best possible speedup_{top}: "
+              f"{runs[0].seconds / floor:.2f}")
+        chain = max(runs[0].prover_by_theorem.values(), default=0.0)
+        print(f"  in that run the model was busy {recorder.busy_s:.2f} s ({recorder.busy_s / last.seconds:.0%} of the "
+              f"wall time) and the prover slots {last.prover_busy_s / (WORKERS * last.seconds):.0%}; the longest "
+              f"single search's own chain of prover steps (one after another in paper mode) is {chain:.2f} s")
         same = all(m.proofs == runs[0].proofs for m in runs[1:])
         print(f"same proofs in every mode: {same}")
         differ = sorted({n for m in runs[1:] for n in m.steps_by_theorem
@@ -152,6 +212,7 @@ async def main_async(args: argparse.Namespace) -> None:
         base = runs[0].per_minute
         for measured, c in zip(runs[1:], args.concurrency):
             print(f"speedup_{c}: {measured.per_minute / base:.2f}")
+        print(f"limit_ratio: {last.seconds / floor:.2f}")
 
 
 def _row(m: Measured) -> str:
@@ -160,6 +221,7 @@ def _row(m: Measured) -> str:
 
 
 def main() -> None:
+    global WORKERS, BATCH_SIZE
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller run, under a minute on 2 cores")
     parser.add_argument("--theorems", type=int, default=64)
@@ -168,10 +230,16 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--batch-wait-ms", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
+    parser.add_argument("--batch-size", type=int, default=0,
+                        help="most requests per model call (default: as many as there are searches)")
+    parser.add_argument("--workers", type=int, default=WORKERS,
+                        help=f"stand-in Lean workers (default {WORKERS}: what the product would start on this machine)")
     args = parser.parse_args()
     if args.quick:
         args.theorems, args.expansions, args.candidates, args.max_new_tokens = 32, 1, 4, 32
     args.concurrency = (1, 8, 32)
+    WORKERS = args.workers
+    BATCH_SIZE = args.batch_size
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(main_async(args))
 

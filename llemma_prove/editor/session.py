@@ -119,6 +119,10 @@ class _ReplayedSession:
         self.theorem = inner.theorem
         self._root = root
 
+    @property
+    def parallelism(self) -> int:
+        return int(getattr(self.inner, "parallelism", 1) or 1)
+
     async def initial_state(self) -> GoalState:
         return self._root
 

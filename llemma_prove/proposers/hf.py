@@ -26,6 +26,7 @@ from ..errors import ModelLoadError, ProposerError
 from ..types import Completion, DecodingMethod, SamplingParams
 from ..waits import queued_for
 from .model_ids import DEFAULT_MODEL_ID, load_error
+from .prefix_cache import PrefixCache
 from .stops import Ending, find_ending
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,9 @@ class TransformersModel:
     `max_batch_size` caps the sequences decoded at once (prompts x beams or samples); a call with more is
     split into several passes. Loading happens in the constructor unless `lazy=True`. With
     `share_prefill` (the default) each prompt is run through the model once and its KV cache copied to
-    its beams or samples, instead of once per beam as `generate` alone would.
+    its beams or samples, instead of once per beam as `generate` alone would. With `prefix_cache` (the
+    default, needs `share_prefill`) a prefix declared by `declare_prefix` (the few-shot prompt) is
+    encoded once per model and reused by every request (see `prefix_cache`).
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class TransformersModel:
         trust_remote_code: bool = False,
         length_penalty: float = 1.0,
         share_prefill: bool = True,
+        prefix_cache: bool = True,
         lazy: bool = False,
     ) -> None:
         if max_batch_size < 1:
@@ -100,6 +104,7 @@ class TransformersModel:
         self.trust_remote_code = trust_remote_code
         self.length_penalty = length_penalty
         self.share_prefill = share_prefill
+        self.prefixes = PrefixCache() if prefix_cache and share_prefill else None
         self._model: Any = None
         self._tokenizer: Any = None
         self._device = "cpu"
@@ -163,6 +168,11 @@ class TransformersModel:
         """The EOS token's text, which proposers remove from completions (the paper's harness does)."""
         return self.tokenizer.eos_token
 
+    def declare_prefix(self, text: str) -> None:
+        """Text that prompts will start with (the few-shot examples): its KV cache is computed once."""
+        if self.prefixes is not None:
+            self.prefixes.declare(text)
+
     # -------------------------------------------------------------------------------------- generation
     async def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
@@ -216,6 +226,9 @@ class TransformersModel:
         enc = tok(prompts, return_tensors="pt", padding=True)
         input_ids = enc["input_ids"].to(self._device)
         attention_mask = enc["attention_mask"].to(self._device)
+        prepared = self._reuse_prefix(prompts) if self.prefixes is not None else None
+        if prepared is not None:  # [shared prefix][padding][rest], the prefix's cache reused
+            input_ids, attention_mask = prepared.input_ids, prepared.attention_mask
         prompt_width = input_ids.shape[1]
         criteria = StoppingCriteriaList()
         if any(params.stop):
@@ -224,7 +237,10 @@ class TransformersModel:
             criteria.append(CancelCriteria(cancel))
         # `generate` would run the prompt once per beam or sample; run it once per prompt instead and
         # hand generate a copy of that cache expanded to every sequence.
-        prefix = self._prefill(input_ids[:, :-1], attention_mask[:, :-1]) if self.share_prefill else None
+        if prepared is not None:
+            prefix = prepared.cache
+        else:
+            prefix = self._prefill(input_ids[:, :-1], attention_mask[:, :-1]) if self.share_prefill else None
         cache_kwargs = {}
         if prefix is not None:
             cache_kwargs[self._cache_kwarg] = self._expand(copy.deepcopy(prefix), 0, len(prompts), per_prompt)
@@ -250,6 +266,22 @@ class TransformersModel:
         token_lps = self.token_logprobs(input_ids, attention_mask, kept, per_prompt, prefix)
         seqs = [GeneratedSequence(tuple(k), e, tuple(lp)) for k, e, lp in zip(kept, endings, token_lps)]
         return [seqs[i * per_prompt : (i + 1) * per_prompt] for i in range(len(prompts))]
+
+    def _reuse_prefix(self, prompts: list[str]) -> Any:
+        assert self.prefixes is not None
+
+        def run(ids: torch.Tensor, mask: torch.Tensor | None, positions: torch.Tensor | None, cache: Any) -> Any:
+            kwargs = {self._cache_kwarg: cache} if cache is not None else {}
+            out = self._model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                              logits_to_keep=1, **kwargs)
+            return out["cache"] if "cache" in out else out["past_key_values"]
+
+        return self.prefixes.prepare(
+            self._tokenizer, prompts,
+            encode=lambda ids: run(ids, None, None, None),
+            extend=lambda cache, ids, mask, positions: run(ids, mask, positions, cache),
+            device=self._device,
+        )
 
     def _prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> Any:
         """The KV cache of a left-padded batch (None for an empty prefix)."""
@@ -324,6 +356,8 @@ class TransformersModel:
         async with self._lock:
             model, self._model = self._model, None
             del model
+            if self.prefixes is not None:
+                self.prefixes.clear()
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()

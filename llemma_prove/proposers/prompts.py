@@ -75,6 +75,11 @@ class PromptTemplate:
         blob = self.render("\x00") + "\x00\x00" + "\x00".join(self.stop)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
+    @property
+    def prefix(self) -> str:
+        """The text every prompt of this template starts with (the part before the placeholder)."""
+        return self.template.split(self.placeholder, 1)[0]
+
     def render(self, state_text: str) -> str:
         """The prompt for one goal state (the state is inserted verbatim, never interpreted)."""
         before, after = self.template.split(self.placeholder, 1)

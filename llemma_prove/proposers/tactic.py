@@ -25,6 +25,9 @@ class TacticProposer:
         self.model = model
         self.template = template
         self.eos_text = eos_text if eos_text is not None else (getattr(model, "eos_token", None) or LLAMA_EOS)
+        declare = getattr(model, "declare_prefix", None)  # models that can reuse the few-shot prefix's KV cache
+        if callable(declare):
+            declare(template.prefix)
 
     def prompt(self, request: ProposalRequest) -> str:
         return self.template.render(request.state.text)

@@ -134,6 +134,8 @@ class VLLMModel:
             **({"max_model_len": max_model_len} if max_model_len else {}),
             **engine_options,
         )
+        # Every prompt starts with the same few-shot text: vLLM keeps its KV blocks and reuses them.
+        self.engine_options.setdefault("enable_prefix_caching", True)
         self._vllm: Any = None
         self._llm: Any = None
         self._lock = asyncio.Lock()

@@ -113,6 +113,11 @@ class CachingSession:
     _real: dict[_Virtual, GoalState] = field(default_factory=dict)
 
     @property
+    def parallelism(self) -> int:
+        """As the wrapped session's (concurrent steps on one parent at worst replay it twice)."""
+        return int(getattr(self.inner, "parallelism", 1) or 1)
+
+    @property
     def _context(self) -> str:
         return self.theorem.header + "\n" + self.theorem.preamble
 

@@ -34,6 +34,7 @@ from ..errors import ProposerError, ProverError
 from ..interfaces import Proposer, ProverSession
 from ..types import Candidate, GoalState, OutcomeKind, Proof, ProposalRequest, SearchStatus, Theorem
 from ..waits import WaitMeter, install_meter, remove_meter
+from .concurrent import check_concurrently, check_width, drop_prefetched, take_prefetched
 from .config import Priority, SearchConfig
 from .result import MESSAGE_LIMIT, SearchResult
 
@@ -112,6 +113,7 @@ class BestFirstSearch:
         self.model_wait_s = 0.0
         self.expansions = 0
         self.steps = 0
+        self.prefetched: dict[int, Any] = {}  # node id -> generation started early (search/concurrent.py)
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -242,6 +244,8 @@ class BestFirstSearch:
             return self._result(SearchStatus.ERROR, error=f"prover failed: {exc}")
         except ProposerError as exc:
             return self._result(SearchStatus.ERROR, error=f"proposer failed: {exc}")
+        finally:
+            drop_prefetched(self)  # generation started early for a node never reached
 
     def _timeout(self) -> SearchResult:
         self._generating_since = None
@@ -265,12 +269,20 @@ class BestFirstSearch:
             t0 = self._generating_since = self.clock()
             self._queued_at_generation = self.meter.total()
             try:
-                (raw,) = await self._timed(self.proposer.propose([request], cfg.sampling))
+                raw = await self._timed(take_prefetched(self, node)) if self.prefetched else None
+                if raw is None:
+                    (raw,) = await self._timed(self.proposer.propose([request], cfg.sampling))
             finally:
                 self._generating_since = None
                 self.model_wait_s += self.clock() - t0
                 self._generation_s += (self.clock() - t0) - (self.meter.total() - self._queued_at_generation)
             candidates = self._order_candidates(raw)
+            width = check_width(self)
+            if width > 1:  # improved mode: the candidates checked at once over the prover's workers
+                ended = await check_concurrently(self, node, candidates, width)
+                if ended is not None:
+                    return ended
+                continue
 
             for cand in candidates:
                 if self._out_of_time():

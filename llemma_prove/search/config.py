@@ -51,10 +51,15 @@ class SearchConfig:
     replay_after_crash: bool = False  # a prover crash costs a replay, not the theorem (paper: theorem ends)
     # Per-tactic limit in seconds. None is the paper's: no limit of its own, only the theorem's clock.
     step_time_limit_s: float | None = None
+    # Candidates of one expansion checked at once (search/concurrent.py): 1 = one after another (paper);
+    # 0 = as many as the prover session runs in parallel (its `parallelism`, 1 if it names none).
+    parallel_checks: int = 1
 
     def __post_init__(self) -> None:
         if self.max_expansions < 1:
             raise ValueError(f"max_expansions must be at least 1, got {self.max_expansions}")
+        if self.parallel_checks < 0:
+            raise ValueError(f"parallel_checks must be 0 (the prover's parallelism) or more, got {self.parallel_checks}")
         if not self.time_limit_s > 0:
             raise ValueError(f"time limit must be positive, got {self.time_limit_s}")
         if self.step_time_limit_s is not None and not self.step_time_limit_s > 0:
@@ -75,6 +80,7 @@ class SearchConfig:
             prune_sorry=True,
             replay_after_crash=True,
             step_time_limit_s=IMPROVED_STEP_LIMIT_S,
+            parallel_checks=0,
         )
         return replace(base, **overrides)
 

@@ -147,3 +147,26 @@ async def test_each_process_imports_the_header_once_and_reuses_its_env(tmp_path:
     assert not any("pickleTo" in r or "unpickleEnvFrom" in r for r in requests)
     statements = [r for r in requests if r.get("cmd", "").startswith("theorem")]
     assert len(statements) == 4 and {r["env"] for r in statements} <= base_envs
+
+
+async def test_one_session_steps_on_several_workers_at_once(no_leftover_children) -> None:
+    """Improved mode checks an expansion's candidates at once: the steps spread over the workers, each
+    worker rebuilds the states it lacks, and every outcome is the one a single worker would give."""
+    prover = LeanReplProver(fake_options("--synthetic", "--delay-on", "slow=0.3", header=HEADER, workers=3))
+    await prover.start()
+    try:
+        session = await prover.open(theorem(0))
+        assert session.parallelism == 3
+        root = await session.initial_state()
+        first = await session.step(root, "s0")
+        assert first.state is not None
+        outcomes = await asyncio.gather(*(session.step(first.state, f"slow{k}") for k in range(3)),
+                                        *(session.step(first.state, f"s{k}") for k in range(1, 4)))
+        assert [o.state.text for o in outcomes] == [f"⊢ t0 ▸ s0 ▸ slow{k}" for k in range(3)] + [
+            f"⊢ t0 ▸ s0 ▸ s{k}" for k in range(1, 4)]
+        assert session.moves >= 1 and session.replayed_steps >= 1  # other workers rebuilt `s0` by replay
+        # Children made on different workers are stepped from anywhere.
+        deeper = await asyncio.gather(*(session.step(o.state, "done") for o in outcomes))
+        assert all(d.kind is OutcomeKind.PROVED for d in deeper)
+    finally:
+        await prover.close()

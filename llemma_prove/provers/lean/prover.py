@@ -13,7 +13,7 @@ import itertools
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -51,8 +51,15 @@ class _Node:
     tactic: str | None
     text: str
     depth: int
-    token: tuple[int, int] | None = None  # the REPL incarnation the proof-state id belongs to
+    token: tuple[int, int] | None = None  # the REPL incarnation the proof-state id belongs to (latest)
     proof_state: int | None = None
+    # Every REPL incarnation where this state lives, with its id there: a session's steps may run on
+    # several workers at once (candidates checked concurrently), each replaying states it lacks.
+    states: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def remember(self, token: tuple[int, int], proof_state: int) -> None:
+        self.token, self.proof_state = token, proof_state
+        self.states[token] = proof_state
 
 
 class _ReplayFailed(Exception):
@@ -75,6 +82,12 @@ class LeanReplSession:
     @property
     def worker(self) -> Worker | None:
         return self._worker
+
+    @property
+    def parallelism(self) -> int:
+        """How many steps of this session can usefully run at once: one per REPL worker."""
+        pool = self.prover._pool_or_none()
+        return len(pool.workers) if pool is not None else 1
 
     # ------------------------------------------------------------------ ProverSession
 
@@ -150,7 +163,8 @@ class LeanReplSession:
             verdict = classify_tactic_response(response)
             if verdict.kind is OutcomeKind.GOALS:
                 parent = self._nodes[node_id]
-                child = _Node(node_id, tactic, verdict.text, parent.depth + 1, repl.token, response.proof_state)  # type: ignore[union-attr]
+                child = _Node(node_id, tactic, verdict.text, parent.depth + 1)
+                child.remember(repl.token, response.proof_state)  # type: ignore[union-attr]
                 self._nodes.append(child)
                 return StepOutcome.goals(GoalState(verdict.text, ReplHandle(self.id, len(self._nodes) - 1)), elapsed,
                                          verdict.message, introduces_sorry=verdict.introduces_sorry)
@@ -161,6 +175,7 @@ class LeanReplSession:
 
     def _forget(self, repl: LeanRepl) -> None:
         for node in self._nodes:
+            node.states.pop(repl.token, None)
             if node.token == repl.token:
                 node.token = None
                 node.proof_state = None
@@ -170,11 +185,13 @@ class LeanReplSession:
         token = repl.token
         if node_id == 0 and not self._nodes:
             proof_state, text = await self._open_root(repl)
-            self._nodes.append(_Node(None, None, text, 0, token, proof_state))
+            root = _Node(None, None, text, 0)
+            root.remember(token, proof_state)
+            self._nodes.append(root)
             return proof_state
         chain: list[int] = []
         current: int | None = node_id
-        while current is not None and self._nodes[current].token != token:
+        while current is not None and token not in self._nodes[current].states:
             chain.append(current)
             current = self._nodes[current].parent
         for nid in reversed(chain):
@@ -183,8 +200,8 @@ class LeanReplSession:
                 proof_state, text = await self._open_root(repl)
             else:
                 parent = self._nodes[node.parent]
-                assert node.tactic is not None and parent.proof_state is not None
-                response = await repl.request(TacticRequest(node.tactic, parent.proof_state), self.prover.options.step_timeout_s)
+                assert node.tactic is not None and token in parent.states
+                response = await repl.request(TacticRequest(node.tactic, parent.states[token]), self.prover.options.step_timeout_s)
                 self.replayed_steps += 1
                 verdict = classify_tactic_response(response)
                 if verdict.kind is not OutcomeKind.GOALS:
@@ -192,10 +209,8 @@ class LeanReplSession:
                 proof_state, text = response.proof_state, verdict.text  # type: ignore[union-attr]
             if text != node.text:
                 log.warning("%s: replay reached a different state text at depth %d", self.theorem.name, node.depth)
-            node.token, node.proof_state = token, proof_state
-        result = self._nodes[node_id].proof_state
-        assert result is not None
-        return result
+            node.remember(token, proof_state)
+        return self._nodes[node_id].states[token]
 
     async def _open_root(self, repl: LeanRepl) -> tuple[int, str]:
         """Run `statement := by sorry` on the header env (after the preamble) and take its sorry."""
