@@ -80,6 +80,7 @@ class Minif2fArgs:
     prune_sorry: bool = False
     replay_after_crash: bool = False
     step_time_limit: float | None = None
+    parallel_checks: int | None = None
     improved: bool = False
     concurrency: int = 1
     output_dir: Path = Path("runs")
@@ -122,6 +123,8 @@ def build_search_config(args: Minif2fArgs) -> SearchConfig:
     )
     if args.step_time_limit is not None and not args.step_time_limit > 0:
         raise UserError(f"--step-time-limit must be a positive number of seconds, got {args.step_time_limit:g}")
+    if args.parallel_checks is not None and args.parallel_checks < 0:
+        raise UserError(f"--parallel-checks must be 0 (as many as the prover runs at once) or more, got {args.parallel_checks}")
     base = SearchConfig.improved() if args.improved else SearchConfig.paper()
     priority = Priority(args.priority) if args.priority else base.priority
     return SearchConfig(
@@ -135,6 +138,7 @@ def build_search_config(args: Minif2fArgs) -> SearchConfig:
         prune_sorry=base.prune_sorry or args.prune_sorry,
         replay_after_crash=base.replay_after_crash or args.replay_after_crash,
         step_time_limit_s=float(args.step_time_limit) if args.step_time_limit is not None else base.step_time_limit_s,
+        parallel_checks=args.parallel_checks if args.parallel_checks is not None else base.parallel_checks,
     )
 
 
@@ -370,6 +374,7 @@ def register(app: typer.Typer) -> None:
         prune_sorry: bool = typer.Option(False, "--prune-sorry", help="Drop states reached by a step that uses sorry (paper: queued)."),
         replay_after_crash: bool = typer.Option(False, "--replay-after-crash", help="A Lean crash costs a replay, not the theorem (paper: the theorem ends)."),
         step_time_limit: Optional[float] = typer.Option(None, "--step-time-limit", help="Seconds per tactic (paper: none, only the theorem's clock)."),
+        parallel_checks: Optional[int] = typer.Option(None, "--parallel-checks", help="Candidates of one expansion checked at once (paper: 1; 0: as many as the prover runs; --improved: 0)."),
         improved: bool = typer.Option(False, "--improved", help="All search improvements on (budgets unchanged)."),
         concurrency: int = typer.Option(1, "--concurrency", help="Theorems searched at once."),
         output_dir: Path = typer.Option(Path("runs"), "--output-dir", help="Parent folder of run directories."),
@@ -396,7 +401,7 @@ def register(app: typer.Typer) -> None:
             decoding=decoding.value, temperature=temperature, top_p=top_p, seed=seed, merge_states=merge_states,
             clean_candidates=clean_candidates, priority=priority.value if priority else None,
             exclude_model_wait=exclude_model_wait, prune_sorry=prune_sorry, replay_after_crash=replay_after_crash,
-            step_time_limit=step_time_limit, improved=improved, concurrency=concurrency,
+            step_time_limit=step_time_limit, parallel_checks=parallel_checks, improved=improved, concurrency=concurrency,
             output_dir=output_dir, run_dir=run_dir, resume=resume, force=force, retry_errors=retry_errors,
             progress=progress, cache=cache or cache_file is not None, cache_file=cache_file, batch_size=batch_size, batch_wait_ms=batch_wait_ms,
             ray=ray_address or ("local" if ray else None),

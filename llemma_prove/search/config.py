@@ -30,6 +30,7 @@ IMPROVEMENT_NAMES = {
     "prune_sorry": "prune-sorry",
     "replay_after_crash": "replay-after-crash",
     "step_time_limit_s": "step-time-limit",
+    "parallel_checks": "parallel-checks",
 }
 
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 import networkx as nx
 
 from llemma_prove.search import SearchConfig, best_first_search
+from llemma_prove.search.config import Priority
 from llemma_prove.types import SearchStatus, Theorem
 from tests.doubles.scripted import ScriptedProposer, ScriptedProver, ScriptedSession, fails, goes_to, proves, times_out
 
@@ -126,7 +127,8 @@ async def test_next_generation_overlaps_checks_only_when_the_next_node_is_certai
     }
     table = {"A": [("a1", -0.1), ("a2", -5.0)], "B": [("b1", -9.0), ("b2", -9.5)], "C": [("c1", -1.0)],
              "G": [("g1", -1.0)]}
-    config = SearchConfig.improved(max_expansions=10)
+    # with sum-of-scores priority (under depth-normalised priority B's children, 9.1 / 2, would come before C)
+    config = SearchConfig.improved(max_expansions=10, priority=Priority.SUM_LOGPROB)
     fast, _, _, proposer = await search(config, script, table)
     slow, _, _, _ = await search(replace(config, parallel_checks=1), script, table, parallel=False)
     asked = dict(proposer.in_flight_at_request)
