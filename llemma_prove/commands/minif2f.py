@@ -440,18 +440,23 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
     """The whole `minif2f` command. Returns the exit status (0, or 130 when interrupted)."""
     from ..report import rich_table, summarise
     from ..runner import Runner, RunnerOptions
-    from ..store import RunStore, check_run_dir
+    from ..store import RunStore, check_run_dir, check_writable
 
     validate_args(args)
     search = build_search_config(args)
     template = load_prompt(args)
+    check_writable(args.run_dir or args.output_dir)  # an unwritable place fails now, not after loading
     # A local data file is checked first (cheap, and its errors are the user's); a missing Lean or
     # Isabelle then stops the command before any download, run directory or model.
     loaded = await load_theorems(args) if args.data is not None else None
+    if loaded is not None and args.prover in ("lean", "dojo"):
+        minif2f.check_lean_statement_forms(loaded[0])
     if not os.environ.get(TEST_DOUBLES_ENV) and args.ray in (None, "local"):  # a remote cluster checks its own
         await preflight_prover(args)
     template = await resolve_prompt(template)
     theorems, source = loaded or await load_theorems(args)
+    if args.prover in ("lean", "dojo"):
+        minif2f.check_lean_statement_forms(theorems)
     config = run_config(args, search, source, theorems, template)
     if os.environ.get(TEST_DOUBLES_ENV):  # recorded as such, so no report mistakes it for a real run
         config = replace(config, prover=ProverSpec(name="test-doubles", options={"factory": os.environ[TEST_DOUBLES_ENV]}))
