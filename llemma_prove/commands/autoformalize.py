@@ -26,6 +26,7 @@ from typing import Any, Optional, Sequence
 import typer
 
 from ..config import DEFAULT_MODEL
+from ..console import stderr_console
 from ..errors import DataError, ProverUnavailable, UserError
 from ..types import Language
 from .minif2f import Backend, Minif2fArgs, Split, preflight_prover, prover_spec
@@ -395,7 +396,7 @@ def register(app: typer.Typer) -> None:
             max_prompt_chars=max_prompt_chars,
         )
         try:
-            asyncio.run(run_command(args, Console(), Console(stderr=True)))
+            asyncio.run(run_command(args, Console(), stderr_console()))
         except KeyboardInterrupt:
             typer.echo("interrupted: finished problems are saved; run the same command again to resume", err=True)
             raise typer.Exit(130)

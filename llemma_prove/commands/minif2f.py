@@ -26,6 +26,7 @@ import typer
 
 from ..config import DEFAULT_MODEL, EngineSpec, ModelSpec, ProverSpec, RunConfig, package_versions
 from ..data import minif2f
+from ..console import stderr_console
 from ..errors import ModelLoadError, ProverUnavailable, UserError
 from ..search import Priority, SearchConfig
 from ..types import DecodingMethod, SamplingParams, Theorem
@@ -592,7 +593,7 @@ def register(app: typer.Typer) -> None:
             ray=ray_address or ("local" if ray else None),
         )
         try:
-            code = asyncio.run(run_minif2f(args, Console(), Console(stderr=True)))
+            code = asyncio.run(run_minif2f(args, Console(), stderr_console()))
         except KeyboardInterrupt:
             typer.echo("interrupted: finished theorems are saved; run the same command again to resume", err=True)
             raise typer.Exit(130)
