@@ -26,7 +26,7 @@ def run_cli(*args: str, doubles: bool = False, cwd: Path = ROOT, timeout: float 
     env.pop("LLEMMA_PROVE_TEST_DOUBLES", None)
     if doubles:
         env["LLEMMA_PROVE_TEST_DOUBLES"] = DOUBLES
-    return subprocess.run([sys.executable, "-m", "llemma_prove.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "llemma_prove.cli", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)
 
 
