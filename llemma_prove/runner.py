@@ -182,7 +182,8 @@ class RunProgress:
         self._task = None
         if not enabled or total == 0:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
 
         self._bar = Progress(
             TextColumn(f"[bold]{label}[/bold]"),
@@ -190,6 +191,8 @@ class RunProgress:
             MofNCompleteColumn(),
             TextColumn(success + " {task.fields[proved]}/{task.fields[tried]} ({task.fields[rate]})"),
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),  # from the pace so far; the budget's upper bound is printed at the start
             console=console,  # type: ignore[arg-type]
             transient=False,
         )

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -317,7 +318,28 @@ def plan_run_dir(run_dir: Path, config: RunConfig, resume: bool, force: bool) ->
 
 def check_run_dir(run_dir: Path, config: RunConfig, resume: bool = True, force: bool = False) -> str:
     """Refuse early (before any prover or model is loaded) if `RunStore.open` would refuse."""
+    check_writable(run_dir)
     return plan_run_dir(run_dir, config, resume, force)[0]
+
+
+def check_writable(run_dir: Path) -> None:
+    """A clear `StoreError` unless `run_dir` can be created and written in. Probed by creating (and
+    removing) a file in it, or in the nearest existing folder above it, so the answer holds for root and
+    for read-only mounts, where permission bits say nothing. Writes nothing that stays."""
+    run_dir = Path(run_dir)
+    existing = run_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == run_dir else f": {existing} is a file, not a folder"
+        raise StoreError(f"cannot use run directory {run_dir}{where or ' (it is a file, not a folder)'}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".llemma-prove-write-test-", dir=existing)
+    except OSError as exc:
+        what = "run directory" if existing == run_dir else f"folder {existing} (where run directory {run_dir} would go)"
+        raise StoreError(f"cannot write in {what}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def combine_lean_proofs(records: Iterable[TheoremRecord]) -> str:
@@ -352,7 +374,10 @@ def _json_default(value: Any) -> Any:
 
 
 def _lock(run_dir: Path) -> int:
-    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot write in run directory {run_dir}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -25,6 +25,7 @@ import typer
 
 from .. import assembly
 from ..config import DEFAULT_MODEL, ModelSpec
+from ..console import stderr_console
 from ..errors import DataError, ProverUnavailable, UserError
 from ..plugins import proposer_plugin, prover_plugin
 from ..types import Language
@@ -378,7 +379,7 @@ def register(app: typer.Typer) -> None:
             max_prompt_chars=max_prompt_chars,
         )
         try:
-            asyncio.run(run_command(args, Console(), Console(stderr=True)))
+            asyncio.run(run_command(args, Console(), stderr_console()))
         except KeyboardInterrupt:
             typer.echo("interrupted: finished problems are saved; run the same command again to resume", err=True)
             raise typer.Exit(130)

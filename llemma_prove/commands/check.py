@@ -25,6 +25,7 @@ from typing import Any, Optional, Sequence
 
 import typer
 
+from ..console import stderr_console
 from ..errors import DataError, ProverUnavailable, UserError
 from ..types import Language, Proof, Theorem, Verdict, Verification
 from . import options
@@ -326,7 +327,7 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--prover must be lean or isabelle, got {prover!r}")
         args = CheckArgs(input, statement_set, data, prover, lean_project, workers, timeout, memory_limit_mb,
                          as_json, lean_command, lean4checker_command)
-        err = Console(stderr=True)
+        err = stderr_console()
         code, outcomes = asyncio.run(run_check(args, None if as_json else err))
         if as_json:
             counts = {v.value: sum(o.verification.verdict is v for o in outcomes) for v in Verdict}

@@ -14,6 +14,7 @@ from typing import Any, Optional
 import typer
 
 from ..config import DEFAULT_MODEL
+from ..console import stderr_console
 from ..errors import UserError
 from . import options
 from .minif2f import Decoding, Minif2fArgs, build_search_config, run_minif2f, validate_args
@@ -111,7 +112,7 @@ def register(app: typer.Typer) -> None:
         train_config = TrainConfig(method=method, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
                                    batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
                                    lora_r=lora_r, lora_alpha=2 * lora_r, save_steps=save_steps)
-        err = Console(stderr=True)
+        err = stderr_console()
         try:
             summary = asyncio.run(run_iterate(args, run_dir, rounds, train_config, negatives=negatives,
                                               force=force, err_console=err))

@@ -25,6 +25,7 @@ from .. import assembly
 from ..assembly import CACHE_FILE, LEAN_PROJECT_ENV, build_proposer, build_prover, preflight_prover, record_cache_stats
 from ..config import DEFAULT_MODEL, EngineSpec, ModelSpec, ProverSpec, RunConfig, package_versions
 from ..data import minif2f
+from ..console import stderr_console
 from ..errors import ModelLoadError, ProverUnavailable, UserError
 from ..plugins import proposer_plugin, prover_plugin
 from ..search import Priority, SearchConfig
@@ -82,7 +83,7 @@ class Minif2fArgs:
     step_time_limit: float | None = None
     parallel_checks: int | None = None
     improved: bool = False
-    concurrency: int = 1
+    concurrency: int | None = 1  # None: sized from the machine (sizing.default_concurrency)
     output_dir: Path = Path("runs")
     run_dir: Path | None = None
     resume: bool = True
@@ -146,7 +147,8 @@ def validate_args(args: Minif2fArgs) -> None:
     """Combinations that cannot work, caught before anything is loaded."""
     if args.split not in ("valid", "test"):
         raise UserError(f"unknown split '{args.split}' (choose valid or test)")
-    options.check_at_least_one("--concurrency", args.concurrency)
+    if args.concurrency is not None:  # None: sized from the machine
+        options.check_at_least_one("--concurrency", args.concurrency)
     options.check_at_least_one("--workers", args.workers)
     options.check_at_least_one("--limit", args.limit)
     options.check_statements(args.data, args.statement_set, minif2f.STATEMENT_SETS)
@@ -249,6 +251,69 @@ def run_config(args: Minif2fArgs, search: SearchConfig, source: Any, theorems: S
 # -- engine -------------------------------------------------------------------------------------------
 
 
+def resolve_concurrency(args: Minif2fArgs) -> tuple[Minif2fArgs, str]:
+    """--concurrency not given: sized from this machine (the rule is in llemma_prove/sizing.py); returns
+    the arguments with it and the line that says why."""
+    from ..sizing import default_concurrency, detect_machine
+
+    local_gpu = not proposer_plugin(args.model_backend).remote and not (args.device or "").startswith("cpu")
+    machine = detect_machine(probe_gpu=local_gpu)
+    choice = default_concurrency(machine, args.model_backend, args.device, args.candidates, args.max_new_tokens)
+    line = (f"concurrency {choice.concurrency} (sized from this machine: {choice.reason}; "
+            "set --concurrency to choose)")
+    return replace(args, concurrency=choice.concurrency), line
+
+
+def download_plan(args: Minif2fArgs) -> list[str]:
+    """What setting up Lean and running will download, with the sizes we can state."""
+    from ..provers.lean.elan import installer_url
+    from ..provers.lean.project import LEAN_TOOLCHAIN, find_tool
+
+    lines = []
+    if find_tool("lake") is None:
+        lines.append(f"elan, Lean's toolchain manager (its installer from {installer_url()}, elan from GitHub)")
+    lines += [f"the Lean toolchain {LEAN_TOOLCHAIN} (through elan)",
+              "Mathlib's compiled cache (`lake exe cache get`; its size is not measured here)",
+              "the Lean REPL and lean4checker sources (built here)"]
+    if not proposer_plugin(args.model_backend).remote:
+        if args.model == DEFAULT_MODEL:
+            from ..sizing import weights_gb
+
+            lines.append(f"later, on first use: the {args.model} weights, about {weights_gb():.0f} GB in bfloat16 "
+                         "(7 B parameters x 2 bytes), unless already in the Hugging Face cache")
+        else:
+            lines.append(f"later, on first use: the {args.model} weights, unless already in the Hugging Face cache")
+    return lines
+
+
+async def preflight_or_offer_setup(args: Minif2fArgs, spec: ProverSpec, err_console: Any = None) -> None:
+    """The installation check; when the Lean project is not ready, offer `setup lean` on a terminal (a
+    yes/no prompt), else stop with one line naming it."""
+    import sys
+
+    try:
+        await preflight_prover(spec)
+        return
+    except ProverUnavailable as exc:
+        if not prover_plugin(args.prover).uses_lean_project:
+            raise
+        problem = str(exc)
+    if err_console is None or not sys.stdin.isatty():
+        if "llemma-prove setup lean" not in problem:
+            problem += "; run `llemma-prove setup lean`"
+        raise ProverUnavailable(problem)
+    err_console.print(f"Lean is not ready: {problem}", markup=False, highlight=False)
+    err_console.print("`llemma-prove setup lean` can set it up now; it downloads:", highlight=False)
+    for line in download_plan(args):
+        err_console.print(f"  - {line}", markup=False, highlight=False)
+    if not typer.confirm("Set up Lean now?", default=True, err=True):
+        raise ProverUnavailable("Lean is not set up; run `llemma-prove setup lean` when ready")
+    from ..provers.lean import setup as lean_setup
+
+    await lean_setup.setup_lean_async(assembly.lean_project_dir(args.lean_project), err_console)
+    await preflight_prover(spec)
+
+
 def cache_path(args: Minif2fArgs, run_dir: Path) -> Path | None:
     """The tactic-outcome cache file: --cache-file, else one in the run directory; None without --cache."""
     if not args.cache:
@@ -268,19 +333,27 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
     """The whole `minif2f` command. Returns the exit status (0, or 130 when interrupted)."""
     from ..report import rich_table, summarise
     from ..runner import Runner, RunnerOptions
-    from ..store import RunStore, check_run_dir
+    from ..store import RunStore, check_run_dir, check_writable
 
     validate_args(args)
     search = build_search_config(args)
     template = load_prompt(args)
+    check_writable(args.run_dir or args.output_dir)  # an unwritable place fails now, not after loading
+    sized = ""
+    if args.concurrency is None:
+        args, sized = resolve_concurrency(args)
     # A local data file is checked first (cheap, and its errors are the user's); a missing Lean or
     # Isabelle then stops the command before any download, run directory or model.
     loaded = await load_theorems(args) if args.data is not None else None
+    if loaded is not None and prover_plugin(args.prover).language is Language.LEAN4:
+        minif2f.check_lean_statement_forms(loaded[0])
     spec = prover_spec(args)
     if args.ray in (None, "local"):  # a remote cluster checks its own
-        await preflight_prover(spec)
+        await preflight_or_offer_setup(args, spec, err_console)
     template = await resolve_prompt(template)
     theorems, source = loaded or await load_theorems(args)
+    if prover_plugin(args.prover).language is Language.LEAN4:
+        minif2f.check_lean_statement_forms(theorems)
     config = run_config(args, search, source, theorems, template)
     if not args.training_search:  # a model trained on the evaluated statements is refused (issue 18)
         from ..learning.leakage import refuse_leaky_model
@@ -292,6 +365,12 @@ async def run_minif2f(args: Minif2fArgs, console: Any = None, err_console: Any =
     if source.lean_version and config.prover.toolchain and source.lean_version not in config.prover.toolchain:
         log.warning("statement set %s is written for Lean %s but the Lake project uses %s",
                     source.statement_set, source.lean_version, config.prover.toolchain)
+    if err_console is not None:  # every cheap check passed: say what the run will cost
+        from ..sizing import budget_line
+
+        if sized:
+            err_console.print(sized, highlight=False)
+        err_console.print(budget_line(len(theorems), search.time_limit_s, args.concurrency), highlight=False)
 
     if args.ray is not None:
         from ..distributed.cli import run_on_ray
@@ -376,7 +455,8 @@ def register(app: typer.Typer) -> None:
         step_time_limit: Optional[float] = typer.Option(None, "--step-time-limit", help="Seconds per tactic (paper: none, only the theorem's clock)."),
         parallel_checks: Optional[int] = typer.Option(None, "--parallel-checks", help="Candidates of one expansion checked at once (paper: 1; 0: as many as the prover runs; --improved: 0)."),
         improved: bool = typer.Option(False, "--improved", help="All search improvements on (budgets unchanged)."),
-        concurrency: int = typer.Option(1, "--concurrency", help="Theorems searched at once."),
+        concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Theorems searched at once "
+                                                  "(default: sized from the machine, see docs/performance.md)."),
         output_dir: Path = typer.Option(Path("runs"), "--output-dir", help="Parent folder of run directories."),
         run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Exact run directory (default: derived from the configuration)."),
         resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip theorems already finished in the run directory."),
@@ -407,7 +487,7 @@ def register(app: typer.Typer) -> None:
             ray=ray_address or ("local" if ray else None),
         )
         try:
-            code = asyncio.run(run_minif2f(args, Console(), Console(stderr=True)))
+            code = asyncio.run(run_minif2f(args, Console(), stderr_console()))
         except KeyboardInterrupt:
             typer.echo("interrupted: finished theorems are saved; run the same command again to resume", err=True)
             raise typer.Exit(130)

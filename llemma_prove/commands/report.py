@@ -15,6 +15,8 @@ def register(app: typer.Typer) -> None:
         run_dirs: List[Path] = typer.Argument(..., help="Run directories written by `llemma-prove minif2f`; "
                                                         "two or more are compared side by side."),
         markdown: bool = typer.Option(False, "--markdown", help="Print the Markdown table instead of a rich table."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary (or, for several runs, each run's "
+                                     "summary) as one JSON object on stdout; plots only with --plots."),
         plots: Optional[bool] = typer.Option(None, "--plots/--no-plots", show_default=False,
                                              help="Draw the plots (default: when matplotlib is installed). One run: "
                                                   "PNGs next to summary.md; several: one comparison figure."),
@@ -25,15 +27,25 @@ def register(app: typer.Typer) -> None:
         its plots; with several runs, compare them in one table and one figure."""
         from rich.console import Console
 
+        if as_json and markdown:
+            from ..errors import UserError
+
+            raise UserError("use either --json or --markdown, not both")
+        if as_json and plots is None:
+            plots = False  # stdout is the JSON object; plots are drawn only when asked for
         if len(run_dirs) > 1:
-            _compare(run_dirs, markdown, plots, plots_dir)
+            _compare(run_dirs, markdown, plots, plots_dir, as_json)
             return
         from ..report import rich_table, summarise, to_markdown
         from ..store import load_run
 
         config, records = load_run(run_dirs[0])
         summary = summarise(config, records)
-        if markdown:
+        if as_json:
+            import json
+
+            typer.echo(json.dumps({"run_dir": str(run_dirs[0]), "summary": summary.to_json()}, ensure_ascii=False))
+        elif markdown:
             typer.echo(to_markdown(summary), nl=False)
         else:
             Console().print(rich_table(summary))
@@ -43,13 +55,19 @@ def register(app: typer.Typer) -> None:
             _write(lambda: write_plots(run_dirs[0], config, records, summary, plots_dir), required=plots is True)
 
 
-def _compare(run_dirs: List[Path], markdown: bool, plots: Optional[bool], plots_dir: Optional[Path]) -> None:
+def _compare(run_dirs: List[Path], markdown: bool, plots: Optional[bool], plots_dir: Optional[Path],
+             as_json: bool = False) -> None:
     from rich.console import Console
 
     from ..compare import comparison_legend, comparison_markdown, comparison_rich_table, load_runs
 
     runs = load_runs(run_dirs)
-    if markdown:
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({"runs": [{"key": r.key, "run_dir": str(r.run_dir), "summary": r.summary.to_json()}
+                                        for r in runs]}, ensure_ascii=False))
+    elif markdown:
         typer.echo(comparison_markdown(runs), nl=False)
     else:
         console = Console()

@@ -450,6 +450,24 @@ def select_theorems(
     return pool
 
 
+_PROOF_SLOTS = ("sorry", "by", ":=")
+
+
+def check_lean_statement_forms(theorems: Sequence[Theorem]) -> None:
+    """Each Lean statement must leave its proof open (end in `sorry`, `by` or `:=`): the prover replaces
+    that tail with the proof, so a statement with a proof of its own would be checked as something
+    else. Cheap, so it runs before any prover or model is loaded."""
+    for theorem in theorems:
+        text = theorem.statement.rstrip()
+        if any(text.endswith(slot) and (slot == ":=" or len(text) == len(slot)
+                                        or not (text[-len(slot) - 1].isalnum() or text[-len(slot) - 1] in "_'.!?"))
+               for slot in _PROOF_SLOTS):
+            continue
+        tail = " ".join(text[-40:].split())
+        raise DataError(f"{theorem.source or theorem.name}: the statement of {theorem.name} must end in "
+                        f"`:= by sorry`, `:= sorry`, `:= by` or `:=` (the prover fills in the proof); it ends in '...{tail}'")
+
+
 def _unknown_theorem_message(
     wanted: str, split: str, by_name: Mapping[str, Theorem], collection: StatementCollection
 ) -> str:

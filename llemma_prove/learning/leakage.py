@@ -10,7 +10,7 @@ Two places enforce it:
 Overlap means any of: a trained theorem name among the evaluated ones (miniF2F names identify the problem
 in every formalisation); the same split of any two miniF2F statement sets (they formalise the same
 problems); the same statement file (equal sha256) and split. Names are compared, not statement texts: a
-user set that restates a miniF2F problem under another name is not caught (the README says so).
+user set that restates a miniF2F problem under another name is not caught (docs/learning.md says so).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def run_cli(*args: str, doubles: bool = False, cwd: Path = ROOT, timeout: float 
     env["COLUMNS"] = "160"
     if doubles:
         args = (*args, *DOUBLES_ARGS)
-    return subprocess.run([sys.executable, "-m", "llemma_prove.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "llemma_prove.cli", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)
 
 

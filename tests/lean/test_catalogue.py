@@ -8,7 +8,7 @@ tests/doubles/fake_lean.py) and the output of lean4checker v4.24.0 (tests/double
 - the whole check rejects it (`layer`: the layer that answers first);
 - with the text layer taken out (the lexer filter and the statement's byte comparison), a kernel-side
   layer still rejects it (`kernel`: compile, type, axioms or replay). `kernel=None` marks the attacks
-  only the text layer stops; they are the reason the text layer exists (see the README).
+  only the text layer stops; they are the reason the text layer exists (see docs/soundness.md and docs/lean.md).
 
 The mutation tests at the end take out one layer at a time and show that some attack is then ACCEPTED:
 no layer is dead weight.

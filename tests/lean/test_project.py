@@ -100,10 +100,14 @@ async def test_start_stops_before_any_work_when_lean_is_absent(no_lean: Path, no
     assert "\n" not in message
 
 
-def test_setup_without_elan_says_so(no_lean: Path, tmp_path: Path) -> None:
+def test_setup_without_elan_and_offline_says_so(no_lean: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.lean.test_elan import unreachable_url
+
+    monkeypatch.setenv("LLEMMA_PROVE_ELAN_INIT_URL", unreachable_url())
     out = io.StringIO()
-    with pytest.raises(ProverUnavailable, match="elan is not installed"):
+    with pytest.raises(ProverUnavailable, match="offline: cannot download the elan installer") as info:
         setup_lean(tmp_path / "proj", out)
+    assert "\n" not in str(info.value)
     assert (tmp_path / "proj" / "lakefile.lean").exists()  # the pinned template was laid out first
     assert re.search(r"\[1/8\] Lake project: .* \(\d+\.\d s\)", out.getvalue())
 

@@ -157,7 +157,8 @@ def lean_health(project_dir: Path | None = None) -> list[HealthCheck]:
     toolchain = read_toolchain(project)
     if lake is None:
         checks.append(HealthCheck("Lean toolchain (elan, lake)", False, "no `lake` on PATH or in ~/.elan/bin",
-                                  f"install elan: {ELAN_INSTALL}, then {SETUP_ADVICE}"))
+                                  f"{SETUP_ADVICE}: it installs elan first (the official installer, "
+                                  "elan.lean-lang.org/elan-init.sh)"))
     elif toolchain and (elan_home() / "toolchains").is_dir() and not toolchain_dir(toolchain).is_dir():
         checks.append(HealthCheck("Lean toolchain (elan, lake)", False,
                                   f"lake at {lake}; toolchain {toolchain} is not installed",

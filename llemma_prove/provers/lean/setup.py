@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from ...errors import ProverUnavailable, UserError
+from .elan import INSTALLER_ARGS, install_elan, installer_url
 from .messages import CommandRequest, CommandResponse
 from .options import LeanOptions
 from .project import (
-    ELAN_INSTALL,
     LEAN_TOOLCHAIN,
     LEAN4CHECKER_PACKAGE,
     LEAN4CHECKER_TAG,
@@ -127,12 +127,14 @@ async def setup_lean_async(project_dir: Path | None, console: Any = None) -> Non
     lake = find_tool("lake")
 
     async def elan_step() -> str:
-        if lake is None:
-            raise ProverUnavailable(
-                f"elan is not installed (no `lake` on PATH or in ~/.elan/bin). Install it with `{ELAN_INSTALL}`, "
-                "open a new shell, and run `llemma-prove setup lean` again"
-            )
-        return f"lake at {lake}"
+        nonlocal lake
+        if lake is not None:
+            return f"lake at {lake}"
+        # No elan: install it with the official installer (a one-line error when offline).
+        _say(console, f"    elan is not installed; running its installer ({installer_url()}) with "
+                      f"`{' '.join(INSTALLER_ARGS)}`")
+        lake = await install_elan(on_line=lambda line: _say(console, "    " + line))
+        return f"installed elan; lake at {lake} (open a new shell to have it on PATH)"
 
     await steps.run("elan and lake", elan_step)
     assert lake is not None
