@@ -259,13 +259,6 @@ class IsabelleTarget:
     def implication(self, name: str, hypothesis: str, conclusion: str) -> str:
         return f'lemma {name}:\n  assumes h: "{hypothesis}"\n  shows "{conclusion}"'
 
-    def equivalence_statements(self, name: str, candidate: str, reference: str) -> tuple[str, str] | None:
-        props = self.propositions(candidate, reference)
-        if props is None:
-            return None
-        a, b = props
-        return self.implication(f"{name}_cand_imp_ref", a, b), self.implication(f"{name}_ref_imp_cand", b, a)
-
     def fill_text(self, hole: Hole, steps: Sequence[str]) -> str:
         return isabelle_fill_text(hole, steps)
 

@@ -170,14 +170,6 @@ class LeanTarget:
     def implication(self, name: str, hypothesis: str, conclusion: str) -> str:
         return f"theorem {name} : ({hypothesis}) → ({conclusion}) := by sorry"
 
-    def equivalence_statements(self, name: str, candidate: str, reference: str) -> tuple[str, str] | None:
-        """(candidate → reference, reference → candidate) as theorems ending `:= by sorry`."""
-        props = self.propositions(candidate, reference)
-        if props is None:
-            return None
-        a, b = props
-        return self.implication(f"{name}_cand_imp_ref", a, b), self.implication(f"{name}_ref_imp_cand", b, a)
-
     def fill_text(self, hole: Hole, steps: Sequence[str]) -> str:
         return lean_fill_text(hole, steps)
 

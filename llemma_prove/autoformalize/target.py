@@ -44,10 +44,6 @@ class Target(Protocol):
         """A checkable statement `hypothesis → conclusion` named `name` (its hypothesis is `h`)."""
         ...
 
-    def equivalence_statements(self, name: str, candidate: str, reference: str) -> tuple[str, str] | None:
-        """Statements of `candidate → reference` and `reference → candidate`, or None if unparsable."""
-        ...
-
     def fill_text(self, hole: Hole, steps: Sequence[str]) -> str:
         """Text that replaces `hole` once `steps` closed its goal."""
         ...

@@ -98,8 +98,6 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Start over in a --run-dir holding a loop with other settings."),
     ) -> None:
         """Expert iteration: search, build data from the proofs, fine-tune, search again; K rounds."""
-        from rich.console import Console
-
         from ..learning.train import TrainConfig
 
         args = Minif2fArgs(

@@ -35,8 +35,9 @@ def test_lean_equivalence_theorems_restate_both_statements_as_propositions():
     parsed = parse_lean(LEAN_REF)
     assert parsed.name == "mathd_algebra_10" and parsed.conclusion.strip() == "x = 3"
     assert parsed.proposition() == "∀ (x : ℝ) (h₀ : 2 * x = 6), x = 3"
-    forward, backward = LeanTarget().equivalence_statements(
-        "p", "theorem p (y : ℝ) (h : y * 2 = 6) : y = 3 := by sorry", LEAN_REF)
+    target = LeanTarget()
+    a, b = target.propositions("theorem p (y : ℝ) (h : y * 2 = 6) : y = 3 := by sorry", LEAN_REF)
+    forward, backward = target.implication("p_cand_imp_ref", a, b), target.implication("p_ref_imp_cand", b, a)
     assert forward == ("theorem p_cand_imp_ref : (∀ (y : ℝ) (h : y * 2 = 6), y = 3) → "
                        "(∀ (x : ℝ) (h₀ : 2 * x = 6), x = 3) := by sorry")
     assert backward.startswith("theorem p_ref_imp_cand : (∀ (x : ℝ) (h₀ : 2 * x = 6), x = 3) → (∀ (y : ℝ)")
@@ -57,7 +58,8 @@ def test_isabelle_statement_parsing_cut_and_equivalence_lemmas():
     assert bare.proposition() == "((2^8) mod 5 = (1::nat))"
     typed = parse_isabelle('theorem t:\n  fixes f :: "nat \\<Rightarrow> nat" and n\n  assumes "\\<forall>k. f k = k"\n  shows "f n = n"')
     assert typed.fixes == (("f", "nat \\<Rightarrow> nat"), ("n", ""))
-    forward, _ = IsabelleTarget().equivalence_statements("p", ISA_REF.replace("h0 :", "a:"), ISA_REF)
+    a, b = IsabelleTarget().propositions(ISA_REF.replace("h0 :", "a:"), ISA_REF)
+    forward = IsabelleTarget().implication("p_cand_imp_ref", a, b)
     assert forward.startswith('lemma p_cand_imp_ref:\n  assumes h: "\\<And>(x::real)')
 
 
