@@ -20,71 +20,82 @@ from ..vocabulary import (  # noqa: F401  (re-exported: the commands validate wi
 )
 
 
+# Help panels: options are listed under these headings (cli.py prints them at 80 columns).
+SELECTION_PANEL = "Selection"
+MODEL_PANEL = "Model"
+DECODING_PANEL = "Decoding"
+PROVER_PANEL = "Prover"
+BUDGET_PANEL = "Budget"
+SEARCH_PANEL = "Search improvements (off: the paper's harness)"
+RUN_PANEL = "Run directory"
+THROUGHPUT_PANEL = "Throughput"
+
+
 class Split(str, enum.Enum):
     valid = "valid"
     test = "test"
 
 
 def model() -> Any:
-    return typer.Option(DEFAULT_MODEL, "--model", help="Model id (Hugging Face) or server model name.")
+    return typer.Option(DEFAULT_MODEL, "--model", help="Model id (Hugging Face) or server model name.", rich_help_panel=MODEL_PANEL)
 
 
 def model_backend() -> Any:
     return typer.Option("hf", "--model-backend", help="Model backend plug-in: hf (transformers), vllm, openai "
-                                                       "(HTTP server), or an installed one (see `llemma-prove doctor`).")
+                                                       "(HTTP server), or an installed one (see `llemma-prove doctor`).", rich_help_panel=MODEL_PANEL)
 
 
 def prover(default: Optional[str] = "lean", extra: str = "") -> Any:
     return typer.Option(default, "--prover", help="Proof assistant plug-in: lean, dojo, isabelle, or an installed "
-                                                  "one (see `llemma-prove doctor`)." + extra)
+                                                  "one (see `llemma-prove doctor`)." + extra, rich_help_panel=PROVER_PANEL)
 
 
 def endpoint() -> Any:
-    return typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server.")
+    return typer.Option(None, "--endpoint", help="Base URL of an OpenAI-compatible server.", rich_help_panel=MODEL_PANEL)
 
 
 def device() -> Any:
-    return typer.Option(None, "--device", help="Device for local models (auto, cuda, cuda:1, cpu).")
+    return typer.Option(None, "--device", help="Device for local models (auto, cuda, cuda:1, cpu).", rich_help_panel=MODEL_PANEL)
 
 
 def dtype() -> Any:
-    return typer.Option(None, "--dtype", help="Weights dtype for local models (auto, bfloat16, float16, float32).")
+    return typer.Option(None, "--dtype", help="Weights dtype for local models (auto, bfloat16, float16, float32).", rich_help_panel=MODEL_PANEL)
 
 
 def lean_project() -> Any:
-    return typer.Option(None, "--lean-project", help="Lake project with Mathlib and the REPL.")
+    return typer.Option(None, "--lean-project", help="Lake project with Mathlib and the REPL.", rich_help_panel=PROVER_PANEL)
 
 
 def workers() -> Any:
-    return typer.Option(None, "--workers", help="Prover processes (default: sized from the machine).")
+    return typer.Option(None, "--workers", help="Prover processes (default: sized from the machine).", rich_help_panel=PROVER_PANEL)
 
 
 def expansions(what: str = "theorem") -> Any:
-    return typer.Option(100, "--expansions", help=f"Most node expansions per {what} (paper: 100).")
+    return typer.Option(100, "--expansions", help=f"Most node expansions per {what} (paper: 100).", rich_help_panel=BUDGET_PANEL)
 
 
 def candidates(what: str = "Candidates per expansion (paper: 32).", default: int = 32) -> Any:
-    return typer.Option(default, "--candidates", help=what)
+    return typer.Option(default, "--candidates", help=what, rich_help_panel=BUDGET_PANEL)
 
 
 def time_limit(what: str = "theorem") -> Any:
-    return typer.Option(600.0, "--time-limit", help=f"Seconds per {what} (paper: 600).")
+    return typer.Option(600.0, "--time-limit", help=f"Seconds per {what} (paper: 600).", rich_help_panel=BUDGET_PANEL)
 
 
 def max_new_tokens() -> Any:
-    return typer.Option(256, "--max-new-tokens", help="Most tokens generated per candidate.")
+    return typer.Option(256, "--max-new-tokens", help="Most tokens generated per candidate.", rich_help_panel=DECODING_PANEL)
 
 
 def statement_set() -> Any:
     return typer.Option(
         None, "--statement-set",
         help="Lean 4 statement set: lean4-v4.24.0 (default, yangky11/miniF2F-lean4) or lean4-v4.9.0 "
-             "(DeepSeek-Prover-V1.5). Downloaded from its pinned git commit on first use.")
+             "(DeepSeek-Prover-V1.5). Downloaded from its pinned git commit on first use.", rich_help_panel=SELECTION_PANEL)
 
 
 def data() -> Any:
-    return typer.Option(None, "--data", help="Local JSONL of statements instead of a set.")
+    return typer.Option(None, "--data", help="Local JSONL of statements instead of a set.", rich_help_panel=SELECTION_PANEL)
 
 
 def theorems(what: str = "theorem") -> Any:
-    return typer.Option([], "--theorem", "--name", help=f"Only this {what} (repeatable).")
+    return typer.Option([], "--theorem", "--name", help=f"Only this {what} (repeatable).", rich_help_panel=SELECTION_PANEL)
