@@ -27,6 +27,8 @@ LAYERS: list[tuple[str, int, str]] = [
     ("llemma_prove.waits", 0, "values"),
     ("llemma_prove.processes", 0, "values"),
     ("llemma_prove.vocabulary", 0, "values"),
+    ("llemma_prove.console", 0, "values"),  # the one stderr console that logs and progress bars share
+    ("llemma_prove.sizing", 0, "values"),  # machine facts and the default concurrency rule
     ("llemma_prove.search.config", 1, "data"),
     ("llemma_prove.search.result", 1, "data"),
     ("llemma_prove.autoformalize.holes", 1, "data"),

@@ -25,10 +25,9 @@ def heavy_steps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every step that would load a prover or a model (none may run in these tests)."""
     events: list[str] = []
 
-    async def preflight(args):
+    async def preflight(spec):
         events.append("preflight")
 
-    monkeypatch.delenv(minif2f_command.TEST_DOUBLES_ENV, raising=False)
     monkeypatch.setattr(minif2f_command, "preflight_prover", preflight)
     monkeypatch.setattr(minif2f_command, "build_prover", lambda *a: events.append("build_prover"))
     monkeypatch.setattr(minif2f_command, "build_proposer", lambda *a: events.append("build_proposer"))

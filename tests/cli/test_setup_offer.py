@@ -56,7 +56,7 @@ def test_budget_is_an_upper_bound_labelled_as_such():
 def lean_missing(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     events: list[str] = []
 
-    async def preflight(args):
+    async def preflight(spec):
         events.append("preflight")
         if "setup" not in events:
             raise ProverUnavailable("Lean is not ready: no `lake` (install elan)")
@@ -74,7 +74,8 @@ def lean_missing(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 async def test_without_a_terminal_it_names_the_setup_command(lean_missing, monkeypatch):
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False, raising=False)
     with pytest.raises(ProverUnavailable, match=r"Lean is not ready.*; run `llemma-prove setup lean`"):
-        await minif2f_command.preflight_or_offer_setup(minif2f_command.Minif2fArgs(), Console(file=io.StringIO()))
+        args = minif2f_command.Minif2fArgs()
+        await minif2f_command.preflight_or_offer_setup(args, minif2f_command.prover_spec(args), Console(file=io.StringIO()))
     assert lean_missing == ["preflight"]
 
 
@@ -86,11 +87,11 @@ async def test_on_a_terminal_it_offers_the_setup(lean_missing, monkeypatch, answ
     out = io.StringIO()
     args = minif2f_command.Minif2fArgs()
     if answer:
-        await minif2f_command.preflight_or_offer_setup(args, Console(file=out, width=200))
+        await minif2f_command.preflight_or_offer_setup(args, minif2f_command.prover_spec(args), Console(file=out, width=200))
         assert lean_missing == ["preflight", "setup", "preflight"]
     else:
         with pytest.raises(ProverUnavailable, match="run `llemma-prove setup lean` when ready"):
-            await minif2f_command.preflight_or_offer_setup(args, Console(file=out, width=200))
+            await minif2f_command.preflight_or_offer_setup(args, minif2f_command.prover_spec(args), Console(file=out, width=200))
         assert lean_missing == ["preflight"]
     text = out.getvalue()
     assert asked == ["Set up Lean now?"]
@@ -101,8 +102,7 @@ async def test_on_a_terminal_it_offers_the_setup(lean_missing, monkeypatch, answ
 def test_a_run_says_its_concurrency_and_budget(tmp_path):
     data = require_shared("minif2f/lean4/test.jsonl")
     proc = run_cli("minif2f", "--data", str(data), "--limit", "3", "--run-dir", str(tmp_path / "run"),
-                   "--no-progress", "--expansions", "3", "--model-backend", "openai", "--endpoint", "http://x",
-                   doubles=True)
+                   "--no-progress", "--expansions", "3", doubles=True)
     assert proc.returncode == 0, proc.stderr
     err = " ".join(proc.stderr.split())
     assert "(sized from this machine:" in err and "set --concurrency to choose" in err
