@@ -49,6 +49,22 @@ def test_every_help_fits_80_columns_with_full_option_names():
     assert minif2f  # imported only to fail loudly if the command module is gone
 
 
+def test_minif2f_options_are_grouped_by_panel():
+    text = run_cli("minif2f", "--help", env={"COLUMNS": "80"}).stdout
+    headings = ["Selection:", "Model:", "Decoding:", "Prover:", "Budget:",
+                "Search improvements (off: the paper's harness):", "Throughput:", "Run directory:"]
+    lines = text.splitlines()
+    found = [line for line in lines if line in headings]
+    assert found == headings
+    def panel(heading: str) -> str:
+        start = lines.index(heading)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith(" ")), len(lines))
+        return "\n".join(lines[start:end])
+    assert "--theorem" in panel("Selection:") and "--expansions" in panel("Budget:")
+    assert "--improved" in panel("Search improvements (off: the paper's harness):")
+    assert "--run-dir" in panel("Run directory:") and "--concurrency" in panel("Throughput:")
+
+
 def test_hoisting_verbosity_keeps_everything_else_in_order():
     assert cli.hoist_verbosity(["minif2f", "--limit", "2", "-v"]) == ["-v", "minif2f", "--limit", "2"]
     assert cli.hoist_verbosity(["-q", "report", "x", "-vv"]) == ["-q", "-vv", "report", "x"]
