@@ -10,13 +10,13 @@ declaration structure on top of it lives in `targets.py`.
 from __future__ import annotations
 
 import bisect
-import enum
 import re
 from dataclasses import dataclass
 
 # Identifier characters and the scanners for comments, strings, raw strings and names follow Lean's
 # rules; one copy, shared with the soundness filter in `provers/lean/lexer.py`.
-from ..provers.lean.lexer import (
+from ..provers.lean.lexer import (  # noqa: F401  (Kind is re-exported: the token kinds are the lexer's)
+    Kind,
     LeanSyntaxError,
     is_ident_first,
     is_ident_rest,
@@ -31,18 +31,11 @@ __all__ = ["Kind", "LeanSyntaxError", "LineIndex", "Token", "bracket_depths", "i
            "tokenize"]
 
 
-class Kind(str, enum.Enum):
-    IDENT = "ident"
-    SYMBOL = "symbol"
-    STRING = "string"
-    CHAR = "char"
-    NUMBER = "number"
-    COMMENT = "comment"  # `-- ...` and `/- ... -/`
-    DOC = "doc"  # `/-- ... -/` (declaration docstring) and `/-! ... -/` (module doc)
-
-
 @dataclass(frozen=True)
 class Token:
+    """The editor's token: like the lexer's, but always placed (line, column) and with docstrings
+    significant, since declarations are found through them. This scanner never makes `Kind.NAME`."""
+
     kind: Kind
     text: str
     start: int  # offset in code points
@@ -77,6 +70,14 @@ class LineIndex:
 
     def offset(self, line: int, column: int) -> int:
         return self.starts[line - 1] + column
+
+    def checked_offset(self, line: int, column: int) -> int | None:
+        """The offset of a position Lean reported, or None if it lies outside the text (or its line)."""
+        if not 1 <= line <= len(self.starts) or column < 0:
+            return None
+        at = self.starts[line - 1] + column
+        end = self.starts[line] - 1 if line < len(self.starts) else len(self.text)
+        return at if at <= end else None
 
     def line_text(self, line: int) -> str:
         start = self.starts[line - 1]

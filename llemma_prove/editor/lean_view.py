@@ -31,6 +31,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .lean_syntax import LineIndex
+
 log = logging.getLogger(__name__)
 
 
@@ -66,25 +68,6 @@ class LeanView:
         return found.role if found is not None else SorryRole.ABSENT
 
 
-def line_starts(text: str) -> list[int]:
-    """Offsets where each line starts, lines ending at `\\n` only (as Lean's `FileMap` counts them)."""
-    starts = [0]
-    at = text.find("\n")
-    while at >= 0:
-        starts.append(at + 1)
-        at = text.find("\n", at + 1)
-    return starts
-
-
-def offset_of(starts: list[int], text_length: int, line: int, column: int) -> int | None:
-    """The offset of a REPL position (1-based line, code-point column), or None if outside the text."""
-    if not 1 <= line <= len(starts) or column < 0:
-        return None
-    at = starts[line - 1] + column
-    end = starts[line] - 1 if line < len(starts) else text_length
-    return at if at <= end else None
-
-
 def _pos(data: Any) -> tuple[int, int] | None:
     if data is None:
         return None
@@ -97,13 +80,13 @@ def view_from_response(text: str, base: int, response: Any, declarations: Any) -
     `declarations` are the scanner's `Declaration`s of `text`; only those Lean elaborated without an
     error get verdicts."""
     command = text[base:]
-    starts = line_starts(command)
+    lines = LineIndex(command)  # lines end at `\n` only, columns in code points (Lean's `FileMap`)
 
     def offset(pos: Any) -> int | None:
         at = _pos(pos)
         if at is None:
             return None
-        found = offset_of(starts, len(command), *at)
+        found = lines.checked_offset(*at)
         return None if found is None else base + found
 
     tactic_ranges = set()
@@ -165,4 +148,4 @@ async def lean_view(text: str, header: str, backends: Any) -> LeanView | None:
     return view_from_response(text, len(header), response, locate_lean(text).declarations)
 
 
-__all__ = ["LeanSorry", "LeanView", "SorryRole", "lean_view", "line_starts", "offset_of", "view_from_response"]
+__all__ = ["LeanSorry", "LeanView", "SorryRole", "lean_view", "view_from_response"]

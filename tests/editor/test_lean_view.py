@@ -10,7 +10,8 @@ import pytest
 
 from llemma_prove.editor.backends import EditorConfig
 from llemma_prove.plugins import EditorBackendsPlugin
-from llemma_prove.editor.lean_view import LeanView, SorryRole, lean_view, line_starts, offset_of, view_from_response
+from llemma_prove.editor.lean_syntax import LineIndex
+from llemma_prove.editor.lean_view import LeanView, SorryRole, lean_view, view_from_response
 from llemma_prove.editor.prove_file import prove_file
 from llemma_prove.editor.targets import HoleKind, locate
 from llemma_prove.provers.lean import LeanReplProver
@@ -60,11 +61,11 @@ def kinds(text: str, view: LeanView | None) -> dict[str, HoleKind]:
 
 def test_repl_positions_map_to_offsets_by_code_points_and_lf_only():
     text = "a\r\nβ𝔽 x sorry\u2028y\nz"
-    starts = line_starts(text)
-    assert starts == [0, 3, text.index("z")]  # `\u2028` is no line break for Lean's FileMap
-    at = offset_of(starts, len(text), 2, 5)
+    lines = LineIndex(text)
+    assert lines.starts == [0, 3, text.index("z")]  # `\u2028` is no line break for Lean's FileMap
+    at = lines.checked_offset(2, 5)
     assert text[at:at + 5] == "sorry"  # column 5: β, 𝔽 (one code point, two UTF-16 units), space, x, space
-    assert offset_of(starts, len(text), 4, 0) is None and offset_of(starts, len(text), 1, 9) is None
+    assert lines.checked_offset(4, 0) is None and lines.checked_offset(1, 9) is None
 
 
 def test_term_and_tactic_sorries_are_told_apart_by_the_tactics_list():
