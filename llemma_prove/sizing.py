@@ -13,7 +13,7 @@ The default `--concurrency` rule (documented in docs/performance.md):
   0.5 MiB per token (2 (key, value) x 32 layers x 4096 hidden x 2 bytes: the Llama-2 7 B architecture
   LLEMMA 7B has). The prompt allowance is 1024 tokens (the few-shot prompt and a goal state; an
   assumption, not a measurement). A model without a CUDA GPU generates one request at a time: 1 slot.
-  A server (`--model-backend openai`) sizes its own batches: no limit from here.
+  A server backend (`--model-backend openai`, or any plug-in marked remote) sizes its own batches: no limit from here.
 
 Nothing here loads a model; `torch.cuda` is asked only for a local model on a GPU.
 """
@@ -71,13 +71,14 @@ class ConcurrencyChoice:
     reason: str
 
 
-def default_concurrency(machine: Machine, model_backend: str, device: str | None, candidates: int,
+def default_concurrency(machine: Machine, remote_model: bool, device: str | None, candidates: int,
                         max_new_tokens: int) -> ConcurrencyChoice:
-    """The default --concurrency (see the module docstring for the rule)."""
+    """The default --concurrency (see the module docstring for the rule). `remote_model`: the model
+    backend talks to a server (its plug-in says so), so only the Lean workers limit the concurrency."""
     workers = max(1, min(machine.cores, int(machine.memory_gb // WORKER_MEMORY_GB)))
     parts = [f"{workers} prover worker(s) for {machine.cores} cores and {machine.memory_gb:.0f} GB RAM"]
     slots: int | None = None
-    if model_backend != "openai":
+    if not remote_model:
         on_cpu = device is not None and device.startswith("cpu")
         if machine.gpu_memory_gb and not on_cpu:
             per_search = candidates * (PROMPT_ALLOWANCE_TOKENS + max_new_tokens) * KV_BYTES_PER_TOKEN / 1e9

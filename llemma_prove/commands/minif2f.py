@@ -256,9 +256,9 @@ def resolve_concurrency(args: Minif2fArgs) -> tuple[Minif2fArgs, str]:
     the arguments with it and the line that says why."""
     from ..sizing import default_concurrency, detect_machine
 
-    local_gpu = not proposer_plugin(args.model_backend).remote and not (args.device or "").startswith("cpu")
-    machine = detect_machine(probe_gpu=local_gpu)
-    choice = default_concurrency(machine, args.model_backend, args.device, args.candidates, args.max_new_tokens)
+    remote = proposer_plugin(args.model_backend).remote
+    machine = detect_machine(probe_gpu=not remote and not (args.device or "").startswith("cpu"))
+    choice = default_concurrency(machine, remote, args.device, args.candidates, args.max_new_tokens)
     line = (f"concurrency {choice.concurrency} (sized from this machine: {choice.reason}; "
             "set --concurrency to choose)")
     return replace(args, concurrency=choice.concurrency), line

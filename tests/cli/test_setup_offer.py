@@ -40,7 +40,7 @@ def test_weights_and_cache_arithmetic():
     (Machine(2, 4, None), "openai", None, 1),
 ])
 def test_default_concurrency_rule(machine, backend, device, expected):
-    choice = default_concurrency(machine, backend, device, candidates=32, max_new_tokens=256)
+    choice = default_concurrency(machine, backend == "openai", device, candidates=32, max_new_tokens=256)
     assert choice.concurrency == expected, choice.reason
     assert "prover worker" in choice.reason
 
