@@ -208,7 +208,7 @@ class RunStore:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
-        lock_fd = _lock(run_dir)
+        lock_fd = lock_run_dir(run_dir)
         try:
             config = cls._reconcile(run_dir, config, resume, force)
             write_atomic(run_dir / CONFIG_FILE, (json.dumps(config.to_json(), indent=2) + "\n").encode())
@@ -373,7 +373,8 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _lock(run_dir: Path) -> int:
+def lock_run_dir(run_dir: Path) -> int:
+    """Hold the run directory's lock (one llemma-prove process per run directory); returns its fd."""
     try:
         fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:

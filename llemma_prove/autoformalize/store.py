@@ -10,7 +10,6 @@ reused and the record type is this module's.
 from __future__ import annotations
 
 import datetime as _dt
-import fcntl
 import json
 import logging
 import os
@@ -20,9 +19,9 @@ from typing import Any, Mapping
 
 from ..store import (
     CONFIG_FILE,
-    LOCK_FILE,
     RESULTS_FILE,
     StoreError,
+    lock_run_dir,
     safe_filename,
     supersede,
     write_atomic,
@@ -150,12 +149,7 @@ class AutoformalizeStore:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
-        fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreError(f"{run_dir} is in use by another llemma-prove process") from None
+        fd = lock_run_dir(run_dir)
         try:
             if cls._reconcile(run_dir, meta, resume, force) == "supersede":
                 supersede(run_dir)

@@ -16,7 +16,6 @@ The search itself is passed in (`SearchFn`), so this module knows nothing of the
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
 from ..errors import UserError
-from ..store import load_run, write_atomic
+from ..store import load_run, lock_run_dir, supersede, write_atomic
 from .dataset import build_dataset
 from .leakage import DEFAULT_HOLDOUT, refuse_holdout_split
 from .train import TrainConfig, train
@@ -38,7 +37,6 @@ STATE_FILE = "state.json"
 ROUNDS_JSON = "rounds.json"
 ROUNDS_MD = "rounds.md"
 PLOT_FILE = "success.png"
-LOCK_FILE = ".lock"
 FORMAT = "llemma-prove-iterate/1"
 
 # (round, model id or directory, run directory) -> awaitable that finishes that search
@@ -111,30 +109,9 @@ def check_config(path: Path, config: IterateConfig, force: bool) -> None:
             if not force:
                 raise UserError(f"{path} holds a loop with other settings; use --force to start over there "
                                 "(old files are kept) or choose another --run-dir")
-            _move_aside(path)
+            supersede(path)
     path.mkdir(parents=True, exist_ok=True)
     write_atomic(saved, (json.dumps({"identity": config.identity(), "rounds": config.rounds}, indent=2) + "\n").encode())
-
-
-def _move_aside(path: Path) -> None:
-    import datetime as _dt
-
-    target = path / f"superseded-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    target.mkdir()
-    for entry in path.iterdir():
-        if entry.name != LOCK_FILE and not entry.name.startswith("superseded-"):
-            shutil.move(str(entry), target / entry.name)
-
-
-def _lock(path: Path) -> int:
-    path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise UserError(f"{path} is in use by another llemma-prove process") from None
-    return fd
 
 
 def _search_info(run_dir: Path) -> dict[str, Any]:
@@ -169,7 +146,8 @@ async def run_loop(
         raise UserError(f"--rounds must be at least 1, got {config.rounds}")
     config.train.validate()
     loop = IterationDir(path)
-    fd = _lock(loop.path)
+    loop.path.mkdir(parents=True, exist_ok=True)
+    fd = lock_run_dir(loop.path)
     try:
         check_config(loop.path, config, force)
         state = loop.read_state()
