@@ -26,6 +26,7 @@ from ..errors import ModelLoadError, ProposerError
 from ..types import Completion, DecodingMethod, SamplingParams
 from ..waits import queued_for
 from .model_ids import DEFAULT_MODEL_ID, load_error
+from .kv_cache import BufferPool, give_back, shared_prompt_cache, supports_shared_prompt
 from .prefix_cache import PrefixCache
 from .stops import Ending, find_ending
 
@@ -110,6 +111,7 @@ class TransformersModel:
         self._device = "cpu"
         self._eos_ids: frozenset[int] = frozenset()
         self._cache_kwarg = "past_key_values"
+        self._buffers: BufferPool | None = None  # KV buffers reused across passes (CPU only, see kv_cache)
         self._lock = asyncio.Lock()
         if not lazy:
             self.load()
@@ -144,6 +146,8 @@ class TransformersModel:
             elif isinstance(source, (list, tuple)):
                 eos.update(int(x) for x in source)
         self._model, self._tokenizer, self._device, self._eos_ids = model, tokenizer, device, frozenset(eos)
+        # CUDA's caching allocator already reuses freed memory; the CPU allocator maps fresh pages every time
+        self._buffers = BufferPool() if device == "cpu" else None
         # transformers 5 renamed the forward argument `past_key_values` to `cache`
         self._cache_kwarg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         log.info("loaded %s on %s (%s)", self.model_id, device, dtype)
@@ -243,7 +247,8 @@ class TransformersModel:
             prefix = self._prefill(input_ids[:, :-1], attention_mask[:, :-1]) if self.share_prefill else None
         cache_kwargs = {}
         if prefix is not None:
-            cache_kwargs[self._cache_kwarg] = self._expand(copy.deepcopy(prefix), 0, len(prompts), per_prompt)
+            cache_kwargs[self._cache_kwarg] = self._sequence_cache(prefix, 0, len(prompts), per_prompt,
+                                                                   room=params.max_new_tokens + 1, keep=True)
         sequences = model.generate(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -254,6 +259,7 @@ class TransformersModel:
             **decoding_kwargs(params, self.length_penalty),
             **cache_kwargs,
         )
+        self._give_back(*cache_kwargs.values())
         generated = sequences[:, prompt_width:].tolist()
         if len(generated) != len(prompts) * per_prompt:
             raise ProposerError(f"expected {len(prompts) * per_prompt} sequences from generate, got {len(generated)}")
@@ -264,6 +270,7 @@ class TransformersModel:
         endings = [find_ending(row, decode, params.stop, self._eos_ids) for row in generated]
         kept = [row[: e.num_tokens] for row, e in zip(generated, endings)]
         token_lps = self.token_logprobs(input_ids, attention_mask, kept, per_prompt, prefix)
+        self._give_back(prefix)
         seqs = [GeneratedSequence(tuple(k), e, tuple(lp)) for k, e, lp in zip(kept, endings, token_lps)]
         return [seqs[i * per_prompt : (i + 1) * per_prompt] for i in range(len(prompts))]
 
@@ -281,7 +288,14 @@ class TransformersModel:
             encode=lambda ids: run(ids, None, None, None),
             extend=lambda cache, ids, mask, positions: run(ids, mask, positions, cache),
             device=self._device,
+            pool=self._buffers,
         )
+
+    def _give_back(self, *caches: Any) -> None:
+        """Hand the buffers of caches this pass is done with to the next pass."""
+        if self._buffers is not None:
+            for cache in caches:
+                give_back(cache, self._buffers)
 
     def _prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> Any:
         """The KV cache of a left-padded batch (None for an empty prefix)."""
@@ -290,6 +304,14 @@ class TransformersModel:
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
         out = self._model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
         return out["cache"] if "cache" in out else out["past_key_values"]
+
+    def _sequence_cache(self, prompt_cache: Any, start: int, stop: int, per_prompt: int, room: int, keep: bool
+                        ) -> Any:
+        """A cache for per_prompt sequences of each prompt row start..stop-1 of `prompt_cache`, which is
+        left intact when `keep` (it may be consumed otherwise)."""
+        if supports_shared_prompt(prompt_cache):
+            return shared_prompt_cache(prompt_cache, per_prompt, room, start, stop, self._buffers)
+        return self._expand(copy.deepcopy(prompt_cache) if keep else prompt_cache, start, stop, per_prompt)
 
     def _expand(self, cache: Any, start: int, stop: int, per_prompt: int) -> Any:
         """Keep prompt rows start..stop-1 of `cache`, each repeated per_prompt times (in place)."""
@@ -320,10 +342,10 @@ class TransformersModel:
         out: list[list[float]] = []
         for g in range(0, count, prompts_per_group):
             end = min(count, g + prompts_per_group)
-            cache = prefix if end == count else copy.deepcopy(prefix)  # the last group may consume it
-            cache = self._expand(cache, g, end, per_prompt)
+            cache = self._sequence_cache(prefix, g, end, per_prompt, room=longest + 1, keep=end < count)
             rows = continuations[g * per_prompt : end * per_prompt]
             table = self._score_group(input_ids[g:end], attention_mask[g:end], rows, per_prompt, cache).tolist()
+            self._give_back(cache)
             out.extend(values[: len(row)] for values, row in zip(table, rows))
         return out
 
@@ -358,6 +380,8 @@ class TransformersModel:
             del model
             if self.prefixes is not None:
                 self.prefixes.clear()
+            if self._buffers is not None:
+                self._buffers.clear()
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()

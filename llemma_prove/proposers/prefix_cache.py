@@ -21,6 +21,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from .kv_cache import BufferPool, shared_prompt_cache, supports_shared_prompt
+
 # Fewer shared tokens than this are not worth a cache copy (and mean the prefix does not apply).
 MIN_SHARED_TOKENS = 8
 
@@ -83,6 +85,7 @@ class PrefixCache:
         encode: Callable[[torch.Tensor], Any],
         extend: Callable[[Any, torch.Tensor, torch.Tensor, torch.Tensor], Any],
         device: str,
+        pool: BufferPool | None = None,
     ) -> PreparedBatch | None:
         """The batch with the best declared prefix reused, or None when none applies to every prompt.
 
@@ -104,10 +107,13 @@ class PrefixCache:
         k = len(best)
         cache = self._cache_for(best, encode, device)
         batch = len(rows)
-        cache = copy.deepcopy(cache)
-        cache.reorder_cache(torch.zeros(batch, dtype=torch.long, device=device))
         rests = [r[k:] for r in rows]
         width = max(len(r) for r in rests)
+        if supports_shared_prompt(cache):  # one copy of the prefix per row, room for the rest of the prompt
+            cache = shared_prompt_cache(cache, batch, width, pool=pool)
+        else:
+            cache = copy.deepcopy(cache)
+            cache.reorder_cache(torch.zeros(batch, dtype=torch.long, device=device))
         pad = tokenizer.pad_token_id
         suffix = torch.full((batch, width), pad, dtype=torch.long)
         suffix_mask = torch.zeros((batch, width), dtype=torch.long)
