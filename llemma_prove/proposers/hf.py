@@ -26,7 +26,7 @@ from ..errors import ModelLoadError, ProposerError
 from ..types import Completion, DecodingMethod, SamplingParams
 from ..waits import queued_for
 from .model_ids import DEFAULT_MODEL_ID, load_error
-from .kv_cache import BufferPool, give_back, shared_prompt_cache, supports_shared_prompt
+from .kv_cache import length_buckets, segmented_cache, stack_rows, supports_segments, use_shared_prompt_attention
 from .prefix_cache import PrefixCache
 from .stops import Ending, find_ending
 
@@ -111,7 +111,7 @@ class TransformersModel:
         self._device = "cpu"
         self._eos_ids: frozenset[int] = frozenset()
         self._cache_kwarg = "past_key_values"
-        self._buffers: BufferPool | None = None  # KV buffers reused across passes (CPU only, see kv_cache)
+        self._segments = False  # prompts' keys shared by their beams, not copied (see kv_cache)
         self._lock = asyncio.Lock()
         if not lazy:
             self.load()
@@ -146,8 +146,7 @@ class TransformersModel:
             elif isinstance(source, (list, tuple)):
                 eos.update(int(x) for x in source)
         self._model, self._tokenizer, self._device, self._eos_ids = model, tokenizer, device, frozenset(eos)
-        # CUDA's caching allocator already reuses freed memory; the CPU allocator maps fresh pages every time
-        self._buffers = BufferPool() if device == "cpu" else None
+        self._segments = self.share_prefill and use_shared_prompt_attention(model)
         # transformers 5 renamed the forward argument `past_key_values` to `cache`
         self._cache_kwarg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         log.info("loaded %s on %s (%s)", self.model_id, device, dtype)
@@ -244,7 +243,7 @@ class TransformersModel:
         if prepared is not None:
             prefix = prepared.cache
         else:
-            prefix = self._prefill(input_ids[:, :-1], attention_mask[:, :-1]) if self.share_prefill else None
+            prefix = self._prefill_grouped(input_ids[:, :-1], attention_mask[:, :-1]) if self.share_prefill else None
         cache_kwargs = {}
         if prefix is not None:
             cache_kwargs[self._cache_kwarg] = self._sequence_cache(prefix, 0, len(prompts), per_prompt,
@@ -259,7 +258,6 @@ class TransformersModel:
             **decoding_kwargs(params, self.length_penalty),
             **cache_kwargs,
         )
-        self._give_back(*cache_kwargs.values())
         generated = sequences[:, prompt_width:].tolist()
         if len(generated) != len(prompts) * per_prompt:
             raise ProposerError(f"expected {len(prompts) * per_prompt} sequences from generate, got {len(generated)}")
@@ -270,7 +268,6 @@ class TransformersModel:
         endings = [find_ending(row, decode, params.stop, self._eos_ids) for row in generated]
         kept = [row[: e.num_tokens] for row, e in zip(generated, endings)]
         token_lps = self.token_logprobs(input_ids, attention_mask, kept, per_prompt, prefix)
-        self._give_back(prefix)
         seqs = [GeneratedSequence(tuple(k), e, tuple(lp)) for k, e, lp in zip(kept, endings, token_lps)]
         return [seqs[i * per_prompt : (i + 1) * per_prompt] for i in range(len(prompts))]
 
@@ -288,14 +285,8 @@ class TransformersModel:
             encode=lambda ids: run(ids, None, None, None),
             extend=lambda cache, ids, mask, positions: run(ids, mask, positions, cache),
             device=self._device,
-            pool=self._buffers,
+            segments=self._segments,
         )
-
-    def _give_back(self, *caches: Any) -> None:
-        """Hand the buffers of caches this pass is done with to the next pass."""
-        if self._buffers is not None:
-            for cache in caches:
-                give_back(cache, self._buffers)
 
     def _prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> Any:
         """The KV cache of a left-padded batch (None for an empty prefix)."""
@@ -305,12 +296,27 @@ class TransformersModel:
         out = self._model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
         return out["cache"] if "cache" in out else out["past_key_values"]
 
+    def _prefill_grouped(self, ids: torch.Tensor, mask: torch.Tensor) -> Any:
+        """`_prefill` in groups of prompts of similar length when the segmented cache can stack them:
+        the same cache, without running the padding of short prompts up to the longest one."""
+        lengths = [int(n) for n in mask.sum(-1).tolist()]
+        buckets = length_buckets(lengths)
+        if not self._segments or len(buckets) == 1 or ids.shape[1] == 0:
+            return self._prefill(ids, mask)
+        parts = []
+        for bucket in buckets:
+            span = max(lengths[i] for i in bucket)
+            if span:
+                rows = torch.tensor(bucket, device=ids.device)
+                parts.append((bucket, self._prefill(ids[rows][:, -span:], mask[rows][:, -span:])))
+        return stack_rows(parts, ids.shape[0], ids.shape[1])
+
     def _sequence_cache(self, prompt_cache: Any, start: int, stop: int, per_prompt: int, room: int, keep: bool
                         ) -> Any:
         """A cache for per_prompt sequences of each prompt row start..stop-1 of `prompt_cache`, which is
         left intact when `keep` (it may be consumed otherwise)."""
-        if supports_shared_prompt(prompt_cache):
-            return shared_prompt_cache(prompt_cache, per_prompt, room, start, stop, self._buffers)
+        if self._segments and supports_segments(prompt_cache):
+            return segmented_cache(prompt_cache, per_prompt, room, start, stop)
         return self._expand(copy.deepcopy(prompt_cache) if keep else prompt_cache, start, stop, per_prompt)
 
     def _expand(self, cache: Any, start: int, stop: int, per_prompt: int) -> Any:
@@ -345,7 +351,6 @@ class TransformersModel:
             cache = self._sequence_cache(prefix, g, end, per_prompt, room=longest + 1, keep=end < count)
             rows = continuations[g * per_prompt : end * per_prompt]
             table = self._score_group(input_ids[g:end], attention_mask[g:end], rows, per_prompt, cache).tolist()
-            self._give_back(cache)
             out.extend(values[: len(row)] for values, row in zip(table, rows))
         return out
 
@@ -380,8 +385,6 @@ class TransformersModel:
             del model
             if self.prefixes is not None:
                 self.prefixes.clear()
-            if self._buffers is not None:
-                self._buffers.clear()
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()

@@ -1,83 +1,55 @@
-"""A KV cache for beams and samples of the same prompts: the prompt written once, nothing copied per step.
+"""A KV cache in which beams and prompts share what they have in common, kept once and never copied.
 
-`transformers`' dynamic cache grows by concatenation (the whole cache copied at every decoding step)
-and beam search reorders it with `index_select` over every position (copied again). Every beam of a
-prompt shares that prompt's keys and values, and beam search only ever moves a beam within its own
-prompt's group, so only the positions generated so far can differ between rows. This cache keeps each
-layer in a buffer allocated once (prompt + room for the new tokens), writes new tokens in place, and
-reorders only the generated positions. With a long few-shot prompt and short tactics that removes
-almost all of the memory traffic of a decoding step (benchmarks/generation.py, prefix case).
+`transformers`' dynamic cache stores every key of every sequence: a prompt's keys once per beam, the
+few-shot prefix once per prompt and beam. Decoding then rewrites all of it at every step (it grows by
+concatenation, and beam search reorders it with `index_select`), and attention reads all of it. With a
+few-shot prompt of ~600 tokens and tactics of ~20, that is almost all of a decoding step's memory
+traffic, and most of the memory a batch of beams needs.
 
-On a CPU a fresh buffer of this size costs more than filling it (the pages are faulted in one by one),
-so the buffers of a finished pass go back to a `BufferPool` the next pass takes them from.
+Here one layer's keys are a list of segments, in order: the few-shot prefix (one row, shared by every
+sequence), each prompt's own rest (one row per prompt, shared by its beams), then the tokens each
+sequence generated (one row per sequence, in a buffer written in place). Beam search only moves a beam
+within its own prompt's group, so a reorder moves the generated tokens alone. The attention function
+registered here (`SHARED_PROMPT_ATTENTION`) attends to each segment with the queries of all the
+sequences sharing it stacked together, and merges the segments' softmax with their log-sum-exp: the
+result is the same attention, computed without ever expanding a shared segment.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
 
 import torch
 from transformers.cache_utils import DynamicLayer
 
+log = logging.getLogger(__name__)
 
-class BufferPool:
-    """Flat buffers of finished passes, handed out again as views (best fit); at most `limit_bytes` kept."""
-
-    def __init__(self, limit_bytes: int = 4 << 30) -> None:
-        self.limit_bytes = limit_bytes
-        self._free: list[torch.Tensor] = []
-
-    def take(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        needed = 1
-        for size in shape:
-            needed *= size
-        fits = [i for i, b in enumerate(self._free)
-                if b.numel() >= needed and b.dtype == like.dtype and b.device == like.device]
-        if not fits:
-            return like.new_empty(shape)
-        buffer = self._free.pop(min(fits, key=lambda i: self._free[i].numel()))
-        return buffer[:needed].view(shape)
-
-    def give_back(self, tensors: list[torch.Tensor]) -> None:
-        seen = {b.data_ptr() for b in self._free}
-        for tensor in tensors:
-            flat = tensor.view(-1) if tensor._base is None else tensor._base.view(-1)
-            if flat.data_ptr() not in seen:
-                seen.add(flat.data_ptr())
-                self._free.append(flat)
-        self._free.sort(key=torch.Tensor.numel, reverse=True)
-        kept, total = [], 0
-        for buffer in self._free:  # the largest first: they fit the next pass of the same shape
-            size = buffer.numel() * buffer.element_size()
-            if total + size <= self.limit_bytes:
-                kept.append(buffer)
-                total += size
-        self._free = kept
-
-    def clear(self) -> None:
-        self._free.clear()
+SHARED_PROMPT_ATTENTION = "llemma_prove_shared_prompt"
 
 
-class SharedPromptLayer(DynamicLayer):
-    """One layer's keys/values: `prompt_length` positions shared within each group of `group` rows."""
+class SegmentedLayer(DynamicLayer):
+    """One layer: shared segments (keys, values) whose row count divides the batch, then a per-sequence
+    segment that grows in a buffer. `keys`/`values` are the per-sequence segment; the shared segments
+    travel to the attention function on the tensors `update` returns."""
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, group: int, room: int,
-                 pool: BufferPool | None = None) -> None:
+    def __init__(self, shared: list[tuple[torch.Tensor, torch.Tensor]], batch: int, room: int) -> None:
         super().__init__()
-        batch, heads, prompt_length, _ = keys.shape
-        rows = batch * group
-        for name, source in (("_keys", keys), ("_values", values)):
-            shape = (rows, heads, prompt_length + room, source.shape[-1])
-            buffer = pool.take(shape, source) if pool is not None else source.new_empty(shape)
-            # every row of a group gets its prompt's positions: one copy, no intermediate tensor
-            buffer[:, :, :prompt_length].unflatten(0, (batch, group)).copy_(
-                source[:, None].expand(batch, group, *source.shape[1:]))
-            setattr(self, name, buffer)
-        self.group = group
-        self.prompt_length = prompt_length
-        self.length = prompt_length
-        self.device = keys.device
+        first = shared[0][0] if shared else None
+        if first is None:
+            raise ValueError("a segmented layer needs at least one shared segment")
+        for keys, _ in shared:
+            if batch % keys.shape[0]:
+                raise ValueError(f"a segment of {keys.shape[0]} rows cannot be shared by {batch} sequences")
+        self.shared = shared
+        self.batch = batch
+        self.shared_length = sum(keys.shape[2] for keys, _ in shared)
+        heads, width = first.shape[1], first.shape[3]
+        self._keys = first.new_empty((batch, heads, max(room, 1), width))
+        self._values = shared[0][1].new_empty((batch, heads, max(room, 1), shared[0][1].shape[3]))
+        self.length = 0
+        self.device = first.device
         self.is_initialized = True
         self._expose()
 
@@ -85,81 +57,253 @@ class SharedPromptLayer(DynamicLayer):
         self.keys = self._keys[:, :, : self.length]
         self.values = self._values[:, :, : self.length]
 
-    def _grow(self, needed: int) -> None:
-        size = max(needed, 2 * self._keys.shape[2])
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        count = key_states.shape[-2]
+        if self.length + count > self._keys.shape[2]:
+            self._resize(max(self.length + count, 2 * self._keys.shape[2]))
+        self._keys[:, :, self.length : self.length + count] = key_states
+        self._values[:, :, self.length : self.length + count] = value_states
+        self.length += count
+        self._expose()
+        keys, values = self._keys[:, :, : self.length], self._values[:, :, : self.length]
+        keys.llemma_shared = self.shared  # a fresh view each call: read by shared_prompt_attention
+        return keys, values
+
+    def _resize(self, size: int) -> None:
         for name in ("_keys", "_values"):
             old = getattr(self, name)
             new = old.new_empty((old.shape[0], old.shape[1], size, old.shape[3]))
             new[:, :, : self.length] = old[:, :, : self.length]
             setattr(self, name, new)
 
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        count = key_states.shape[-2]
-        if self.length + count > self._keys.shape[2]:
-            self._grow(self.length + count)
-        self._keys[:, :, self.length : self.length + count] = key_states
-        self._values[:, :, self.length : self.length + count] = value_states
-        self.length += count
-        self._expose()
-        return self.keys, self.values
-
     def get_seq_length(self) -> int:
-        return self.length
+        return self.shared_length + self.length
 
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
         beam_idx = beam_idx.to(self.device)
-        rows = torch.arange(beam_idx.shape[0], device=self.device)
-        if beam_idx.shape[0] == self._keys.shape[0] and torch.equal(beam_idx // self.group, rows // self.group):
-            start = self.prompt_length  # every row of a group holds the same prompt: move only generated tokens
-            if self.length > start:
+        if beam_idx.shape[0] == self.batch and all(_within_groups(beam_idx, self.batch // k.shape[0])
+                                                   for k, _ in self.shared):
+            if self.length:  # a beam only moves within the sequences sharing its segments
                 for buffer in (self._keys, self._values):
-                    buffer[:, :, start : self.length] = buffer[:, :, start : self.length].index_select(0, beam_idx)
-        else:  # not a reorder beam search makes: move every position, and share nothing from now on
-            for name in ("_keys", "_values"):
-                old = getattr(self, name)
-                new = old.new_empty((beam_idx.shape[0], *old.shape[1:]))
-                new[:, :, : self.length] = old[:, :, : self.length].index_select(0, beam_idx)
-                setattr(self, name, new)
-            self.prompt_length = 0
+                    buffer[:, :, : self.length] = buffer[:, :, : self.length].index_select(0, beam_idx)
+            self._expose()
+            return
+        # Not a reorder beam search makes: give every sequence its own copy of everything, then move it.
+        keys, values = self.materialize()
+        self.shared = [(keys.index_select(0, beam_idx), values.index_select(0, beam_idx))]
+        self.batch = beam_idx.shape[0]
+        self.shared_length = keys.shape[2]
+        self._keys = self._keys.new_empty((self.batch, *self._keys.shape[1:]))
+        self._values = self._values.new_empty((self.batch, *self._values.shape[1:]))
+        self.length = 0
         self._expose()
+
+    def materialize(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every sequence's keys and values in full, as a plain cache would hold them."""
+        parts_k = [_expand_rows(k, self.batch) for k, _ in self.shared] + [self.keys]
+        parts_v = [_expand_rows(v, self.batch) for _, v in self.shared] + [self.values]
+        return torch.cat(parts_k, dim=2), torch.cat(parts_v, dim=2)
 
     def crop(self, tokens_to_remove: int) -> None:
-        if tokens_to_remove > 0:
-            raise ValueError(f"crop takes a negative count of tokens to remove, got {tokens_to_remove}")
-        self.length = max(0, self.length + tokens_to_remove)
-        self.prompt_length = min(self.prompt_length, self.length)
-        self._expose()
+        raise NotImplementedError("a segmented cache is not cropped (no assisted decoding on it)")
 
     def batch_repeat_interleave(self, repeats: int) -> None:
-        raise NotImplementedError("a shared-prompt cache is built already expanded to its beams")
+        raise NotImplementedError("a segmented cache is built already expanded to its sequences")
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
-        raise NotImplementedError("a shared-prompt cache keeps all of its rows")
+        raise NotImplementedError("a segmented cache keeps all of its sequences")
 
 
-def supports_shared_prompt(prompt_cache: Any) -> bool:
+def _within_groups(beam_idx: torch.Tensor, group: int) -> bool:
+    rows = torch.arange(beam_idx.shape[0], device=beam_idx.device)
+    return torch.equal(beam_idx // group, rows // group)
+
+
+def _expand_rows(tensor: torch.Tensor, batch: int) -> torch.Tensor:
+    rows = tensor.shape[0]
+    if rows == batch:
+        return tensor
+    return tensor[:, None].expand(rows, batch // rows, *tensor.shape[1:]).reshape(batch, *tensor.shape[1:])
+
+
+def supports_segments(prompt_cache: Any) -> bool:
     """Only plain full-attention layers (Llama's): sliding-window or quantized layers keep their own cache."""
     layers = getattr(prompt_cache, "layers", None)
-    return bool(layers) and all(type(layer) in (DynamicLayer, SharedPromptLayer) and layer.is_initialized for layer in layers)
+    return bool(layers) and all(type(layer) in (DynamicLayer, SegmentedLayer) and layer.is_initialized
+                                for layer in layers)
 
 
-def shared_prompt_cache(prompt_cache: Any, group: int, room: int, first: int = 0, last: int | None = None,
-                        pool: BufferPool | None = None) -> Any:
-    """A cache for `group` sequences per prompt row first..last-1 of `prompt_cache` (left untouched),
-    with room for `room` more tokens per sequence before a buffer has to grow."""
+def segmented_cache(prompt_cache: Any, group: int, room: int, first: int = 0, last: int | None = None) -> Any:
+    """A cache for `group` sequences per row first..last-1 of `prompt_cache`, sharing (not copying) its
+    keys, with room for `room` new tokens per sequence before a buffer has to grow."""
     cache = copy.copy(prompt_cache)
-    cache.layers = [
-        SharedPromptLayer(layer.keys[first:last], layer.values[first:last], group, room, pool)
-        for layer in prompt_cache.layers
-    ]
+    cache.layers = [_segmented_layer(layer, group, room, first, last) for layer in prompt_cache.layers]
     return cache
 
 
-def give_back(cache: Any, pool: BufferPool) -> None:
-    """Return a finished shared-prompt cache's buffers to `pool` (the cache must not be used again)."""
-    for layer in getattr(cache, "layers", None) or ():
-        if isinstance(layer, SharedPromptLayer):
-            pool.give_back([layer._keys, layer._values])
-            layer._keys = layer._values = layer.keys = layer.values = None
-            layer.is_initialized = False
+def _segmented_layer(layer: Any, group: int, room: int, first: int, last: int | None) -> SegmentedLayer:
+    rows = layer.keys.shape[0] if not isinstance(layer, SegmentedLayer) else layer.batch
+    last = rows if last is None else last
+    batch = (last - first) * group
+    shared: list[tuple[torch.Tensor, torch.Tensor]] = []
+    if isinstance(layer, SegmentedLayer):
+        for keys, values in layer.shared:
+            if keys.shape[0] == 1:  # shared by all rows: shared by all the new sequences too
+                shared.append((keys, values))
+            else:  # one row per some rows of the old cache: give each old row its own, then select
+                shared.append((_expand_rows(keys, rows)[first:last], _expand_rows(values, rows)[first:last]))
+    if layer.keys.shape[2]:
+        shared.append((layer.keys[first:last], layer.values[first:last]))
+    return SegmentedLayer(shared, batch, room)
+
+
+def shared_prompt_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """Attention over [shared segments..., own keys]; plain SDPA when the keys carry no segments."""
+    shared = getattr(key, "llemma_shared", None)
+    if shared is None:
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **kwargs)
+    batch, heads, q_len, dim = query.shape
+    kv_heads = key.shape[1]
+    per_kv = heads // kv_heads  # grouped-query attention: query heads per key head
+    scale = scaling if scaling is not None else dim**-0.5
+    segments = [*shared, (key, value)]
+    total = sum(k.shape[2] for k, _ in segments)
+    mask = attention_mask
+    if mask is None and q_len > 1:  # causal over the newest tokens, everything before them visible
+        cols = torch.arange(total, device=query.device)
+        rows = torch.arange(q_len, device=query.device) + (total - q_len)
+        mask = (cols[None, :] <= rows[:, None])[None, None]
+    if mask is not None and mask.dtype != torch.bool:
+        mask = mask > torch.finfo(mask.dtype).min / 2  # an additive mask: very negative means hidden
+    # queries as [batch, kv_heads, per_kv * q_len, dim]: each key head serves its query heads at once
+    q = query.reshape(batch, kv_heads, per_kv * q_len, dim)
+    scores: list[torch.Tensor] = []  # per segment, in the layout of that segment's rows
+    start = 0
+    for keys, _ in segments:
+        rows, length = keys.shape[0], keys.shape[2]
+        share = batch // rows
+        stacked = q.reshape(rows, share, kv_heads, per_kv * q_len, dim).transpose(1, 2).reshape(
+            rows, kv_heads, share * per_kv * q_len, dim)
+        s = torch.matmul(stacked, keys.transpose(-1, -2)).float() * scale
+        if mask is not None:
+            m = mask[..., start : start + length]
+            m = m[::share] if m.shape[0] == batch else m  # sequences sharing a segment share its mask
+            m = m[:, :, None, None].expand(m.shape[0], 1, share, per_kv, q_len, length).reshape(
+                m.shape[0], 1, share * per_kv * q_len, length)
+            s = s.masked_fill(~m, float("-inf"))
+        scores.append(s)
+        start += length
+
+    def to_batch(t: torch.Tensor, rows: int) -> torch.Tensor:  # [rows, kv, share*pq, ...] -> [batch, kv, pq, ...]
+        share = batch // rows
+        return t.reshape(rows, kv_heads, share, per_kv * q_len, *t.shape[3:]).transpose(1, 2).reshape(
+            batch, kv_heads, per_kv * q_len, *t.shape[3:])
+
+    def to_rows(t: torch.Tensor, rows: int) -> torch.Tensor:  # the inverse of to_batch
+        share = batch // rows
+        return t.reshape(rows, share, kv_heads, per_kv * q_len, *t.shape[3:]).transpose(1, 2).reshape(
+            rows, kv_heads, share * per_kv * q_len, *t.shape[3:])
+
+    peak = torch.stack([to_batch(s.amax(-1), s.shape[0]) for s in scores]).amax(0)
+    peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))  # a row that sees nothing
+    total_weight = torch.zeros_like(peak)
+    out = torch.zeros((batch, kv_heads, per_kv * q_len, dim), dtype=torch.float32, device=query.device)
+    for s, (_, values) in zip(scores, segments):
+        rows = s.shape[0]
+        weights = torch.exp(s - to_rows(peak, rows)[..., None])
+        total_weight += to_batch(weights.sum(-1), rows)
+        out += to_batch(torch.matmul(weights.to(values.dtype), values).float(), rows)
+    out = out / total_weight.clamp_min(torch.finfo(torch.float32).tiny)[..., None]
+    out = out.reshape(batch, heads, q_len, dim).to(query.dtype)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def use_shared_prompt_attention(model: Any) -> bool:
+    """Switch `model` to the segment-aware attention; False (model untouched) where that cannot apply:
+    a model outside transformers' attention interface, or one not running plain SDPA attention."""
+    try:
+        from transformers import AttentionInterface
+        from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+    except ImportError:
+        return False
+    if not getattr(model, "_supports_attention_backend", False):
+        return False
+    if getattr(model.config, "_attn_implementation", None) != "sdpa":
+        return False
+    AttentionInterface.register(SHARED_PROMPT_ATTENTION, shared_prompt_attention)
+    AttentionMaskInterface.register(SHARED_PROMPT_ATTENTION, sdpa_mask)
+    try:
+        if hasattr(model, "set_attn_implementation"):
+            model.set_attn_implementation(SHARED_PROMPT_ATTENTION)
+        else:
+            model.config._attn_implementation = SHARED_PROMPT_ATTENTION
+    except Exception as exc:  # an architecture that refuses custom attention keeps its own
+        log.info("shared-prompt attention not used for this model: %s", exc)
+        return False
+    return True
+
+
+def length_buckets(lengths: list[int], slack: float = 1.25) -> list[list[int]]:
+    """Row indices grouped so that left-padding each group to its longest row adds at most `slack` - 1
+    of wasted positions: one pass per group instead of one pass padded to the longest row of all
+    (goal states run from a few tokens to hundreds)."""
+    buckets: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__, reverse=True):
+        longest = lengths[current[0]] if current else lengths[i]
+        if current and longest * (len(current) + 1) > slack * (total + lengths[i]):
+            buckets.append(current)
+            current, total = [], 0
+        current.append(i)
+        total += lengths[i]
+    if current:
+        buckets.append(current)
+    return buckets
+
+
+def stack_rows(parts: list[tuple[list[int], Any]], batch: int, length: int, prompt_cache: Any = None) -> Any:
+    """One cache of `batch` rows whose own `length` positions come from `parts` (the row indices of a
+    cache computed for those rows alone, each row's tokens right-aligned as in a left-padded batch);
+    positions no part covers are zeros, which the attention mask hides. On top of the one-row
+    `prompt_cache` (shared by every row) when given, else a plain cache."""
+    def own(layer: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        return layer.keys, layer.values
+
+    first = parts[0][1].layers
+    if prompt_cache is not None:
+        cache = segmented_cache(prompt_cache, batch, length)
+        targets = cache.layers
+    else:
+        from transformers.cache_utils import DynamicCache
+
+        cache, targets = DynamicCache(), [None] * len(first)
+    for index, target in enumerate(targets):
+        keys_like, values_like = own(first[index])
+        keys = keys_like.new_zeros((batch, keys_like.shape[1], length, keys_like.shape[3]))
+        values = values_like.new_zeros((batch, values_like.shape[1], length, values_like.shape[3]))
+        for rows, part in parts:
+            part_keys, part_values = own(part.layers[index])
+            width = part_keys.shape[2]
+            if width:
+                where = torch.tensor(rows, device=keys.device)
+                keys[where, :, length - width :] = part_keys
+                values[where, :, length - width :] = part_values
+        if target is None:
+            cache.update(keys, values, index)
+        else:
+            target.update(keys, values)
+    return cache

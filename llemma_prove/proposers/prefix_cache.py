@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .kv_cache import BufferPool, shared_prompt_cache, supports_shared_prompt
+from .kv_cache import length_buckets, segmented_cache, stack_rows, supports_segments
 
 # Fewer shared tokens than this are not worth a cache copy (and mean the prefix does not apply).
 MIN_SHARED_TOKENS = 8
@@ -85,7 +85,7 @@ class PrefixCache:
         encode: Callable[[torch.Tensor], Any],
         extend: Callable[[Any, torch.Tensor, torch.Tensor, torch.Tensor], Any],
         device: str,
-        pool: BufferPool | None = None,
+        segments: bool = False,
     ) -> PreparedBatch | None:
         """The batch with the best declared prefix reused, or None when none applies to every prompt.
 
@@ -109,9 +109,9 @@ class PrefixCache:
         batch = len(rows)
         rests = [r[k:] for r in rows]
         width = max(len(r) for r in rests)
-        if supports_shared_prompt(cache):  # one copy of the prefix per row, room for the rest of the prompt
-            cache = shared_prompt_cache(cache, batch, width, pool=pool)
-        else:
+        shared = segments and supports_segments(cache)  # the prefix shared by every row, never copied
+        prefix_cache = cache
+        if not shared:
             cache = copy.deepcopy(cache)
             cache.reorder_cache(torch.zeros(batch, dtype=torch.long, device=device))
         pad = tokenizer.pad_token_id
@@ -123,9 +123,24 @@ class PrefixCache:
         head = torch.tensor(best, dtype=torch.long)[None, :].expand(batch, k)
         input_ids = torch.cat([head, suffix], dim=1).to(device)
         mask = torch.cat([torch.ones((batch, k), dtype=torch.long), suffix_mask], dim=1).to(device)
-        if width > 1:  # run the rest of each prompt but its last token on top of the shared cache
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, k : k + width - 1]
-            cache = extend(cache, input_ids[:, k : k + width - 1], mask[:, : k + width - 1], positions)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        if width > 1 and not shared:  # run the rest of each prompt but its last token on top of the prefix
+            cache = extend(cache, input_ids[:, k : k + width - 1], mask[:, : k + width - 1],
+                           positions[:, k : k + width - 1])
+        elif width > 1:  # the same, in groups of similar length (little padding), stacked afterwards
+            parts = []
+            for bucket in length_buckets([len(r) - 1 for r in rests]):
+                span = max(len(rests[i]) for i in bucket) - 1  # the group's rows fit in the last `span` columns
+                if span == 0:
+                    continue
+                rows = torch.tensor(bucket, device=device)
+                cols = slice(k + width - 1 - span, k + width - 1)
+                part = extend(segmented_cache(prefix_cache, len(bucket), span), input_ids[rows][:, cols],
+                              torch.cat([mask[rows][:, :k], mask[rows][:, cols]], dim=1), positions[rows][:, cols])
+                parts.append((bucket, part))
+            cache = stack_rows(parts, batch, width - 1, prompt_cache=prefix_cache)
+        elif shared:
+            cache = segmented_cache(prefix_cache, batch, 1)
         self.stats.passes += 1
         self.stats.tokens_saved += k * batch
         return PreparedBatch(input_ids, mask, cache, k)
