@@ -23,15 +23,25 @@ from .holes import Sketch
 
 @dataclass(frozen=True)
 class HoleGoal:
-    """The goal at one hole, or why there is none (the skeleton around it does not check)."""
+    """The goal at one hole, or why there is none (the skeleton around it does not check).
+
+    A hole the proof runs on several goals (Lean: `all_goals sorry`, `any_goals sorry`, `t <;> sorry`)
+    has one state per goal, in the prover's order: `state` is the first, `more` the others. Whatever
+    replaces the hole is run on each of them, so it must close every one."""
 
     index: int
     state: GoalState | None
     error: str = ""
+    more: tuple[GoalState, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.state is not None
+
+    @property
+    def states(self) -> tuple[GoalState, ...]:
+        """Every goal the hole's replacement must close (none when there is no state)."""
+        return () if self.state is None else (self.state, *self.more)
 
 
 @runtime_checkable

@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
-from ..autoformalize.holes import parse_sketch
-from ..autoformalize.protocols import SketchProver, SketchSession
+from ..autoformalize.holes import lean_every_goal_text, parse_sketch
+from ..autoformalize.protocols import HoleGoal, SketchProver, SketchSession
 from ..errors import ProposerError, ProverError
 from ..interfaces import Proposer, Prover, ProverSession
 from ..search import SearchResult, best_first_search, prove_theorem
@@ -295,6 +295,73 @@ class _HoleSession:
         return None
 
 
+@dataclass(frozen=True)
+class HoleSearch:
+    """The search of one hole over every goal Lean runs it on: `steps` (what replaces the `sorry`,
+    the same text for each goal) only when every goal was closed."""
+
+    steps: tuple[str, ...] | None
+    status: str
+    reason: str = ""
+    expansions: int = 0
+    best_path: "Suggestion | None" = None
+    goals: int = 1
+    closed: int = 0  # goals closed before the search gave up (a partly proved hole is not filled)
+
+
+async def closes_goal(session: SketchSession, state: GoalState, steps: Sequence[str]) -> bool:
+    """Do `steps`, run in turn from `state`, close that goal (the last one completes it, none before)?"""
+    for k, tactic in enumerate(steps):
+        outcome = await session.step(state, tactic)
+        if outcome.kind is OutcomeKind.PROVED:
+            return k == len(steps) - 1
+        if outcome.kind is not OutcomeKind.GOALS or outcome.state is None:
+            return False
+        state = outcome.state
+    return False
+
+
+async def search_hole(session: SketchSession, theorem: Theorem, goal: HoleGoal, proposer: Proposer,
+                      config: EditorConfig) -> HoleSearch:
+    """Close every goal Lean reports at one hole (one `sorry` run on several goals, `all_goals sorry`,
+    has one per goal), in Lean's order, each from its own proof state. A proof found for one goal is
+    tried on each later goal before that goal is searched; the replacement is that proof when one
+    closes them all, else `first | (focus P1; done) | ...` over the distinct proofs (the same text runs
+    on every goal). Any goal left unproved leaves the hole unfilled. Only the final check of the
+    whole text makes the replacement count."""
+    states = goal.states
+    search = config.search_config()
+    proofs: list[tuple[str, ...]] = []
+    spent = 0
+    for k, state in enumerate(states):
+        reused = None
+        for proof in dict.fromkeys(proofs):
+            if await closes_goal(session, state, proof):
+                reused = proof
+                break
+        if reused is not None:
+            proofs.append(reused)
+            continue
+        root: ProverSession = _HoleSession(session, theorem, state)  # type: ignore[assignment]
+        result = await best_first_search(theorem, root, proposer, search)
+        spent += result.expansions
+        if result.proof is None:
+            reason = describe_failure(result, config)
+            if len(states) > 1:
+                # Partly proved: the one replacement runs on every goal, so the sorry stays.
+                label = _short((state.text.strip().splitlines() or [""])[0])
+                proved = (f"; goals 1-{k} were proved (by {', '.join(_short(p[0]) for p in dict.fromkeys(proofs))}), "
+                          "but the sorry is replaced only when every goal is" if k else "")
+                reason = f"this sorry runs on {len(states)} goals; goal {k + 1} ({label}): {reason}{proved}"
+            return HoleSearch(None, result.status.value, reason, spent, best_partial_path(result), len(states), k)
+        proofs.append(tuple(result.proof.tactics))
+    distinct = list(dict.fromkeys(proofs))
+    steps = distinct[0] if len(distinct) == 1 else (lean_every_goal_text(distinct),)
+    if len(states) > 1:
+        log.info("%s: one sorry on %d goals closed by %d distinct proof(s)", theorem.name, len(states), len(distinct))
+    return HoleSearch(steps, PROVED, "", spent, None, len(states), len(states))
+
+
 async def sketcher_for(backends: Backends, theorem: Theorem) -> SketchProver | None:
     """The sketch capability for `theorem`: the backends' own `sketcher(theorem)` if they have one, the
     prover itself if it implements `SketchProver`, the Lean REPL adapter for a `LeanReplProver`."""
@@ -355,8 +422,7 @@ async def prove_nested(
         if not goal.ok or goal.state is None:
             return _nested_result(target, SearchStatus.ERROR.value, started,
                                   f"the proof around the sorry does not check: {goal.error}")
-        root: ProverSession = _HoleSession(session, theorem, goal.state)  # type: ignore[assignment]
-        result = await best_first_search(theorem, root, proposer, search)
+        result = await search_hole(session, theorem, goal, proposer, config)
     except (ProverError, ProposerError) as exc:
         return _nested_result(target, SearchStatus.ERROR.value, started, f"the search failed: {exc}")
     finally:
@@ -364,10 +430,10 @@ async def prove_nested(
             await session.close()
         except ProverError as exc:
             log.warning("closing the sketch session of %s failed: %s", theorem.name, exc)
-    if result.proof is None:
-        return replace(_nested_result(target, result.status.value, started, describe_failure(result, config),
-                                      result.expansions), best_path=best_partial_path(result))
-    steps = tuple(result.proof.tactics)
+    if result.steps is None:
+        return replace(_nested_result(target, result.status, started, result.reason, result.expansions),
+                       best_path=result.best_path)
+    steps = result.steps
     edit = proof_edit(target, steps)
     assert (edit.start, edit.end) == (target.start, target.end)  # NESTED edits replace just the `sorry`
     body = target.sketch_body[:hole_start] + edit.new_text + target.sketch_body[hole_end:]
@@ -483,16 +549,15 @@ async def prove_declaration(
                     failures[hole.index] = (SearchStatus.ERROR.value,
                                             f"the proof around the sorry does not check: {goal.error}", 0)
                     continue
-                root: ProverSession = _HoleSession(session, theorem, goal.state)  # type: ignore[assignment]
-                result = await best_first_search(theorem, root, proposer, search)
+                result = await search_hole(session, theorem, goal, proposer, config)
             except (ProverError, ProposerError) as exc:
                 failures[hole.index] = (SearchStatus.ERROR.value, f"the search failed: {exc}", 0)
                 continue
             expansions[hole.index] = result.expansions
-            if result.proof is None:
-                failures[hole.index] = (result.status.value, describe_failure(result, config), result.expansions)
+            if result.steps is None:
+                failures[hole.index] = (result.status, result.reason, result.expansions)
             else:
-                found[hole.index] = tuple(result.proof.tactics)
+                found[hole.index] = result.steps
     finally:
         try:
             await session.close()
