@@ -494,6 +494,59 @@ async def recheck(target: Target, steps: Sequence[str], backends: Backends) -> T
     return TargetOutcome(target, PROVED, clean, edit, time.monotonic() - started, "", 0, verification.checked_text)
 
 
+_STILL_SORRY = "it still contains a sorry"
+
+
+async def _verify_filled(sketcher: SketchProver, theorem: Theorem, body: str) -> Verification:
+    """The final check of a declaration's proof text with its holes filled (`body`, byte for byte as
+    it will be written); a text that still holds a `sorry` is refused before the prover is asked."""
+    if parse_sketch(body, theorem.language).holes:
+        return Verification(Verdict.REJECTED, _STILL_SORRY)
+    try:
+        return await sketcher.verify_sketch(theorem, body)
+    except ProverError as exc:
+        return Verification(Verdict.UNCHECKED, f"final check could not run: {exc}")
+
+
+async def recheck_declaration(targets: Sequence[Target], steps: Sequence[Sequence[str]],
+                              backends: Backends) -> list[TargetOutcome]:
+    """`recheck` for proofs of every `sorry` of one declaration (found in an earlier version of the
+    text): each piece put at its target as the declaration stands now, and one final check of the whole
+    declaration with all of them in place. Each outcome carries its edit only if that check passes."""
+    started = time.monotonic()
+    if len(targets) != len(steps) or not targets:
+        raise ValueError("one list of steps per target")
+    first = targets[0]
+    theorem = first.theorem
+
+    def every(status: str, reason: str, checked: str = "") -> list[TargetOutcome]:
+        return [_nested_result(t, status, started, reason, 0, checked) for t in targets]
+
+    if theorem is None or any(t.kind is not HoleKind.NESTED or t.sketch_body != first.sketch_body for t in targets):
+        return every(UNSUPPORTED, "its sorrys are no longer searchable sorrys of one declaration: "
+                     + next((t.reason for t in targets if t.reason), "the declaration changed"))
+    sketcher = await sketcher_for(backends, theorem)
+    if sketcher is None:
+        return every(UNSUPPORTED, "the prover cannot check a proof inside a sketch, which a nested sorry needs")
+    sketch = parse_sketch(first.sketch_body, theorem.language)
+    holes = {(h.start, h.end): h for h in sketch.holes}
+    if len(sketch.holes) != len(targets) or any(t.sketch_hole not in holes for t in targets):
+        return every(SearchStatus.REJECTED.value, f"the declaration now has {len(sketch.holes)} sorrys and the proofs "
+                                                  f"are for {len(targets)}")
+    clean = [tuple(s for s in st if s.strip()) for st in steps]
+    if not all(clean):
+        return every(SearchStatus.REJECTED.value, "no steps to check")
+    edits = [proof_edit(t, st) for t, st in zip(targets, clean)]
+    body = sketch.fill({holes[t.sketch_hole].index: e.new_text for t, e in zip(targets, edits)})
+    verification = await _verify_filled(sketcher, theorem, body)
+    if not verification.accepted:
+        return every(SearchStatus.REJECTED.value, f"the final check refused the proofs in the current text: "
+                     f"{verification.reason or verification.verdict.value}", verification.checked_text)
+    elapsed = time.monotonic() - started
+    return [TargetOutcome(t, PROVED, st, e, elapsed, "", 0, verification.checked_text)
+            for t, st, e in zip(targets, clean, edits)]
+
+
 # ============================================================================================ declarations
 
 
@@ -567,13 +620,9 @@ async def prove_declaration(
              if holes[t.sketch_hole].index in found}
     body = sketch.fill({index: edit.new_text for index, edit in edits.items()})
     if len(found) == len(targets):
-        if parse_sketch(body, theorem.language).holes:
-            return every(SearchStatus.REJECTED.value, "a proof was found but the final check refused it: it still "
-                                                      "contains a sorry")
-        try:
-            verification = await sketcher.verify_sketch(theorem, body)
-        except ProverError as exc:
-            verification = Verification(Verdict.UNCHECKED, f"final check could not run: {exc}")
+        verification = await _verify_filled(sketcher, theorem, body)
+        if not verification.accepted and verification.reason == _STILL_SORRY:
+            return every(SearchStatus.REJECTED.value, f"a proof was found but the final check refused it: {_STILL_SORRY}")
         if not verification.accepted:
             reason = (f"proofs were found for all {len(targets)} sorrys but the final check of the declaration "
                       f"refused them: {verification.reason or verification.verdict.value}")
