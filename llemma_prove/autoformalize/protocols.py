@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
-from ..types import GoalState, StepOutcome, Theorem, Verification
+from ..types import GoalState, OutcomeKind, StepOutcome, Theorem, Verification
 from .holes import Sketch
 
 
@@ -56,6 +56,19 @@ class SketchSession(Protocol):
     async def step(self, state: GoalState, tactic: str) -> StepOutcome: ...
 
     async def close(self) -> None: ...
+
+
+async def closes_goal(session: SketchSession, state: GoalState, steps: Sequence[str]) -> bool:
+    """Do `steps`, run in turn from `state`, close that goal (the last one completes it, none before)?
+    How a proof found for one goal of a hole is tried on its other goals before they are searched."""
+    for k, tactic in enumerate(steps):
+        outcome = await session.step(state, tactic)
+        if outcome.kind is OutcomeKind.PROVED:
+            return k == len(steps) - 1
+        if outcome.kind is not OutcomeKind.GOALS or outcome.state is None:
+            return False
+        state = outcome.state
+    return False
 
 
 @runtime_checkable

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from ..autoformalize.holes import lean_every_goal_text, parse_sketch
-from ..autoformalize.protocols import HoleGoal, SketchProver, SketchSession
+from ..autoformalize.protocols import HoleGoal, SketchProver, SketchSession, closes_goal
 from ..errors import ProposerError, ProverError
 from ..interfaces import Proposer, Prover, ProverSession
 from ..search import SearchResult, best_first_search, prove_theorem
@@ -307,18 +307,6 @@ class HoleSearch:
     best_path: "Suggestion | None" = None
     goals: int = 1
     closed: int = 0  # goals closed before the search gave up (a partly proved hole is not filled)
-
-
-async def closes_goal(session: SketchSession, state: GoalState, steps: Sequence[str]) -> bool:
-    """Do `steps`, run in turn from `state`, close that goal (the last one completes it, none before)?"""
-    for k, tactic in enumerate(steps):
-        outcome = await session.step(state, tactic)
-        if outcome.kind is OutcomeKind.PROVED:
-            return k == len(steps) - 1
-        if outcome.kind is not OutcomeKind.GOALS or outcome.state is None:
-            return False
-        state = outcome.state
-    return False
 
 
 async def search_hole(session: SketchSession, theorem: Theorem, goal: HoleGoal, proposer: Proposer,

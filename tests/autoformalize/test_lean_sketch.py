@@ -232,3 +232,28 @@ async def test_the_stand_in_reports_one_entry_per_goal_at_one_position(tmp_path,
     positions = [(e.pos.line, e.pos.column, e.end_pos.line, e.end_pos.column) for e in raw.sorries]
     assert len(positions) == 2 and positions[0] == positions[1]
     assert len({e.proof_state for e in raw.sorries}) == 2
+
+
+async def test_dsp_closes_every_goal_of_a_sorry_on_two_goals(tmp_path, no_leftover_children):
+    """DSP on the stand-in's synthetic world: `constructor <;> sorry` runs on `case left` and `case
+    right`. The hole tactic that closes the first goal fails on the second, which gets its own; the
+    fill tries both, each required to close its goal."""
+    body = "\n  constructor <;> sorry"
+    prover = LeanReplProver(fake_options("--synthetic"))
+    model = ScriptedLanguageModel([("Formal:\ntheorem t", [body + "\n\n\nInformal: more"])])
+
+    class PerGoal(ScriptedTacticsLean):
+        hole_tactics = ("fail_norm_num", "close_if left", "close_if right")
+
+    parts = Parts(model=model, prover=prover, target=PerGoal(), prompts=default_prompts(Language.LEAN4),
+                  sketcher=LeanSketchProver(prover))
+    problem = InformalProblem("t", "Two amounts add up to 35.", "b = 25, a = 10.", STATEMENT, header="")
+    try:
+        outcome = await draft_sketch_prove(problem, AutoformalizeConfig(target=Language.LEAN4, mode=Mode.DSP), parts)
+    finally:
+        await prover.close()
+    (sketch,) = outcome.sketches
+    (hole,) = sketch.holes
+    assert hole.closed and hole.steps == ("first | (focus close_if left; done) | (focus close_if right; done)",)
+    assert outcome.proved, sketch.reason
+    assert sketch.assembled == STATEMENT[: -len(" sorry")] + body.replace("sorry", hole.steps[0])
