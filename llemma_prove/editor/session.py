@@ -338,8 +338,10 @@ async def search_hole(session: SketchSession, theorem: Theorem, goal: HoleGoal, 
             if len(states) > 1:
                 # Partly proved: the one replacement runs on every goal, so the sorry stays.
                 label = _short((state.text.strip().splitlines() or [""])[0])
-                proved = (f"; goals 1-{k} were proved (by {', '.join(_short(p[0]) for p in dict.fromkeys(proofs))}), "
-                          "but the sorry is replaced only when every goal is" if k else "")
+                which = "goal 1 was" if k == 1 else f"goals 1-{k} were"
+                by = ", ".join(_short(p[0]) for p in dict.fromkeys(proofs))
+                proved = (f"; {which} proved (by {by}), but the sorry is replaced only when every goal is"
+                          if k else "")
                 reason = f"this sorry runs on {len(states)} goals; goal {k + 1} ({label}): {reason}{proved}"
             return HoleSearch(None, result.status.value, reason, spent, best_partial_path(result), len(states), k)
         proofs.append(tuple(result.proof.tactics))
