@@ -305,8 +305,6 @@ class HoleSearch:
     reason: str = ""
     expansions: int = 0
     best_path: "Suggestion | None" = None
-    goals: int = 1
-    closed: int = 0  # goals closed before the search gave up (a partly proved hole is not filled)
 
 
 async def search_hole(session: SketchSession, theorem: Theorem, goal: HoleGoal, proposer: Proposer,
@@ -343,13 +341,13 @@ async def search_hole(session: SketchSession, theorem: Theorem, goal: HoleGoal, 
                 proved = (f"; {which} proved (by {by}), but the sorry is replaced only when every goal is"
                           if k else "")
                 reason = f"this sorry runs on {len(states)} goals; goal {k + 1} ({label}): {reason}{proved}"
-            return HoleSearch(None, result.status.value, reason, spent, best_partial_path(result), len(states), k)
+            return HoleSearch(None, result.status.value, reason, spent, best_partial_path(result))
         proofs.append(tuple(result.proof.tactics))
     distinct = list(dict.fromkeys(proofs))
     steps = distinct[0] if len(distinct) == 1 else (lean_every_goal_text(distinct),)
     if len(states) > 1:
         log.info("%s: one sorry on %d goals closed by %d distinct proof(s)", theorem.name, len(states), len(distinct))
-    return HoleSearch(steps, PROVED, "", spent, None, len(states), len(states))
+    return HoleSearch(steps, PROVED, "", spent)
 
 
 async def sketcher_for(backends: Backends, theorem: Theorem) -> SketchProver | None:
