@@ -24,14 +24,14 @@ from typing import Any
 from ..errors import ProverError, ProposerError
 from ..interfaces import ProverSession
 from ..search import best_first_search
-from ..types import GoalState, OutcomeKind, StepOutcome, Theorem, Verdict, Verification
+from ..types import GoalState, Language, OutcomeKind, StepOutcome, Theorem, Verdict, Verification
 from .config import AutoformalizeConfig, Paper, Parts
-from .holes import Sketch, parse_sketch
+from .holes import Hole, Sketch, lean_every_goal_text, parse_sketch
 from .oracles import oracle_use, oracle_words, rejected_only_for_oracles
 from .paper import DSP_MAX_PROMPT_CHARS, DSP_STOP, check_context, dsp_prompt
 from .problems import InformalProblem
 from .prompts import cut, draft_prompt, sketch_prompt
-from .protocols import HammerSession, SketchSession
+from .protocols import HammerSession, HoleGoal, SketchSession, closes_goal
 from .selection import examples_for
 from .target import problem_theorem
 from .statement import StatementOutcome, autoformalize_statement
@@ -219,6 +219,40 @@ async def close_hole(
     return HoleResult(index, line, state.text, False, None, (), attempts, last[:300])
 
 
+async def close_every_goal(
+    session: SketchSession, theorem: Theorem, hole: Hole, goal: HoleGoal, config: AutoformalizeConfig, parts: Parts,
+) -> HoleResult:
+    """`close_hole` on each goal the prover runs the hole on (Lean: `all_goals sorry` has one per goal),
+    in order; a proof found for one goal is tried on the next first. The fill is that proof when one
+    closes every goal, else `first | (focus P1; done) | ...`; a goal left open leaves the hole open."""
+    states = goal.states
+    assert states, "a hole goal with no state"
+    first = await close_hole(session, theorem, hole.index, states[0], hole.line, config, parts)
+    if len(states) == 1 or not first.closed or parts.target.language is not Language.LEAN4:
+        return first
+    proofs = [first.steps]
+    attempts = first.attempts
+    for k, state in enumerate(states[1:], start=2):
+        reused = None
+        for proof in dict.fromkeys(proofs):
+            attempts += 1
+            if await closes_goal(session, state, proof):
+                reused = proof
+                break
+        if reused is not None:
+            proofs.append(reused)
+            continue
+        result = await close_hole(session, theorem, hole.index, state, hole.line, config, parts)
+        attempts += result.attempts
+        if not result.closed:
+            return HoleResult(hole.index, hole.line, states[0].text, False, None, (), attempts,
+                              f"goal {k} of the {len(states)} this hole runs on stayed open: {result.message}"[:300])
+        proofs.append(result.steps)
+    distinct = list(dict.fromkeys(proofs))
+    steps = distinct[0] if len(distinct) == 1 else (lean_every_goal_text(distinct),)
+    return HoleResult(hole.index, hole.line, states[0].text, True, first.method, steps, attempts)
+
+
 async def prove_sketch(
     theorem: Theorem, head: str, sketch: Sketch, draft: str | None, sketch_index: int,
     config: AutoformalizeConfig, parts: Parts,
@@ -239,7 +273,7 @@ async def prove_sketch(
                 holes.append(HoleResult(hole.index, hole.line, None, False, message=goal.error[:300]))
                 return SketchResult(sketch_index, sketch.text, draft, tuple(holes), None, None,
                                     f"the sketch does not check up to hole {hole.index}: {goal.error[:300]}")
-            result = await close_hole(session, theorem, hole.index, goal.state, hole.line, config, parts)
+            result = await close_every_goal(session, theorem, hole, goal, config, parts)
             holes.append(result)
             if not result.closed:
                 return SketchResult(sketch_index, sketch.text, draft, tuple(holes), None, None,

@@ -228,6 +228,57 @@ def lean_fill_text(hole: Hole, tactics: Sequence[str]) -> str:
     return _aligned(tactics, hole.column)
 
 
+def lean_every_goal_text(proofs: Sequence[Sequence[str]]) -> str:
+    """One Lean tactic that closes each goal a hole runs on, given a proof (tactic list) per goal.
+
+    The same text replaces the hole for every goal (`all_goals sorry` runs it once per goal), so the
+    proofs are tried in turn: `first | (focus P1; done) | (focus P2; done)`. `done` makes a proof that
+    leaves the goal open fail, so `first` goes on to the next; `focus` keeps `done` to the hole's own
+    goal where the hole is not run focused (Lean 4 `Init/Tactics.lean`: `first` is
+    `"first " withPosition((ppDedent(ppLine) colGe "| " tacticSeq)+)`, `focus` and the parenthesised
+    `(tacticSeq)` take a tactic sequence). Proofs with a line break are laid out as blocks:
+
+        first
+          | (focus
+              tac1
+              tac2
+              done)
+          | (focus tac3; done)
+
+    the `|`s at one column (`colGe`), each sequence's tactics at one column (`sepByIndent`). The text
+    starts at column 0; continuation lines are relative to it (`render_steps` places it at the hole).
+    A single distinct proof is given back as it is. Nothing here is trusted: the final check of the
+    whole text decides."""
+    distinct: list[tuple[str, ...]] = []
+    for proof in proofs:
+        steps = tuple(s.replace("\r\n", "\n").strip("\n").rstrip() for s in proof if s.strip())
+        if not steps:
+            raise ValueError("an empty proof for a goal of the hole")
+        if steps not in distinct:
+            distinct.append(steps)
+    if not distinct:
+        raise ValueError("no proofs to combine")
+    if len(distinct) == 1:
+        return "\n".join(distinct[0])
+    if all("\n" not in s for p in distinct for s in p):
+        return "first " + " ".join("| (focus " + "; ".join(s.strip() for s in p) + "; done)" for p in distinct)
+    lines = ["first"]
+    for proof in distinct:
+        if all("\n" not in s for s in proof):
+            lines.append("  | (focus " + "; ".join(s.strip() for s in proof) + "; done)")
+            continue
+        lines.append("  | (focus")
+        for step in proof:
+            parts = step.split("\n")
+            base = len(parts[0]) - len(parts[0].lstrip(" "))
+            lines.append(" " * 6 + parts[0].strip())
+            for part in parts[1:]:
+                lead = len(part) - len(part.lstrip(" "))
+                lines.append(" " * 6 + part[min(lead, base):] if part.strip() else "")
+        lines.append(" " * 6 + "done)")
+    return "\n".join(lines)
+
+
 def isabelle_fill_text(hole: Hole, steps: Sequence[str]) -> str:
     """Isabelle text for a hole: the closing method (`by auto`, Sledgehammer's `by (metis ...)`)."""
     if not steps:

@@ -17,21 +17,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
-from ..types import GoalState, StepOutcome, Theorem, Verification
+from ..types import GoalState, OutcomeKind, StepOutcome, Theorem, Verification
 from .holes import Sketch
 
 
 @dataclass(frozen=True)
 class HoleGoal:
-    """The goal at one hole, or why there is none (the skeleton around it does not check)."""
+    """The goal at one hole, or why there is none (the skeleton around it does not check).
+
+    A hole the proof runs on several goals (Lean: `all_goals sorry`, `any_goals sorry`, `t <;> sorry`)
+    has one state per goal, in the prover's order: `state` is the first, `more` the others. Whatever
+    replaces the hole is run on each of them, so it must close every one."""
 
     index: int
     state: GoalState | None
     error: str = ""
+    more: tuple[GoalState, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.state is not None
+
+    @property
+    def states(self) -> tuple[GoalState, ...]:
+        """Every goal the hole's replacement must close (none when there is no state)."""
+        return () if self.state is None else (self.state, *self.more)
 
 
 @runtime_checkable
@@ -46,6 +56,19 @@ class SketchSession(Protocol):
     async def step(self, state: GoalState, tactic: str) -> StepOutcome: ...
 
     async def close(self) -> None: ...
+
+
+async def closes_goal(session: SketchSession, state: GoalState, steps: Sequence[str]) -> bool:
+    """Do `steps`, run in turn from `state`, close that goal (the last one completes it, none before)?
+    How a proof found for one goal of a hole is tried on its other goals before they are searched."""
+    for k, tactic in enumerate(steps):
+        outcome = await session.step(state, tactic)
+        if outcome.kind is OutcomeKind.PROVED:
+            return k == len(steps) - 1
+        if outcome.kind is not OutcomeKind.GOALS or outcome.state is None:
+            return False
+        state = outcome.state
+    return False
 
 
 @runtime_checkable

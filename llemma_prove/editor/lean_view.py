@@ -4,8 +4,9 @@ The text scanner (`lean_targets`) guesses from layout whether a `sorry` stands f
 Lean REPL is available the file is elaborated once instead (everything after the header, on the
 header environment, with `allTactics`), and the answer decides:
 
-- The REPL reports a `sorries` entry for every explicit `sorry` it elaborated, tactic or term alike,
-  each with `pos`, `endPos`, `goal` and `proofState`: the entries carry no field that says which
+- The REPL reports a `sorries` entry for every explicit `sorry` it elaborated, tactic or term alike
+  (one per goal for a `sorry` run on several, `all_goals sorry`, all at one position; the role is the
+  same for each), each with `pos`, `endPos`, `goal` and `proofState`: no field says which
   (leanprover-community/repl v4.24.0, `REPL/Lean/InfoTree.lean`, `InfoTree.sorries`: the tactic nodes
   whose syntax is `Tactic.tacticSorry` with goals, then the term nodes whose syntax is `Term.sorry`;
   `REPL/Main.lean`, `sorries`, gives both a proof state; the recorded `dup_sorries` transcript shows

@@ -11,7 +11,10 @@ command `llemma.prove`, which
   target is found again in the current text (`reanchor.find_again`): moved along when its
   declaration and the text before it read as before, otherwise the final check runs again on the
   current text first. A proof that cannot be applied is never dropped: it is shown in a message and
-  kept as a diagnostic on its `sorry` with the quick fix "Insert LLEMMA proof" (checked again first);
+  kept as a diagnostic on its `sorry` with the quick fix "Insert LLEMMA proof" (checked again first).
+  The proofs of every `sorry` of one declaration take the same path together: re-anchored, checked
+  again as a whole when needed, applied as one edit, or kept as a diagnostic on the declaration with
+  the quick fix "Insert LLEMMA proofs of NAME";
 - otherwise says why in a `window/showMessage` and an information diagnostic on the `sorry`.
 
 A `sorry` that cannot be searched gets a disabled code action with the reason; for clients that
@@ -46,10 +49,18 @@ from ..types import Language
 from .backends import Backends, EditorConfig, load_backends
 from .project import choose_project
 from .reanchor import find_again
-from .session import Suggestion, TargetOutcome, prove_declaration, prove_target, recheck, suggest_steps
+from .session import (
+    Suggestion,
+    TargetOutcome,
+    prove_declaration,
+    prove_target,
+    recheck,
+    recheck_declaration,
+    suggest_steps,
+)
 from .lean_targets import lean_may_decide
 from .lean_view import LeanView, lean_view
-from .targets import HoleKind, LocatedFile, Target, TextEdit, locate
+from .targets import HoleKind, LocatedFile, Target, locate, proof_edit
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +105,44 @@ class Job:
             self.task.cancel()
 
 
+@dataclass(frozen=True)
+class Piece:
+    """The steps found for one `sorry`."""
+
+    target: Target
+    steps: tuple[str, ...]
+
+
 @dataclass
 class PendingProof:
-    """A checked proof that could not be applied yet, and the text it was found (or last checked) in."""
+    """A checked proof that could not be applied yet, and the text it was found (or last checked) in.
+
+    One piece per `sorry`: a lone `sorry`'s proof, or the proofs of every `sorry` of one declaration,
+    which go in together (the final check accepted them together, never one without the others)."""
 
     id: str
-    target: Target
+    pieces: tuple[Piece, ...]
     text: str
-    steps: tuple[str, ...]
     why: str
+
+    @property
+    def target(self) -> Target:
+        return self.pieces[0].target
+
+    @property
+    def whole_declaration(self) -> bool:
+        return len(self.pieces) > 1
+
+    @property
+    def proof_text(self) -> str:
+        if not self.whole_declaration:
+            return " ; ".join(self.pieces[0].steps)
+        return ", ".join(f"line {p.target.line}: {' ; '.join(p.steps)}" for p in self.pieces)
+
+    def retargeted(self, targets: list[Target], text: str, why: str) -> "PendingProof":
+        """The same proofs for the targets found again in `text`."""
+        pieces = tuple(Piece(t, p.steps) for t, p in zip(targets, self.pieces))
+        return replace(self, pieces=pieces, text=text, why=why)
 
 
 @dataclass
@@ -295,16 +335,42 @@ class LlemmaServer(LanguageServer):
         doc = self.workspace.get_text_document(uri)
         out = []
         for item in pending.values():
-            found = find_again(item.target, item.text, doc.source, self._views.get(doc.uri))
-            if found is None:
+            span = self._pending_span(doc, item)
+            if span is None:
                 continue
+            if item.whole_declaration:
+                message = (f"LLEMMA found proofs of all {len(item.pieces)} sorrys of {item.target.name} that are not "
+                           f"inserted ({item.why}): {item.proof_text}. Quick fix: {_insert_title(item)}")
+            else:
+                message = (f"LLEMMA found a proof of {item.target.name} that is not inserted ({item.why}): "
+                           f"{item.proof_text}. Quick fix: Insert LLEMMA proof")
             out.append(lsp.Diagnostic(
-                range=self._range(doc, found.target.start, found.target.end),
-                severity=lsp.DiagnosticSeverity.Information, source=SOURCE, code="llemma-proof",
-                data={"pending": item.id},
-                message=f"LLEMMA found a proof of {item.target.name} that is not inserted ({item.why}): "
-                        f"{' ; '.join(item.steps)}. Quick fix: Insert LLEMMA proof"))
+                range=self._range(doc, *span), severity=lsp.DiagnosticSeverity.Information, source=SOURCE,
+                code="llemma-proof", data={"pending": item.id}, message=message))
         return out
+
+    def _pending_span(self, doc: TextDocument, item: PendingProof) -> tuple[int, int] | None:
+        """Where a pending proof is shown in the current text: its `sorry`; for the proofs of a whole
+        declaration, the declaration's first line. None when its targets are not all found again."""
+        found = [find_again(p.target, item.text, doc.source, self._views.get(doc.uri)) for p in item.pieces]
+        if any(f is None for f in found):
+            return None
+        first = found[0].target  # type: ignore[union-attr]
+        if not item.whole_declaration or first.declaration is None:
+            return first.start, first.end
+        start = first.declaration.keyword_start
+        line_end = doc.source.find("\n", start)
+        end = min(first.declaration.end, line_end if line_end >= 0 else len(doc.source))
+        return start, len(doc.source[:end].rstrip())
+
+    def _pending_action_span(self, doc: TextDocument, item: PendingProof) -> tuple[int, int] | None:
+        """Where the quick fix is offered: the `sorry`, or anywhere in the declaration."""
+        span = self._pending_span(doc, item)
+        if span is None or not item.whole_declaration:
+            return span
+        found = find_again(item.target, item.text, doc.source, self._views.get(doc.uri))
+        decl = found.target.declaration if found is not None else None
+        return (decl.start, decl.end) if decl is not None else span
     def supports_progress(self) -> bool:
         window = self.client_capabilities.window
         return bool(window and window.work_done_progress)
@@ -358,10 +424,10 @@ class LlemmaServer(LanguageServer):
                 command=lsp.Command(title=stored.title, command=APPLY_STEPS_COMMAND,
                                     arguments=[{"uri": doc.uri, "id": stored.id}])))
         for item in self._pending.get(doc.uri, {}).values():
-            found = find_again(item.target, item.text, doc.source, self._views.get(doc.uri))
-            if found is None or found.target.end < lo or found.target.start > hi:
+            span = self._pending_action_span(doc, item)
+            if span is None or span[1] < lo or span[0] > hi:
                 continue
-            title = f"Insert LLEMMA proof of {item.target.name}"
+            title = _insert_title(item)
             actions.insert(0, lsp.CodeAction(
                 title=title, kind=lsp.CodeActionKind.QuickFix, is_preferred=True,
                 command=lsp.Command(title=title, command=INSERT_COMMAND, arguments=[{"uri": doc.uri, "id": item.id}])))
@@ -548,8 +614,6 @@ class LlemmaServer(LanguageServer):
                 return {"status": checked.status, "reason": checked.reason}
             edit = checked.edit
         else:
-            from .targets import proof_edit
-
             edit = proof_edit(found.target, tuple(steps) + ("sorry",))
         text_edit = lsp.TextEdit(range=self._range(current, edit.start, edit.end), new_text=edit.new_text)
         workspace_edit = lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
@@ -587,35 +651,22 @@ class LlemmaServer(LanguageServer):
             return {"status": mine.status, "reason": mine.reason,
                     "partial": [{"line": o.target.line, "steps": list(o.steps)} for o in outcomes if o.partial]}
         self._end_progress(job, "proof found")
-        current = self.workspace.get_text_document(doc.uri)
-        edits: list[TextEdit] = []
-        for o in outcomes:
-            again = find_again(o.target, text, current.source, self._views.get(current.uri))
-            if again is None or not again.unchanged:
-                why = "the declaration or the text before it changed meanwhile"
-                self.message(lsp.MessageType.Warning, f"LLEMMA: proofs of {target.name} found, but {why}; not "
-                             "inserted. Proofs: " + ", ".join(f"line {x.target.line}: {' ; '.join(x.steps)}"
-                                                              for x in outcomes))
-                return {"status": "proved", "applied": False, "reason": why}
-            edits.append(_shifted(PendingProof("", o.target, text, o.steps, ""), again.target))
-        text_edits = [lsp.TextEdit(range=self._range(current, e.start, e.end), new_text=e.new_text) for e in edits]
-        workspace_edit = lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
-            text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=current.uri, version=current.version),
-            edits=text_edits)]) if self.supports_document_changes() else lsp.WorkspaceEdit(
-            changes={current.uri: text_edits})
-        answer = await self.workspace_apply_edit_async(
-            lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"LLEMMA: proofs of {target.name}"))
-        applied = bool(answer and answer.applied)
+        # The same path as one proof: re-anchored in the current text (checked again there when the
+        # declaration or the text before it changed), applied as one edit, else kept pending.
+        item = PendingProof(uuid.uuid4().hex, tuple(Piece(o.target, o.steps) for o in outcomes), text, "")
+        log.info("proofs of %s: %s", target.name, item.proof_text)
+        applied, why = await self._place(doc.uri, item)
+        result: dict[str, Any] = {"status": "proved", "applied": applied,
+                                  "proof": mine.edit.new_text if mine.edit else None, "steps": list(mine.steps),
+                                  "proofs": [o.edit.new_text for o in outcomes if o.edit is not None]}
         if not applied:
-            self.message(lsp.MessageType.Warning, f"LLEMMA: proofs of {target.name} not inserted. Proofs: "
-                         + ", ".join(f"line {x.target.line}: {' ; '.join(x.steps)}" for x in outcomes))
-        return {"status": "proved", "applied": applied, "proof": mine.edit.new_text if mine.edit else None,
-                "steps": list(mine.steps), "proofs": [e.new_text for e in edits]}
+            result["reason"] = why
+        return result
 
     async def _apply(self, doc: TextDocument, text: str, target: Target, outcome: TargetOutcome) -> dict[str, Any]:
         assert outcome.edit is not None
         result: dict[str, Any] = {"status": "proved", "proof": outcome.edit.new_text, "steps": list(outcome.steps)}
-        item = PendingProof(uuid.uuid4().hex, target, text, tuple(outcome.steps), "")
+        item = PendingProof(uuid.uuid4().hex, (Piece(target, tuple(outcome.steps)),), text, "")
         applied, why = await self._place(doc.uri, item)
         result["applied"] = applied
         if not applied:
@@ -632,73 +683,80 @@ class LlemmaServer(LanguageServer):
         return {"status": "proved", "applied": applied, "reason": why or None}
 
     async def _place(self, uri: str, item: PendingProof) -> tuple[bool, str]:
-        """Put a checked proof where its target now stands, checking it again when the text the prover
-        reads before it (or the declaration) changed. If it cannot be applied, it stays pending: a
-        message with the proof, and a diagnostic on the `sorry` with the quick fix to insert it."""
-        proof_text = " ; ".join(item.steps)
+        """Put a checked proof where its target now stands (for a whole declaration: every piece at its
+        `sorry`, in one edit), checking it again when the text the prover reads before it (or the
+        declaration) changed. If it cannot be applied, it stays pending: a message with the proof, and a
+        diagnostic (on the `sorry`, or on the declaration) with the quick fix to insert it."""
+        proof_text = item.proof_text
+        what = (f"proofs of the {len(item.pieces)} sorrys of {item.target.name}" if item.whole_declaration
+                else f"proof of {item.target.label}")
         current = self.workspace.get_text_document(uri)
         text_now = current.source
-        found = find_again(item.target, item.text, text_now, self._views.get(uri))
-        if found is None:
-            why = "its sorry or declaration is no longer in the document"
+        found = [find_again(p.target, item.text, text_now, self._views.get(uri)) for p in item.pieces]
+        if any(f is None for f in found):
+            why = ("a sorry of the declaration, or the declaration, is no longer in the document"
+                   if item.whole_declaration else "its sorry or declaration is no longer in the document")
             self._pending.setdefault(uri, {})[item.id] = replace(item, why=why)
             self.message(lsp.MessageType.Warning,
-                         f"LLEMMA: proof of {item.target.label} found, but the sorry or the text before it changed "
+                         f"LLEMMA: {what} found, but the sorry or the text before it changed "
                          f"meanwhile; not inserted. Proof: {proof_text}")
             self.publish(uri)
             return False, why
-        target = found.target
-        if found.unchanged:
-            edit = _shifted(item, target)
+        targets = [f.target for f in found if f is not None]
+        if all(f is not None and f.unchanged for f in found):
+            edits = [proof_edit(t, p.steps) for t, p in zip(targets, item.pieces)]
         else:
+            reason = ""
             try:
-                checked = await recheck(target, item.steps, self.backends(uri))
+                if item.whole_declaration:
+                    checked = await recheck_declaration(targets, [p.steps for p in item.pieces], self.backends(uri))
+                else:
+                    checked = [await recheck(targets[0], item.pieces[0].steps, self.backends(uri))]
             except UserError as exc:
-                checked = None
+                checked = []
                 reason = str(exc)
-            else:
-                reason = checked.reason
-            if checked is None or not checked.proved or checked.edit is None:
+            if not checked or not all(c.proved and c.edit is not None for c in checked):
+                reason = reason or next((c.reason for c in checked if not c.proved), "")
                 why = f"the text changed and the proof does not check in it now: {reason}"
-                self._pending.setdefault(uri, {})[item.id] = replace(item, target=target, text=text_now, why=why)
-                self.message(lsp.MessageType.Warning, f"LLEMMA: proof of {item.target.label} not inserted ({why}). "
-                                                      f"Proof: {proof_text}")
+                self._pending.setdefault(uri, {})[item.id] = item.retargeted(targets, text_now, why)
+                self.message(lsp.MessageType.Warning, f"LLEMMA: {what} not inserted ({why}). Proof: {proof_text}")
                 self.publish(uri)
                 return False, why
-            edit = checked.edit
+            edits = [c.edit for c in checked if c.edit is not None]
             current = self.workspace.get_text_document(uri)
             if current.source != text_now:  # changed again during the check: try once more later
-                self._pending.setdefault(uri, {})[item.id] = replace(item, target=target, text=text_now,
-                                                                      why="the document changed during the check")
+                self._pending.setdefault(uri, {})[item.id] = item.retargeted(
+                    targets, text_now, "the document changed during the check")
                 self.publish(uri)
                 return await self._place(uri, self._pending[uri][item.id])
-        text_edit = lsp.TextEdit(range=self._range(current, edit.start, edit.end), new_text=edit.new_text)
+        text_edits = [lsp.TextEdit(range=self._range(current, e.start, e.end), new_text=e.new_text) for e in edits]
         if self.supports_document_changes():
             workspace_edit = lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
                 text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=current.uri, version=current.version),
-                edits=[text_edit])])
+                edits=text_edits)])
         else:
-            workspace_edit = lsp.WorkspaceEdit(changes={current.uri: [text_edit]})
-        answer = await self.workspace_apply_edit_async(
-            lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"LLEMMA: proof of {item.target.name}"))
+            workspace_edit = lsp.WorkspaceEdit(changes={current.uri: text_edits})
+        label = (f"LLEMMA: proofs of {item.target.name}" if item.whole_declaration
+                 else f"LLEMMA: proof of {item.target.name}")
+        answer = await self.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=label))
         if answer and answer.applied:
             self._pending.get(uri, {}).pop(item.id, None)
-            self.set_diagnostic(current, target, None)
+            per_doc = self._diagnostics.get(uri, {})
+            for t in targets:
+                per_doc.pop(t.start, None)
             self.publish(uri)
             return True, ""
         why = (answer.failure_reason if answer else None) or "the editor refused the edit"
-        self._pending.setdefault(uri, {})[item.id] = replace(item, target=target, text=text_now, why=why)
-        self.message(lsp.MessageType.Warning, f"LLEMMA: proof of {item.target.label} not inserted ({why}). "
-                                              f"Proof: {proof_text}")
+        self._pending.setdefault(uri, {})[item.id] = item.retargeted(targets, text_now, why)
+        self.message(lsp.MessageType.Warning, f"LLEMMA: {what} not inserted ({why}). Proof: {proof_text}")
         self.publish(uri)
         return False, why
 
 
-def _shifted(item: PendingProof, target: Target) -> TextEdit:
-    """The proof's edit for `target` (the same `sorry`, in an unchanged declaration and context)."""
-    from .targets import proof_edit
-
-    return proof_edit(target, item.steps)
+def _insert_title(item: PendingProof) -> str:
+    if item.whole_declaration:
+        return f"Insert LLEMMA proofs of {item.target.name} ({len(item.pieces)} sorrys)"
+    return f"Insert LLEMMA proof of {item.target.name}"
 
 
 def build_server(backends_factory: BackendsFactory | None = None) -> LlemmaServer:

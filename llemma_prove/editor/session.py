@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
-from ..autoformalize.holes import parse_sketch
-from ..autoformalize.protocols import SketchProver, SketchSession
+from ..autoformalize.holes import lean_every_goal_text, parse_sketch
+from ..autoformalize.protocols import HoleGoal, SketchProver, SketchSession, closes_goal
 from ..errors import ProposerError, ProverError
 from ..interfaces import Proposer, Prover, ProverSession
 from ..search import SearchResult, best_first_search, prove_theorem
@@ -295,6 +295,61 @@ class _HoleSession:
         return None
 
 
+@dataclass(frozen=True)
+class HoleSearch:
+    """The search of one hole over every goal Lean runs it on: `steps` (what replaces the `sorry`,
+    the same text for each goal) only when every goal was closed."""
+
+    steps: tuple[str, ...] | None
+    status: str
+    reason: str = ""
+    expansions: int = 0
+    best_path: "Suggestion | None" = None
+
+
+async def search_hole(session: SketchSession, theorem: Theorem, goal: HoleGoal, proposer: Proposer,
+                      config: EditorConfig) -> HoleSearch:
+    """Close every goal Lean reports at one hole (one `sorry` run on several goals, `all_goals sorry`,
+    has one per goal), in Lean's order, each from its own proof state. A proof found for one goal is
+    tried on each later goal before that goal is searched; the replacement is that proof when one
+    closes them all, else `first | (focus P1; done) | ...` over the distinct proofs (the same text runs
+    on every goal). Any goal left unproved leaves the hole unfilled. Only the final check of the
+    whole text makes the replacement count."""
+    states = goal.states
+    search = config.search_config()
+    proofs: list[tuple[str, ...]] = []
+    spent = 0
+    for k, state in enumerate(states):
+        reused = None
+        for proof in dict.fromkeys(proofs):
+            if await closes_goal(session, state, proof):
+                reused = proof
+                break
+        if reused is not None:
+            proofs.append(reused)
+            continue
+        root: ProverSession = _HoleSession(session, theorem, state)  # type: ignore[assignment]
+        result = await best_first_search(theorem, root, proposer, search)
+        spent += result.expansions
+        if result.proof is None:
+            reason = describe_failure(result, config)
+            if len(states) > 1:
+                # Partly proved: the one replacement runs on every goal, so the sorry stays.
+                label = _short((state.text.strip().splitlines() or [""])[0])
+                which = "goal 1 was" if k == 1 else f"goals 1-{k} were"
+                by = ", ".join(_short(p[0]) for p in dict.fromkeys(proofs))
+                proved = (f"; {which} proved (by {by}), but the sorry is replaced only when every goal is"
+                          if k else "")
+                reason = f"this sorry runs on {len(states)} goals; goal {k + 1} ({label}): {reason}{proved}"
+            return HoleSearch(None, result.status.value, reason, spent, best_partial_path(result))
+        proofs.append(tuple(result.proof.tactics))
+    distinct = list(dict.fromkeys(proofs))
+    steps = distinct[0] if len(distinct) == 1 else (lean_every_goal_text(distinct),)
+    if len(states) > 1:
+        log.info("%s: one sorry on %d goals closed by %d distinct proof(s)", theorem.name, len(states), len(distinct))
+    return HoleSearch(steps, PROVED, "", spent)
+
+
 async def sketcher_for(backends: Backends, theorem: Theorem) -> SketchProver | None:
     """The sketch capability for `theorem`: the backends' own `sketcher(theorem)` if they have one, the
     prover itself if it implements `SketchProver`, the Lean REPL adapter for a `LeanReplProver`."""
@@ -355,8 +410,7 @@ async def prove_nested(
         if not goal.ok or goal.state is None:
             return _nested_result(target, SearchStatus.ERROR.value, started,
                                   f"the proof around the sorry does not check: {goal.error}")
-        root: ProverSession = _HoleSession(session, theorem, goal.state)  # type: ignore[assignment]
-        result = await best_first_search(theorem, root, proposer, search)
+        result = await search_hole(session, theorem, goal, proposer, config)
     except (ProverError, ProposerError) as exc:
         return _nested_result(target, SearchStatus.ERROR.value, started, f"the search failed: {exc}")
     finally:
@@ -364,10 +418,10 @@ async def prove_nested(
             await session.close()
         except ProverError as exc:
             log.warning("closing the sketch session of %s failed: %s", theorem.name, exc)
-    if result.proof is None:
-        return replace(_nested_result(target, result.status.value, started, describe_failure(result, config),
-                                      result.expansions), best_path=best_partial_path(result))
-    steps = tuple(result.proof.tactics)
+    if result.steps is None:
+        return replace(_nested_result(target, result.status, started, result.reason, result.expansions),
+                       best_path=result.best_path)
+    steps = result.steps
     edit = proof_edit(target, steps)
     assert (edit.start, edit.end) == (target.start, target.end)  # NESTED edits replace just the `sorry`
     body = target.sketch_body[:hole_start] + edit.new_text + target.sketch_body[hole_end:]
@@ -428,6 +482,59 @@ async def recheck(target: Target, steps: Sequence[str], backends: Backends) -> T
     return TargetOutcome(target, PROVED, clean, edit, time.monotonic() - started, "", 0, verification.checked_text)
 
 
+_STILL_SORRY = "it still contains a sorry"
+
+
+async def _verify_filled(sketcher: SketchProver, theorem: Theorem, body: str) -> Verification:
+    """The final check of a declaration's proof text with its holes filled (`body`, byte for byte as
+    it will be written); a text that still holds a `sorry` is refused before the prover is asked."""
+    if parse_sketch(body, theorem.language).holes:
+        return Verification(Verdict.REJECTED, _STILL_SORRY)
+    try:
+        return await sketcher.verify_sketch(theorem, body)
+    except ProverError as exc:
+        return Verification(Verdict.UNCHECKED, f"final check could not run: {exc}")
+
+
+async def recheck_declaration(targets: Sequence[Target], steps: Sequence[Sequence[str]],
+                              backends: Backends) -> list[TargetOutcome]:
+    """`recheck` for proofs of every `sorry` of one declaration (found in an earlier version of the
+    text): each piece put at its target as the declaration stands now, and one final check of the whole
+    declaration with all of them in place. Each outcome carries its edit only if that check passes."""
+    started = time.monotonic()
+    if len(targets) != len(steps) or not targets:
+        raise ValueError("one list of steps per target")
+    first = targets[0]
+    theorem = first.theorem
+
+    def every(status: str, reason: str, checked: str = "") -> list[TargetOutcome]:
+        return [_nested_result(t, status, started, reason, 0, checked) for t in targets]
+
+    if theorem is None or any(t.kind is not HoleKind.NESTED or t.sketch_body != first.sketch_body for t in targets):
+        return every(UNSUPPORTED, "its sorrys are no longer searchable sorrys of one declaration: "
+                     + next((t.reason for t in targets if t.reason), "the declaration changed"))
+    sketcher = await sketcher_for(backends, theorem)
+    if sketcher is None:
+        return every(UNSUPPORTED, "the prover cannot check a proof inside a sketch, which a nested sorry needs")
+    sketch = parse_sketch(first.sketch_body, theorem.language)
+    holes = {(h.start, h.end): h for h in sketch.holes}
+    if len(sketch.holes) != len(targets) or any(t.sketch_hole not in holes for t in targets):
+        return every(SearchStatus.REJECTED.value, f"the declaration now has {len(sketch.holes)} sorrys and the proofs "
+                                                  f"are for {len(targets)}")
+    clean = [tuple(s for s in st if s.strip()) for st in steps]
+    if not all(clean):
+        return every(SearchStatus.REJECTED.value, "no steps to check")
+    edits = [proof_edit(t, st) for t, st in zip(targets, clean)]
+    body = sketch.fill({holes[t.sketch_hole].index: e.new_text for t, e in zip(targets, edits)})
+    verification = await _verify_filled(sketcher, theorem, body)
+    if not verification.accepted:
+        return every(SearchStatus.REJECTED.value, f"the final check refused the proofs in the current text: "
+                     f"{verification.reason or verification.verdict.value}", verification.checked_text)
+    elapsed = time.monotonic() - started
+    return [TargetOutcome(t, PROVED, st, e, elapsed, "", 0, verification.checked_text)
+            for t, st, e in zip(targets, clean, edits)]
+
+
 # ============================================================================================ declarations
 
 
@@ -483,16 +590,15 @@ async def prove_declaration(
                     failures[hole.index] = (SearchStatus.ERROR.value,
                                             f"the proof around the sorry does not check: {goal.error}", 0)
                     continue
-                root: ProverSession = _HoleSession(session, theorem, goal.state)  # type: ignore[assignment]
-                result = await best_first_search(theorem, root, proposer, search)
+                result = await search_hole(session, theorem, goal, proposer, config)
             except (ProverError, ProposerError) as exc:
                 failures[hole.index] = (SearchStatus.ERROR.value, f"the search failed: {exc}", 0)
                 continue
             expansions[hole.index] = result.expansions
-            if result.proof is None:
-                failures[hole.index] = (result.status.value, describe_failure(result, config), result.expansions)
+            if result.steps is None:
+                failures[hole.index] = (result.status, result.reason, result.expansions)
             else:
-                found[hole.index] = tuple(result.proof.tactics)
+                found[hole.index] = result.steps
     finally:
         try:
             await session.close()
@@ -502,13 +608,9 @@ async def prove_declaration(
              if holes[t.sketch_hole].index in found}
     body = sketch.fill({index: edit.new_text for index, edit in edits.items()})
     if len(found) == len(targets):
-        if parse_sketch(body, theorem.language).holes:
-            return every(SearchStatus.REJECTED.value, "a proof was found but the final check refused it: it still "
-                                                      "contains a sorry")
-        try:
-            verification = await sketcher.verify_sketch(theorem, body)
-        except ProverError as exc:
-            verification = Verification(Verdict.UNCHECKED, f"final check could not run: {exc}")
+        verification = await _verify_filled(sketcher, theorem, body)
+        if not verification.accepted and verification.reason == _STILL_SORRY:
+            return every(SearchStatus.REJECTED.value, f"a proof was found but the final check refused it: {_STILL_SORRY}")
         if not verification.accepted:
             reason = (f"proofs were found for all {len(targets)} sorrys but the final check of the declaration "
                       f"refused them: {verification.reason or verification.verdict.value}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from llemma_prove.autoformalize.config import AutoformalizeConfig, Mode, Parts
 from llemma_prove.autoformalize.dsp import draft_sketch_prove
 from llemma_prove.autoformalize.holes import parse_sketch
@@ -168,3 +170,90 @@ async def test_a_sketch_or_a_hole_tactic_refused_by_the_text_filter_never_reache
         await prover.close()
     sent = log.read_text(encoding="utf-8") if log.exists() else ""  # nothing was sent at all
     assert "skipKernelTC" not in sent and "run_tac" not in sent
+
+
+# ------------------------------------------------------------------- one sorry, several goals
+
+
+def _roots():
+    from tests.lean.conftest import transcript_roots
+
+    return [pytest.param(root, id=version) for version, root in transcript_roots()] or [
+        pytest.param(None, marks=pytest.mark.skip(reason="no REPL transcripts in the shared data"))]
+
+
+@pytest.mark.parametrize("root", _roots())
+async def test_a_sorry_on_two_goals_keeps_both_from_the_recorded_repl(root, tmp_path, no_leftover_children):
+    """The recorded `H20231115_2` session (real Lean, REPL v4.24.0 and the newer one): `all_goals sorry`
+    after `induction'` is answered with two `sorries` entries at the same position. The hole keeps
+    both goals, in Lean's order, each with its own proof state; a tactic runs on the second one."""
+    from tests.lean.conftest import transcript
+
+    entry = transcript("H20231115_2", root)
+    header = "import Mathlib.Tactic.Cases"
+    thm = Theorem("H20231115_2", "example {x : Nat} : x + 1 > x := by sorry", header=header, language=Language.LEAN4)
+    body = "\n  induction' x with x hx\n  all_goals sorry"
+    log = tmp_path / "requests.jsonl"
+    prover = LeanReplProver(fake_options(*entry.pair_args, "--fallback", "synthetic", "--log", str(log), header=header))
+    sketch = parse_sketch(body, Language.LEAN4)
+    assert len(sketch.holes) == 1
+    try:
+        session = await LeanSketchProver(prover).open_sketch(thm, sketch)
+        goal = await session.hole_goal(0, ())
+        assert goal.ok and len(goal.states) == 2
+        assert [s.text for s in goal.states] == ["case zero\n⊢ 0 + 1 > 0",
+                                                 "case succ\nx : Nat\nhx : x + 1 > x\n⊢ x + 1 + 1 > x + 1"]
+        handles = [s.handle for s in goal.states]
+        assert all(isinstance(h, HoleHandle) for h in handles)
+        assert handles[0].proof_state != handles[1].proof_state
+        closed = await session.step(goal.more[0], "close_it")  # the second goal's own proof state
+        assert closed.kind.value == "proved"
+        await session.close()
+    finally:
+        await prover.close()
+    requests = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert {"tactic": "close_it", "proofState": handles[1].proof_state} in requests
+
+
+async def test_the_stand_in_reports_one_entry_per_goal_at_one_position(tmp_path, no_leftover_children):
+    """The synthetic world models the same: `constructor <;> sorry` gives two entries at one position
+    (so a driver that keeps one entry per position loses a goal)."""
+    thm = Theorem("two", "theorem two (p : Prop) (hp : p) : p ∧ p := by sorry", header="", language=Language.LEAN4)
+    body = "\n  constructor <;> sorry"
+    prover = LeanReplProver(fake_options("--synthetic"))
+    try:
+        session = await LeanSketchProver(prover).open_sketch(thm, parse_sketch(body, Language.LEAN4))
+        goal = await session.hole_goal(0, ())
+        await session.close()
+        raw = await prover.elaborate("", sketch_command(thm, body)[0])
+    finally:
+        await prover.close()
+    assert [s.text for s in goal.states] == ["case left\n⊢ two", "case right\n⊢ two"]
+    positions = [(e.pos.line, e.pos.column, e.end_pos.line, e.end_pos.column) for e in raw.sorries]
+    assert len(positions) == 2 and positions[0] == positions[1]
+    assert len({e.proof_state for e in raw.sorries}) == 2
+
+
+async def test_dsp_closes_every_goal_of_a_sorry_on_two_goals(tmp_path, no_leftover_children):
+    """DSP on the stand-in's synthetic world: `constructor <;> sorry` runs on `case left` and `case
+    right`. The hole tactic that closes the first goal fails on the second, which gets its own; the
+    fill tries both, each required to close its goal."""
+    body = "\n  constructor <;> sorry"
+    prover = LeanReplProver(fake_options("--synthetic"))
+    model = ScriptedLanguageModel([("Formal:\ntheorem t", [body + "\n\n\nInformal: more"])])
+
+    class PerGoal(ScriptedTacticsLean):
+        hole_tactics = ("fail_norm_num", "close_if left", "close_if right")
+
+    parts = Parts(model=model, prover=prover, target=PerGoal(), prompts=default_prompts(Language.LEAN4),
+                  sketcher=LeanSketchProver(prover))
+    problem = InformalProblem("t", "Two amounts add up to 35.", "b = 25, a = 10.", STATEMENT, header="")
+    try:
+        outcome = await draft_sketch_prove(problem, AutoformalizeConfig(target=Language.LEAN4, mode=Mode.DSP), parts)
+    finally:
+        await prover.close()
+    (sketch,) = outcome.sketches
+    (hole,) = sketch.holes
+    assert hole.closed and hole.steps == ("first | (focus close_if left; done) | (focus close_if right; done)",)
+    assert outcome.proved, sketch.reason
+    assert sketch.assembled == STATEMENT[: -len(" sorry")] + body.replace("sorry", hole.steps[0])

@@ -31,13 +31,16 @@ response's new ids are then given fresh live ids. A request with no recording en
 (exit 70) with the request on stderr: the stand-in cannot know what Lean would answer.
 
 `--fallback synthetic` answers unrecorded requests from a tiny deterministic world (commands give
-environments, a tactic `t` turns goal `g` into `g ▸ t`, `done` completes, `fail...` errs);
+environments, a tactic `t` turns goal `g` into `g ▸ t`, `done` and `close...` complete, `fail...`
+errs, `close_if WORD` completes a goal whose text has WORD and errs on any other);
 `--synthetic` uses only that world (benchmarks, fault tests). A command's `sorry`s are reported as
 REPL v4.24.0 reports them (`REPL/Lean/InfoTree.lean` `sorries`/`tactics`, `REPL/Main.lean`
 `sorries`/`runCommand`): each with its exact position (1-based line, code-point column), a goal and a
 proof state, the tactic ones first, then the term ones; with `allTactics`, a `tactics` entry `sorry`
-with the same range for each tactic `sorry` only. Which `sorry` is a tactic follows the small grammar
-of `synthetic_sorries`.
+with the same range for each tactic `sorry` only. A `sorry` that Lean runs on several goals (right
+after `all_goals`, `any_goals` or `<;>`; two goals, `case left` and `case right`, in this world) is
+reported once per goal, every entry at the same position, each with its own goal and proof state.
+Which `sorry` is a tactic follows the small grammar of `synthetic_sorries`.
 
 Fault modes, triggered when a request's `cmd`/`tactic` contains TEXT: `--hang-on` (never answers),
 `--crash-on` (dies by SIGSEGV), `--garbage-on` (prints non-JSON), `--oom-on` (allocates until the
@@ -249,18 +252,27 @@ class FakeRepl:
                 name = (_DECL.search(cmd).group(1) if _DECL.search(cmd) else "") or "anonymous"
                 # REPL/Lean/InfoTree.lean `sorries`: the tactic sorries, then the term sorries; ids are
                 # recorded in that order (REPL/Main.lean `sorries`), then the tactics, then the env.
+                # A `sorry` run on several goals is one node per goal, so one entry per goal, all at
+                # the same position (`findSorryTacticNodes` uses `findAllInfo`; the recorded
+                # `H20231115_2` transcript: `all_goals sorry` after `induction'`, two entries at 3:12).
                 ordered = [f for f in found if f[2]] + [f for f in found if not f[2]]
                 sorries, tactics = [], []
-                for k, (line, column, _tactic) in enumerate(ordered):
-                    goal = f"⊢ {name}" if len(found) == 1 else f"⊢ {name} @{line}:{column}"
-                    sorries.append({"proofState": self.new_ps(goals=[goal]), "pos": {"line": line, "column": column},
-                                    "goal": goal, "endPos": {"line": line, "column": column + 5}})
-                if request.get("allTactics"):
-                    for line, column, _tactic in (f for f in found if f[2]):
-                        goal = f"⊢ {name}" if len(found) == 1 else f"⊢ {name} @{line}:{column}"
-                        tactics.append({"usedConstants": [], "tactic": "sorry", "proofState": self.new_ps(goals=[goal]),
-                                        "pos": {"line": line, "column": column}, "goals": goal,
-                                        "endPos": {"line": line, "column": column + 5}})
+
+                def goals_at(line, column, cases):
+                    plain = f"⊢ {name}" if len(found) == 1 else f"⊢ {name} @{line}:{column}"
+                    return [plain] if cases == 1 else [f"case {c}\n{plain}" for c in _CASES[:cases]]
+                for line, column, _tactic, cases in ordered:
+                    for goal in goals_at(line, column, cases):
+                        sorries.append({"proofState": self.new_ps(goals=[goal]),
+                                        "pos": {"line": line, "column": column},
+                                        "goal": goal, "endPos": {"line": line, "column": column + 5}})
+                if request.get("allTactics"):  # `InfoTree.tactics`: every original `sorry` node, so one per goal too
+                    for line, column, _tactic, cases in (f for f in found if f[2]):
+                        for goal in goals_at(line, column, cases):
+                            tactics.append({"usedConstants": [], "tactic": "sorry",
+                                            "proofState": self.new_ps(goals=[goal]),
+                                            "pos": {"line": line, "column": column}, "goals": goal,
+                                            "endPos": {"line": line, "column": column + 5}})
                 out = {"sorries": sorries, "messages": [_message("warning", "declaration uses `sorry`")]}
                 if request.get("allTactics"):
                     out["tactics"] = tactics
@@ -272,6 +284,13 @@ class FakeRepl:
         if kind == "proofStep":
             parent = self.goals.get(request["proofState"], [])
             tactic = request["tactic"].strip()
+            wanted = re.fullmatch(r"close_if\s+(\S+)", tactic)
+            if wanted:  # completes a goal that mentions the word, errs (as `fail...` does) on any other
+                if parent and wanted.group(1) in parent[0]:
+                    return {"proofStatus": "Completed", "proofState": self.new_ps(), "goals": []}
+                return {"proofStatus": "Incomplete: contains sorry", "proofState": self.new_ps(),
+                        "messages": [_message("error", f"close_if: the goal does not mention {wanted.group(1)}",
+                                              line=0)], "goals": []}
             if tactic == "done" or tactic.startswith("close"):
                 return {"proofStatus": "Completed", "proofState": self.new_ps(), "goals": []}
             if tactic.startswith("fail"):
@@ -406,9 +425,16 @@ _TERM_BEFORE = {"exact", "refine", "refine'", "apply", "use", "from", "show", ":
 _TERM_BRACKETS = {"[": "]", "⟨": "⟩", "⦃": "⦄"}
 
 
+# The synthetic world's goals at a `sorry` run by `all_goals`, `any_goals` or as the right-hand side
+# of `<;>`: always two, named like `constructor`'s (Lean runs the `sorry` once on each).
+_CASES = ("left", "right")
+_EACH_GOAL = {"all_goals", "any_goals", "<;>"}
+
+
 def synthetic_sorries(cmd):
-    """(line, column, is_tactic) of each `sorry` token of `cmd` outside comments and strings, with
-    Lean's positions: 1-based lines split at `\n` only, columns in code points (`FileMap`)."""
+    """(line, column, is_tactic, goals) of each `sorry` token of `cmd` outside comments and strings,
+    with Lean's positions: 1-based lines split at `\n` only, columns in code points (`FileMap`);
+    `goals` is how many goals the `sorry` runs on (two right after `all_goals`, `any_goals`, `<;>`)."""
     out = []
     line, line_start = 1, 0
     previous = None
@@ -432,7 +458,8 @@ def synthetic_sorries(cmd):
             in_term = any(b in _TERM_BRACKETS for b in stack)
             after_fun = previous == "=>" and fun_arrow_line == line
             tactic = not (in_term or previous in _TERM_BEFORE or after_fun)
-            out.append((line, start - line_start, tactic))
+            goals = len(_CASES) if tactic and previous in _EACH_GOAL else 1
+            out.append((line, start - line_start, tactic, goals))
         previous = tok
     return out
 

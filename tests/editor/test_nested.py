@@ -138,8 +138,8 @@ TWO = ("theorem two (a b : ℕ) (h : a = b) : b = a ∧ a = b := by\n"
 TWO_ROOTS = {"two": ["a b : ℕ\nh : a = b\n⊢ b = a", "a b : ℕ\nh : a = b\nh' : b = a\n⊢ a = b"]}
 
 
-def two_backends(second_provable: bool = True):
-    backends = nested_backends(CONFIG)
+def two_backends(second_provable: bool = True, config: EditorConfig = CONFIG):
+    backends = nested_backends(config)
     prover = backends.prover_double
     prover.hole_roots.update(TWO_ROOTS)
     if second_provable:
@@ -359,8 +359,86 @@ async def test_language_server_proves_all_sorrys_of_a_declaration_together(tmp_p
         await client.close()
 
 
+async def test_language_server_keeps_the_proofs_of_a_declaration_that_cannot_go_in(tmp_path):
+    """Both sorrys proved, but the edit is refused: the proofs stay (a message, and a diagnostic on the
+    declaration with a quick fix). The quick fix re-locates the pieces in the text as it is then,
+    runs the final check of the whole declaration again when the text changed, and offers the edit
+    only if it passes."""
+    log = tmp_path / "events.log"
+    client = EditorClient()
+    await client.start("llemma_prove.editor.lsp_server")
+
+    def pending():
+        return [d for d in client.diagnostics.get(doc.uri, []) if d.code == "llemma-proof"]
+
+    async def actions_at(text: str, offset: int):
+        position = utf16_position(text, offset)
+        return await client.code_actions(lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=lsp.Range(position, position),
+            context=lsp.CodeActionContext(diagnostics=[])))
+
+    async def run(action):
+        return await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+            command=action.command.command, arguments=action.command.arguments)), 30)
+
+    def verified():
+        return [d for _, e, d in read_events(log) if e == "verify-sketch"]
+
+    try:
+        await client.initialize({"backends": "test-lsp-two", "backendOptions": {"log": str(log)},
+                                 "expansions": 10}, tmp_path)
+        doc = client.open(tmp_path / "Two.lean", TWO)
+        client.refuse_edits = "the buffer is read-only"
+        (action, _suggest) = await actions_at(TWO, TWO.index("sorry"))
+        result = await run(action)
+        assert result["status"] == "proved" and result["applied"] is False
+        assert result["reason"] == "the buffer is read-only" and doc.text == TWO
+        assert result["proofs"] == ["exact h.symm", "exact h"]
+        proofs = "line 2: exact h.symm, line 4: exact h"
+        assert any(proofs in m.message for m in client.messages)  # nothing lost
+        (diagnostic,) = await client.wait_for(pending)
+        head = TWO.split("\n")[0]
+        assert diagnostic.range == lsp.Range(lsp.Position(0, 0), utf16_position(head, len(head)))
+        assert proofs in diagnostic.message and "Insert LLEMMA proofs of two" in diagnostic.message
+        assert len(verified()) == 1
+
+        # The text before the declaration changes: the diagnostic follows the declaration.
+        moved = "def pad : ℕ := 1\n\n" + TWO
+        client.change(doc, moved)
+        await client.wait_for(lambda: [d for d in pending() if d.range.start.line == 2])
+        # Inside the declaration but not on a sorry: the quick fix is offered there too.
+        inside = moved.index("exact ⟨h', h''⟩")
+        actions = await actions_at(moved, inside)
+        (insert,) = [a for a in actions if a.title == "Insert LLEMMA proofs of two (2 sorrys)"]
+        client.refuse_edits = ""
+
+        # The declaration itself changed: the pieces are found again, but the final check of the
+        # declaration as it stands now refuses them, so no edit is offered.
+        edited = moved.replace("exact ⟨h', h''⟩", "exact (⟨h', h''⟩)")
+        client.change(doc, edited)
+        applied_before = len(client.applied)
+        refused = await run(insert)
+        assert refused["applied"] is False and "does not check in it now" in refused["reason"]
+        assert len(client.applied) == applied_before and doc.text == edited
+        assert len(verified()) == 2
+        await client.wait_for(lambda: [d for d in pending() if "does not check" in d.message])
+
+        # Back to a text where they hold: re-located, checked again (the text before the declaration is
+        # not what the search saw), then applied as one edit.
+        client.change(doc, moved)
+        result = await run(insert)
+        assert result == {"status": "proved", "applied": True, "reason": None}
+        assert doc.text == moved.replace("by sorry", "by exact h.symm").replace("    sorry", "    exact h")
+        assert len(client.applied) == applied_before + 1
+        checks = verified()
+        assert len(checks) == 3 and checks[2] == checks[0]
+        await client.wait_for(lambda: not pending())
+    finally:
+        await client.close()
+
+
 def lsp_two_backends(config: EditorConfig):
-    return two_backends()
+    return two_backends(config=config)
 
 
 LSP_TWO_BACKENDS = EditorBackendsPlugin("test-lsp-two", lsp_two_backends, "tests only (tests/plugin_dist)")

@@ -86,3 +86,31 @@ async def test_two_sorrys_and_an_alternative_on_real_lean(tmp_path):
     text = path.read_text(encoding="utf-8")
     assert "have h1 : b = a := by exact h.symm" in text and "    exact h\n" in text
     assert "| succ m ih => rfl" in text and "sorry" not in text
+
+
+GOALS_TEXT = """theorem split_goals (p q : Prop) (hp : p) (hq : q) : p ∧ q := by
+  constructor <;> sorry
+
+theorem same_goals (p : Prop) (hp : p) : p ∧ p := by
+  constructor
+  all_goals sorry
+"""
+
+
+async def test_a_sorry_on_two_goals_on_real_lean(tmp_path):
+    """One `sorry` Lean runs on two goals: each goal searched from the REPL's own entry for it; distinct
+    proofs go in as `first | (focus P1; done) | (focus P2; done)`, one proof for both as it is, and
+    the final check of the file as written accepts both (the layout is Lean's to judge, not ours)."""
+    _require_lean()
+    path = tmp_path / "Goals.lean"
+    path.write_text(GOALS_TEXT, encoding="utf-8")
+    table = {"⊢ p": [("exact hq", -0.1), ("exact hp", -0.2)], "⊢ q": [("exact hq", -0.1)]}
+    backends = RealBackends(table)
+    try:
+        report = await prove_file(path, CONFIG, write=True, backends=backends)
+    finally:
+        await backends.close()
+    assert [o.status for o in report.outcomes] == ["proved"] * 2, [o.reason for o in report.outcomes]
+    text = path.read_text(encoding="utf-8")
+    assert "  constructor <;> first | (focus exact hp; done) | (focus exact hq; done)\n" in text
+    assert "  all_goals exact hp\n" in text and "sorry" not in text

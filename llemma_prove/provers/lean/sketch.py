@@ -1,10 +1,11 @@
 """Draft-Sketch-Prove on the Lean REPL: a sketch's `sorry` holes as proof states, the exact final check.
 
 The whole sketch runs once as a command (`statement := by <sketch>`) on the header environment; the
-REPL answers with one `sorries` entry per `sorry`, each with its position, goal and `proofState`.
-Each hole of the sketch is matched to the entry at its position (positions in the command are
-shifted back to the sketch's own lines and columns), so holes are independent and the fills of
-earlier holes are not needed. Tactics then run on a hole's proof state in the same REPL process
+REPL answers with one `sorries` entry per goal a `sorry` closes, each with its position, goal and
+`proofState` (a `sorry` run on several goals, `all_goals sorry`, has one entry per goal at one
+position). Each hole of the sketch is matched to the entries at its position (positions in the
+command are shifted back to the sketch's own lines and columns) and keeps all of them, in order, so
+holes are independent and the fills of earlier holes are not needed. Tactics then run on a hole's proof state in the same REPL process
 (proof states belong to one process: the session keeps its worker, and a restarted process is
 detected by its token). The assembled proof is checked by `LeanReplProver.verify_source`, the same
 from-scratch check as `verify`, on the exact text (header + statement + ` by` + filled sketch).
@@ -106,7 +107,16 @@ class LeanSketchSession:
                 line, column = to_sketch_position(command, offset, first.pos.line, first.pos.column)
                 where = f" (sketch line {line}, column {column})" if line >= 1 else " (in the statement)"
             return everywhere(f"the sketch does not elaborate{where}: {_first_problem(response)}")
-        goals: dict[int, HoleGoal] = {}
+        # One `sorry` run on several goals (`all_goals sorry`, `any_goals sorry`, `t <;> sorry`) gets
+        # one entry per goal, all with the same `pos`/`endPos`: leanprover-community/repl at 8fff855
+        # (v4.24.0), `REPL/Lean/InfoTree.lean`: `findSorryTacticNodes` collects, with `findAllInfo`,
+        # every `TacticInfo` node whose syntax is the `sorry` tactic and whose `goalsBefore` is not
+        # empty, and the combinators elaborate the one `sorry` syntax once per goal, each a node of
+        # its own; `InfoTree.sorries` keeps `goalsBefore.head!` of each, and `REPL/Main.lean`
+        # `sorries` records a proof state per entry. The recorded `H20231115_2` transcript
+        # (`induction' x with x hx` then `all_goals sorry`) shows the two entries at 3:12. So the
+        # entries are grouped by hole, in Lean's order, and the hole keeps every goal.
+        states: dict[int, list[GoalState]] = {}
         for entry in response.sorries:
             if entry.pos is None or entry.proof_state is None:
                 continue
@@ -115,8 +125,8 @@ class LeanSketchSession:
             if hole is None:
                 log.warning("%s: a sorry at %d:%d matches no hole of the sketch", theorem.name, line, column)
                 continue
-            goals[hole.index] = HoleGoal(hole.index, GoalState(entry.goal, HoleHandle(repl.token, entry.proof_state)))
-        return goals
+            states.setdefault(hole.index, []).append(GoalState(entry.goal, HoleHandle(repl.token, entry.proof_state)))
+        return {index: HoleGoal(index, found[0], more=tuple(found[1:])) for index, found in states.items()}
 
     async def step(self, state: GoalState, tactic: str) -> StepOutcome:
         handle = state.handle
