@@ -189,7 +189,7 @@ def shared_prompt_attention(
     if mask is not None and mask.dtype != torch.bool:
         mask = mask > torch.finfo(mask.dtype).min / 2  # an additive mask: very negative means hidden
     # queries as [batch, kv_heads, per_kv * q_len, dim]: each key head serves its query heads at once
-    q = query.reshape(batch, kv_heads, per_kv * q_len, dim)
+    q = (query * scale).reshape(batch, kv_heads, per_kv * q_len, dim)
     scores: list[torch.Tensor] = []  # per segment, in the layout of that segment's rows
     start = 0
     for keys, _ in segments:
@@ -197,13 +197,13 @@ def shared_prompt_attention(
         share = batch // rows
         stacked = q.reshape(rows, share, kv_heads, per_kv * q_len, dim).transpose(1, 2).reshape(
             rows, kv_heads, share * per_kv * q_len, dim)
-        s = torch.matmul(stacked, keys.transpose(-1, -2)).float() * scale
+        s = torch.matmul(stacked, keys.transpose(-1, -2))
+        s = s if s.dtype == torch.float32 else s.float()
         if mask is not None:
             m = mask[..., start : start + length]
             m = m[::share] if m.shape[0] == batch else m  # sequences sharing a segment share its mask
-            m = m[:, :, None, None].expand(m.shape[0], 1, share, per_kv, q_len, length).reshape(
-                m.shape[0], 1, share * per_kv * q_len, length)
-            s = s.masked_fill(~m, float("-inf"))
+            if not _all_visible(mask, m, (start, length, share)):
+                s.view(rows, kv_heads, share * per_kv, q_len, length).masked_fill_(~m[:, :, None], float("-inf"))
         scores.append(s)
         start += length
 
@@ -223,12 +223,24 @@ def shared_prompt_attention(
     out = torch.zeros((batch, kv_heads, per_kv * q_len, dim), dtype=torch.float32, device=query.device)
     for s, (_, values) in zip(scores, segments):
         rows = s.shape[0]
-        weights = torch.exp(s - to_rows(peak, rows)[..., None])
+        weights = s.sub_(to_rows(peak, rows)[..., None]).exp_()  # the scores are not needed any more
         total_weight += to_batch(weights.sum(-1), rows)
         out += to_batch(torch.matmul(weights.to(values.dtype), values).float(), rows)
     out = out / total_weight.clamp_min(torch.finfo(torch.float32).tiny)[..., None]
     out = out.reshape(batch, heads, q_len, dim).to(query.dtype)
     return out.transpose(1, 2).contiguous(), None
+
+
+def _all_visible(mask: torch.Tensor, part: torch.Tensor, key: tuple[int, int, int]) -> bool:
+    """Whether `part` of `mask` hides nothing (the few-shot prefix never does), asked once per forward
+    pass: every layer gets the same mask object, and on a GPU the answer costs a synchronisation."""
+    known = getattr(mask, "llemma_visible", None)
+    if known is None:
+        known = {}
+        mask.llemma_visible = known
+    if key not in known:
+        known[key] = bool(part.all())
+    return known[key]
 
 
 def use_shared_prompt_attention(model: Any) -> bool:
