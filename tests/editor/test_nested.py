@@ -513,6 +513,33 @@ async def test_language_server_keeps_a_partial_result_as_a_quick_fix(tmp_path):
         await client.close()
 
 
+async def test_a_partial_result_in_an_unchanged_text_goes_in_as_checked(tmp_path):
+    """Nothing changed since the search: the quick fix inserts the piece as the partial check passed it
+    (no new check, as `prove --write --partial` writes an unchanged file); the other sorry stays."""
+    log = tmp_path / "events.log"
+    client = EditorClient()
+    await client.start("llemma_prove.editor.lsp_server")
+    try:
+        await client.initialize({"backends": "test-lsp-two", "expansions": 10,
+                                 "backendOptions": {"log": str(log), "secondProvable": False}}, tmp_path)
+        doc = client.open(tmp_path / "Two.lean", TWO)
+        position = utf16_position(TWO, TWO.index("sorry"))
+        params = lsp.CodeActionParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
+                                      range=lsp.Range(position, position), context=lsp.CodeActionContext(diagnostics=[]))
+        (action, _suggest) = await client.code_actions(params)
+        await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+            command=action.command.command, arguments=action.command.arguments)), 30)
+        (insert,) = [a for a in await client.code_actions(params) if a.title.startswith("Insert the")]
+        opened = len([e for _, e, _ in read_events(log) if e == "open-sketch"])
+        result = await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+            command=insert.command.command, arguments=insert.command.arguments)), 30)
+        assert result == {"status": "partial", "applied": True, "reason": None}
+        assert doc.text == TWO.replace("by sorry", "by exact h.symm")
+        assert len([e for _, e, _ in read_events(log) if e == "open-sketch"]) == opened == 2
+    finally:
+        await client.close()
+
+
 async def test_a_piece_that_brings_its_own_sorry_is_never_a_partial_write():
     """The partial check counts the sorrys left: a piece that adds one is refused before Lean is asked."""
     from llemma_prove.editor.session import recheck_declaration
