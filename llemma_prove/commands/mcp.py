@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Optional
 
@@ -34,8 +35,7 @@ def register(app: typer.Typer) -> None:
                               lean_project=lean_project, expansions=expansions, candidates=candidates,
                               time_limit_s=time_limit, backends=backends)
         try:
-            import mcp  # noqa: F401
-
+            importlib.import_module("mcp")  # the SDK is imported where it is used; here only its presence
             from ..editor.mcp_server import serve
         except ImportError as exc:  # the `mcp` extra
             raise UserError(f"the MCP server needs the mcp package (pip install 'llemma-prove[mcp]'): {exc}")

@@ -10,14 +10,16 @@ from typing import Any, Optional
 
 import typer
 
+from .. import vocabulary
 from ..config import DEFAULT_MODEL
-from ..vocabulary import (  # noqa: F401  (re-exported: the commands validate with these, one message each)
-    check_at_least_one,
-    check_budget,
-    check_endpoint,
-    check_positive_seconds,
-    check_statements,
-)
+
+# The commands validate with these (`options.check_budget(...)`), one message each, the same functions
+# as the language server's initialization options.
+check_at_least_one = vocabulary.check_at_least_one
+check_budget = vocabulary.check_budget
+check_endpoint = vocabulary.check_endpoint
+check_positive_seconds = vocabulary.check_positive_seconds
+check_statements = vocabulary.check_statements
 
 
 # Help panels: options are listed under these headings (cli.py prints them at 80 columns).

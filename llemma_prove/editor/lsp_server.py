@@ -14,7 +14,12 @@ command `llemma.prove`, which
   kept as a diagnostic on its `sorry` with the quick fix "Insert LLEMMA proof" (checked again first).
   The proofs of every `sorry` of one declaration take the same path together: re-anchored, checked
   again as a whole when needed, applied as one edit, or kept as a diagnostic on the declaration with
-  the quick fix "Insert LLEMMA proofs of NAME";
+  the quick fix "Insert LLEMMA proofs of NAME". When only some sorrys of a declaration are proved, the
+  pieces are never applied unasked: they stay as a diagnostic on the declaration with the quick fix
+  "Insert the k proved sorrys of NAME (m remain)", which takes that same path, and whose check (when
+  the text changed) is the one `prove --write --partial` writes with (`session.check_partial`:
+  Lean elaborates the declaration with them and the other sorrys left open; weaker than the final
+  check, which cannot pass while a sorry stays);
 - otherwise says why in a `window/showMessage` and an information diagnostic on the `sorry`.
 
 A `sorry` that cannot be searched gets a disabled code action with the reason; for clients that
@@ -118,24 +123,42 @@ class PendingProof:
     """A checked proof that could not be applied yet, and the text it was found (or last checked) in.
 
     One piece per `sorry`: a lone `sorry`'s proof, or the proofs of every `sorry` of one declaration,
-    which go in together (the final check accepted them together, never one without the others)."""
+    which go in together (the final check accepted them together, never one without the others), or
+    a partial result: the pieces found for some `sorry`s of a declaration, `remaining` others staying
+    `sorry` (checked only as `prove --write --partial` checks: `session.check_partial`)."""
 
     id: str
     pieces: tuple[Piece, ...]
     text: str
     why: str
+    remaining: int = 0  # a partial result: how many other sorrys of the declaration stay
 
     @property
     def target(self) -> Target:
         return self.pieces[0].target
 
     @property
-    def whole_declaration(self) -> bool:
-        return len(self.pieces) > 1
+    def partial(self) -> bool:
+        return self.remaining > 0
+
+    @property
+    def of_declaration(self) -> bool:
+        """Shown on its declaration and checked again as a declaration (several pieces, or partial)."""
+        return len(self.pieces) > 1 or self.partial
+
+    @property
+    def what(self) -> str:
+        name = self.target.name
+        if self.partial:
+            others = f"{self.remaining} other {_remain(self.remaining)}"
+            return f"the {_count(len(self.pieces), 'proved sorry')} of {name} ({others})"
+        if self.of_declaration:
+            return f"proofs of the {len(self.pieces)} sorrys of {name}"
+        return f"proof of {self.target.label}"
 
     @property
     def proof_text(self) -> str:
-        if not self.whole_declaration:
+        if not self.of_declaration:
             return " ; ".join(self.pieces[0].steps)
         return ", ".join(f"line {p.target.line}: {' ; '.join(p.steps)}" for p in self.pieces)
 
@@ -338,7 +361,11 @@ class LlemmaServer(LanguageServer):
             span = self._pending_span(doc, item)
             if span is None:
                 continue
-            if item.whole_declaration:
+            if item.partial:
+                total = len(item.pieces) + item.remaining
+                message = (f"LLEMMA proved {len(item.pieces)} of the {total} sorrys of {item.target.name}, not "
+                           f"inserted ({item.why}): {item.proof_text}. {PARTIAL_CHECK}. Quick fix: {_insert_title(item)}")
+            elif item.of_declaration:
                 message = (f"LLEMMA found proofs of all {len(item.pieces)} sorrys of {item.target.name} that are not "
                            f"inserted ({item.why}): {item.proof_text}. Quick fix: {_insert_title(item)}")
             else:
@@ -356,7 +383,7 @@ class LlemmaServer(LanguageServer):
         if any(f is None for f in found):
             return None
         first = found[0].target  # type: ignore[union-attr]
-        if not item.whole_declaration or first.declaration is None:
+        if not item.of_declaration or first.declaration is None:
             return first.start, first.end
         start = first.declaration.keyword_start
         line_end = doc.source.find("\n", start)
@@ -366,7 +393,7 @@ class LlemmaServer(LanguageServer):
     def _pending_action_span(self, doc: TextDocument, item: PendingProof) -> tuple[int, int] | None:
         """Where the quick fix is offered: the `sorry`, or anywhere in the declaration."""
         span = self._pending_span(doc, item)
-        if span is None or not item.whole_declaration:
+        if span is None or not item.of_declaration:
             return span
         found = find_again(item.target, item.text, doc.source, self._views.get(doc.uri))
         decl = found.target.declaration if found is not None else None
@@ -641,15 +668,26 @@ class LlemmaServer(LanguageServer):
         mine = next(o for o in outcomes if o.target.start == target.start)
         if not all(o.proved and o.edit is not None for o in outcomes):
             self._end_progress(job, "no proof")
-            pieces = [f"line {o.target.line}: {' ; '.join(o.steps)}" for o in outcomes if o.partial]
+            partial = [o for o in outcomes if o.partial]
+            pieces = [f"line {o.target.line}: {' ; '.join(o.steps)}" for o in partial]
             found = f" Found pieces (the declaration keeps another sorry): {', '.join(pieces)}." if pieces else ""
             for o in outcomes:
-                if not o.proved:
+                if not o.proved and not o.partial:
                     self.set_diagnostic(doc, o.target, f"LLEMMA found no proof ({o.status}): {o.reason}")
+            result = {"status": mine.status, "reason": mine.reason,
+                      "partial": [{"line": o.target.line, "steps": list(o.steps)} for o in partial]}
+            if partial:
+                # Kept, never applied unasked (as the CLI writes them only with --partial): a diagnostic on
+                # the declaration whose quick fix takes the same path as a whole declaration's proofs.
+                item = PendingProof(uuid.uuid4().hex, tuple(Piece(o.target, o.steps) for o in partial), text,
+                                    "the others were not proved; a partial result goes in only on request",
+                                    remaining=len(outcomes) - len(partial))
+                self._keep_partial(doc.uri, item)
+                found += f" {PARTIAL_CHECK}; the quick fix {_insert_title(item)} inserts them."
+                result["pending"] = item.id
             self.message(lsp.MessageType.Warning,
                          f"LLEMMA: no proof for all {len(group)} sorrys of {target.name}: {mine.reason}.{found}")
-            return {"status": mine.status, "reason": mine.reason,
-                    "partial": [{"line": o.target.line, "steps": list(o.steps)} for o in outcomes if o.partial]}
+            return result
         self._end_progress(job, "proof found")
         # The same path as one proof: re-anchored in the current text (checked again there when the
         # declaration or the text before it changed), applied as one edit, else kept pending.
@@ -662,6 +700,16 @@ class LlemmaServer(LanguageServer):
         if not applied:
             result["reason"] = why
         return result
+
+    def _keep_partial(self, uri: str, item: PendingProof) -> None:
+        """A partial result of a declaration, pending; it replaces an earlier partial result for the same
+        declaration in the same text (a new search of it)."""
+        per_doc = self._pending.setdefault(uri, {})
+        for key in [k for k, v in per_doc.items() if v.partial and v.text == item.text
+                    and v.target.declaration == item.target.declaration]:
+            per_doc.pop(key)
+        per_doc[item.id] = item
+        self.publish(uri)
 
     async def _apply(self, doc: TextDocument, text: str, target: Target, outcome: TargetOutcome) -> dict[str, Any]:
         assert outcome.edit is not None
@@ -680,22 +728,25 @@ class LlemmaServer(LanguageServer):
         if item is None:
             return {"status": "no-target", "reason": "that proof is no longer pending"}
         applied, why = await self._place(uri, item)
-        return {"status": "proved", "applied": applied, "reason": why or None}
+        return {"status": "partial" if item.partial else "proved", "applied": applied, "reason": why or None}
 
     async def _place(self, uri: str, item: PendingProof) -> tuple[bool, str]:
         """Put a checked proof where its target now stands (for a whole declaration: every piece at its
         `sorry`, in one edit), checking it again when the text the prover reads before it (or the
         declaration) changed. If it cannot be applied, it stays pending: a message with the proof, and a
-        diagnostic (on the `sorry`, or on the declaration) with the quick fix to insert it."""
+        diagnostic (on the `sorry`, or on the declaration) with the quick fix to insert it.
+
+        A partial result takes the same path; its check (when the text changed) is the one `prove
+        --write --partial` writes with (`session.check_partial`), and its other sorrys must still be
+        there."""
         proof_text = item.proof_text
-        what = (f"proofs of the {len(item.pieces)} sorrys of {item.target.name}" if item.whole_declaration
-                else f"proof of {item.target.label}")
+        what = item.what
         current = self.workspace.get_text_document(uri)
         text_now = current.source
         found = [find_again(p.target, item.text, text_now, self._views.get(uri)) for p in item.pieces]
         if any(f is None for f in found):
             why = ("a sorry of the declaration, or the declaration, is no longer in the document"
-                   if item.whole_declaration else "its sorry or declaration is no longer in the document")
+                   if item.of_declaration else "its sorry or declaration is no longer in the document")
             self._pending.setdefault(uri, {})[item.id] = replace(item, why=why)
             self.message(lsp.MessageType.Warning,
                          f"LLEMMA: {what} found, but the sorry or the text before it changed "
@@ -708,15 +759,17 @@ class LlemmaServer(LanguageServer):
         else:
             reason = ""
             try:
-                if item.whole_declaration:
-                    checked = await recheck_declaration(targets, [p.steps for p in item.pieces], self.backends(uri))
+                if item.of_declaration:
+                    checked = await recheck_declaration(targets, [p.steps for p in item.pieces], self.backends(uri),
+                                                        remaining=item.remaining)
                 else:
                     checked = [await recheck(targets[0], item.pieces[0].steps, self.backends(uri))]
             except UserError as exc:
                 checked = []
                 reason = str(exc)
-            if not checked or not all(c.proved and c.edit is not None for c in checked):
-                reason = reason or next((c.reason for c in checked if not c.proved), "")
+            passed = [c.edit is not None and (c.partial if item.partial else c.proved) for c in checked]
+            if not checked or not all(passed):
+                reason = reason or next((c.reason for c, ok in zip(checked, passed) if not ok), "")
                 why = f"the text changed and the proof does not check in it now: {reason}"
                 self._pending.setdefault(uri, {})[item.id] = item.retargeted(targets, text_now, why)
                 self.message(lsp.MessageType.Warning, f"LLEMMA: {what} not inserted ({why}). Proof: {proof_text}")
@@ -736,7 +789,8 @@ class LlemmaServer(LanguageServer):
                 edits=text_edits)])
         else:
             workspace_edit = lsp.WorkspaceEdit(changes={current.uri: text_edits})
-        label = (f"LLEMMA: proofs of {item.target.name}" if item.whole_declaration
+        label = (f"LLEMMA: proved sorrys of {item.target.name}" if item.partial
+                 else f"LLEMMA: proofs of {item.target.name}" if item.of_declaration
                  else f"LLEMMA: proof of {item.target.name}")
         answer = await self.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=label))
         if answer and answer.applied:
@@ -753,8 +807,24 @@ class LlemmaServer(LanguageServer):
         return False, why
 
 
+# What a partial result's pieces are checked with (the CLI's `--partial`), said wherever they are offered.
+PARTIAL_CHECK = ("Checked as `prove --write --partial` checks: Lean elaborates the declaration with them in place "
+                 "and the other sorrys left open; the final check has not run, the declaration is not proved")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _remain(n: int) -> str:
+    return "remains" if n == 1 else "remain"
+
+
 def _insert_title(item: PendingProof) -> str:
-    if item.whole_declaration:
+    if item.partial:
+        return (f"Insert the {_count(len(item.pieces), 'proved sorry')} of {item.target.name} "
+                f"({item.remaining} {_remain(item.remaining)})")
+    if item.of_declaration:
         return f"Insert LLEMMA proofs of {item.target.name} ({len(item.pieces)} sorrys)"
     return f"Insert LLEMMA proof of {item.target.name}"
 

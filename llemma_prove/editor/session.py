@@ -9,7 +9,8 @@ proof is opened once with its `sorry`s as holes (`SketchProver.open_sketch`; on 
 goals are the REPL's own `sorries`, matched by position), best-first search runs from each hole's
 goal in order, and the edits that replace the `sorry`s are spliced into the proof text, which
 `SketchProver.verify_sketch` then checks from scratch, byte for byte as it will be written
-(`prove_declaration`; found pieces of a declaration not fully proved are PARTIAL).
+(`prove_declaration`; found pieces of a declaration not fully proved are PARTIAL, after the weaker
+`check_partial`).
 
 Also here: `recheck` (the final check again, for a proof found in an earlier version of the text),
 `suggest_steps` (the model's next steps at a target's goal that the prover accepts) and
@@ -497,10 +498,15 @@ async def _verify_filled(sketcher: SketchProver, theorem: Theorem, body: str) ->
 
 
 async def recheck_declaration(targets: Sequence[Target], steps: Sequence[Sequence[str]],
-                              backends: Backends) -> list[TargetOutcome]:
+                              backends: Backends, *, remaining: int = 0) -> list[TargetOutcome]:
     """`recheck` for proofs of every `sorry` of one declaration (found in an earlier version of the
     text): each piece put at its target as the declaration stands now, and one final check of the whole
-    declaration with all of them in place. Each outcome carries its edit only if that check passes."""
+    declaration with all of them in place. Each outcome carries its edit only if that check passes.
+
+    `remaining`: the pieces are a partial result, and that many other `sorry`s of the declaration stay
+    (they must still be there, as `sorry`s). Then the check is the one `--partial` writes with
+    (`check_partial`, weaker than the final check: the declaration is not proved) and the outcomes
+    are PARTIAL."""
     started = time.monotonic()
     if len(targets) != len(steps) or not targets:
         raise ValueError("one list of steps per target")
@@ -518,14 +524,23 @@ async def recheck_declaration(targets: Sequence[Target], steps: Sequence[Sequenc
         return every(UNSUPPORTED, "the prover cannot check a proof inside a sketch, which a nested sorry needs")
     sketch = parse_sketch(first.sketch_body, theorem.language)
     holes = {(h.start, h.end): h for h in sketch.holes}
-    if len(sketch.holes) != len(targets) or any(t.sketch_hole not in holes for t in targets):
+    if len(sketch.holes) != len(targets) + remaining or any(t.sketch_hole not in holes for t in targets):
+        left = f" and {remaining} left open" if remaining else ""
         return every(SearchStatus.REJECTED.value, f"the declaration now has {len(sketch.holes)} sorrys and the proofs "
-                                                  f"are for {len(targets)}")
+                                                  f"are for {len(targets)}{left}")
     clean = [tuple(s for s in st if s.strip()) for st in steps]
     if not all(clean):
         return every(SearchStatus.REJECTED.value, "no steps to check")
     edits = [proof_edit(t, st) for t, st in zip(targets, clean)]
     body = sketch.fill({holes[t.sketch_hole].index: e.new_text for t, e in zip(targets, edits)})
+    if remaining:
+        ok, why = await check_partial(sketcher, theorem, body, remaining)
+        if not ok:
+            return every(SearchStatus.REJECTED.value,
+                         f"the declaration does not elaborate with the pieces in the current text: {why}")
+        elapsed = time.monotonic() - started
+        return [TargetOutcome(t, PARTIAL, st, e, elapsed, f"{remaining} other sorry(s) of the declaration stay; it "
+                              "elaborates with them left in place") for t, st, e in zip(targets, clean, edits)]
     verification = await _verify_filled(sketcher, theorem, body)
     if not verification.accepted:
         return every(SearchStatus.REJECTED.value, f"the final check refused the proofs in the current text: "
@@ -623,7 +638,7 @@ async def prove_declaration(
                 for t in targets]
     partial_ok, partial_reason = False, ""
     if found:
-        partial_ok, partial_reason = await _elaborates(sketcher, theorem, body)
+        partial_ok, partial_reason = await check_partial(sketcher, theorem, body, len(targets) - len(found))
     out = []
     missing = ", ".join(str(t.line) for t in targets if holes[t.sketch_hole].index not in found)
     for t in targets:
@@ -641,6 +656,18 @@ async def prove_declaration(
                                       f"found, but the declaration does not elaborate with it: {partial_reason}",
                                       expansions.get(index, 0)))
     return out
+
+
+async def check_partial(sketcher: SketchProver, theorem: Theorem, body: str, remaining: int) -> tuple[bool, str]:
+    """The check a partial write gets (`prove --write --partial`, and the language server's quick fix
+    for a partial result): the declaration with the found pieces filled (`body`) must hold exactly the
+    `remaining` sorrys the search did not close (a piece that brings its own `sorry` is refused), and
+    Lean must elaborate it with those left in place. Weaker than the final check: the declaration
+    still uses `sorry`, so it is not proved, and no from-scratch check of the whole proof runs."""
+    left = len(parse_sketch(body, theorem.language).holes)
+    if left != remaining:
+        return False, f"it would keep {left} sorrys where {remaining} were left open"
+    return await _elaborates(sketcher, theorem, body)
 
 
 async def _elaborates(sketcher: SketchProver, theorem: Theorem, body: str) -> tuple[bool, str]:

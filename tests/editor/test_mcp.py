@@ -4,7 +4,6 @@ its own process, the scripted provers and model plugged in through the editor's 
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import pytest

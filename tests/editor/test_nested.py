@@ -437,8 +437,127 @@ async def test_language_server_keeps_the_proofs_of_a_declaration_that_cannot_go_
         await client.close()
 
 
+async def test_language_server_keeps_a_partial_result_as_a_quick_fix(tmp_path):
+    """Only the first of two sorrys is proved: nothing is applied unasked; the piece stays as a
+    diagnostic on the declaration with a quick fix that follows the declaration, runs the check
+    `prove --write --partial` writes with (Lean elaborates the declaration with the piece in and the
+    other sorry left open) when the text changed, and inserts only the proved piece."""
+    log = tmp_path / "events.log"
+    client = EditorClient()
+    await client.start("llemma_prove.editor.lsp_server")
+
+    def pending():
+        return [d for d in client.diagnostics.get(doc.uri, []) if d.code == "llemma-proof"]
+
+    async def actions_at(text: str, offset: int):
+        position = utf16_position(text, offset)
+        return await client.code_actions(lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=lsp.Range(position, position),
+            context=lsp.CodeActionContext(diagnostics=[])))
+
+    async def run(action):
+        return await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+            command=action.command.command, arguments=action.command.arguments)), 30)
+
+    def events(kind: str):
+        return [d for _, e, d in read_events(log) if e == kind]
+
+    title = "Insert the 1 proved sorry of two (1 remains)"
+    try:
+        await client.initialize({"backends": "test-lsp-two", "expansions": 10,
+                                 "backendOptions": {"log": str(log), "secondProvable": False}}, tmp_path)
+        doc = client.open(tmp_path / "Two.lean", TWO)
+        (action, _suggest) = await actions_at(TWO, TWO.index("sorry"))
+        result = await run(action)
+        assert result["status"] == "partial" and result["partial"] == [{"line": 2, "steps": ["exact h.symm"]}]
+        assert doc.text == TWO and client.applied == []  # a partial result is not applied unasked
+        assert any("line 2: exact h.symm" in m.message and title in m.message for m in client.messages)
+        (diagnostic,) = await client.wait_for(pending)
+        head = TWO.split("\n")[0]
+        assert diagnostic.range == lsp.Range(lsp.Position(0, 0), utf16_position(head, len(head)))
+        assert diagnostic.message.startswith("LLEMMA proved 1 of the 2 sorrys of two")
+        assert "line 2: exact h.symm" in diagnostic.message and f"Quick fix: {title}" in diagnostic.message
+        # The weaker guarantee is said where the piece is offered.
+        assert "the final check has not run, the declaration is not proved" in diagnostic.message
+        # The search opened the sketch, then checked the piece with the other sorry left open; the
+        # final check of the declaration never ran (it cannot pass while a sorry stays).
+        assert len(events("open-sketch")) == 2 and events("verify-sketch") == []
+
+        # Text added above the declaration: the diagnostic follows it, the quick fix is offered inside it.
+        moved = "def pad : ℕ := 1\n\n" + TWO
+        client.change(doc, moved)
+        await client.wait_for(lambda: [d for d in pending() if d.range.start.line == 2])
+        (insert,) = [a for a in await actions_at(moved, moved.index("exact ⟨h', h''⟩")) if a.title == title]
+
+        # The declaration itself changed: the piece is found again, but Lean does not elaborate the
+        # declaration as it stands now with it, so nothing is applied.
+        edited = moved.replace("exact ⟨h', h''⟩", "exact (⟨h', h''⟩)")
+        client.change(doc, edited)
+        refused = await run(insert)
+        assert refused["status"] == "partial" and refused["applied"] is False
+        assert "does not check in it now" in refused["reason"] and "does not elaborate" in refused["reason"]
+        assert client.applied == [] and doc.text == edited
+        assert len(events("open-sketch")) == 3
+        await client.wait_for(lambda: [d for d in pending() if "does not check" in d.message])
+
+        # Back to a text where it holds: found again, checked again (the text before the declaration is
+        # not what the search saw), and only the proved piece goes in; the other sorry stays.
+        client.change(doc, moved)
+        result = await run(insert)
+        assert result == {"status": "partial", "applied": True, "reason": None}
+        assert doc.text == moved.replace("by sorry", "by exact h.symm") and "    sorry\n" in doc.text
+        assert len(client.applied) == 1
+        assert len(events("open-sketch")) == 4 and events("verify-sketch") == []
+        await client.wait_for(lambda: not pending())
+    finally:
+        await client.close()
+
+
+async def test_a_partial_result_in_an_unchanged_text_goes_in_as_checked(tmp_path):
+    """Nothing changed since the search: the quick fix inserts the piece as the partial check passed it
+    (no new check, as `prove --write --partial` writes an unchanged file); the other sorry stays."""
+    log = tmp_path / "events.log"
+    client = EditorClient()
+    await client.start("llemma_prove.editor.lsp_server")
+    try:
+        await client.initialize({"backends": "test-lsp-two", "expansions": 10,
+                                 "backendOptions": {"log": str(log), "secondProvable": False}}, tmp_path)
+        doc = client.open(tmp_path / "Two.lean", TWO)
+        position = utf16_position(TWO, TWO.index("sorry"))
+        params = lsp.CodeActionParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
+                                      range=lsp.Range(position, position), context=lsp.CodeActionContext(diagnostics=[]))
+        (action, _suggest) = await client.code_actions(params)
+        await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+            command=action.command.command, arguments=action.command.arguments)), 30)
+        (insert,) = [a for a in await client.code_actions(params) if a.title.startswith("Insert the")]
+        opened = len([e for _, e, _ in read_events(log) if e == "open-sketch"])
+        result = await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+            command=insert.command.command, arguments=insert.command.arguments)), 30)
+        assert result == {"status": "partial", "applied": True, "reason": None}
+        assert doc.text == TWO.replace("by sorry", "by exact h.symm")
+        assert len([e for _, e, _ in read_events(log) if e == "open-sketch"]) == opened == 2
+    finally:
+        await client.close()
+
+
+async def test_a_piece_that_brings_its_own_sorry_is_never_a_partial_write():
+    """The partial check counts the sorrys left: a piece that adds one is refused before Lean is asked."""
+    from llemma_prove.editor.session import recheck_declaration
+
+    first, _second = lean(TWO).targets
+    backends = two_backends(second_provable=False)
+    (outcome, ) = await recheck_declaration([first], [("skip", "sorry")], backends, remaining=1)
+    assert outcome.status == "rejected" and outcome.edit is None and not outcome.partial
+    assert "it would keep 2 sorrys where 1 were left open" in outcome.reason
+    assert backends.prover_double.sketches == []
+    # Without `remaining`, the count of sorrys must match the pieces: a partial set is refused.
+    (outcome, ) = await recheck_declaration([first], [("exact h.symm",)], backends)
+    assert outcome.status == "rejected" and "now has 2 sorrys and the proofs are for 1" in outcome.reason
+
+
 def lsp_two_backends(config: EditorConfig):
-    return two_backends(config=config)
+    """Option `secondProvable` (default true): false makes the second sorry of `TWO` unprovable."""
+    return two_backends(second_provable=bool(config.backend_options.get("secondProvable", True)), config=config)
 
 
 LSP_TWO_BACKENDS = EditorBackendsPlugin("test-lsp-two", lsp_two_backends, "tests only (tests/plugin_dist)")
