@@ -12,7 +12,7 @@ $PY -c "import torch, transformers; print('torch', torch.__version__, 'transform
 # Batched vs one call per state: 32 states x 32 beams, random Llama 2048 x 16 layers (805M parameters).
 timeout 240 $PY benchmarks/generation.py --case batched --device cuda --dtype bfloat16 \
   --hidden-size 2048 --layers 16 --max-batch-size 256 --states 32 --candidates 32 --max-new-tokens 32
-# Shared prefix reused vs recomputed: same model, 8 requests x 4 states x 8 beams, 32 new tokens.
+# Shared prefix reused vs recomputed: same model, 8 requests x (1 and 4) states x 8 beams, 32 new tokens.
 timeout 240 $PY benchmarks/generation.py --case prefix --device cuda --dtype bfloat16 \
   --prefix-hidden 2048 --prefix-layers 16 --prefix-requests 8 --prefix-states 4 --prefix-beams 8 \
   --prefix-new-tokens 32 --repeats 3
