@@ -90,7 +90,8 @@ def test_verbosity_levels():
 
 def test_shell_completion_is_offered_and_answers():
     assert "--install-completion" in run_cli("--help").stdout
-    script = run_cli("--show-completion", "bash")
+    # the shell is named, so typer must not guess it from the process tree (which differs under pytest)
+    script = run_cli("--show-completion", "bash", env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert script.returncode == 0 and "_LLEMMA_PROVE_COMPLETE" in script.stdout
     words = run_cli(env={"_LLEMMA_PROVE_COMPLETE": "complete_bash", "COMP_WORDS": "llemma-prove minif2f --clean",
                          "COMP_CWORD": "2"})
