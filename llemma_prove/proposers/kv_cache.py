@@ -116,8 +116,26 @@ class SegmentedLayer(DynamicLayer):
 
 
 def _within_groups(beam_idx: torch.Tensor, group: int) -> bool:
-    rows = torch.arange(beam_idx.shape[0], device=beam_idx.device)
-    return torch.equal(beam_idx // group, rows // group)
+    """Whether every sequence's new parent shares its `group`; answered once per reorder (every layer
+    gets the same index tensor, and on a GPU the answer costs a synchronisation)."""
+    known = getattr(beam_idx, "llemma_within", None)
+    if known is None:
+        known = {}
+        beam_idx.llemma_within = known
+    key = (group, _version(beam_idx))  # an index tensor written in place is asked again
+    if key not in known:
+        rows = torch.arange(beam_idx.shape[0], device=beam_idx.device)
+        known[key] = torch.equal(beam_idx // group, rows // group)
+    return known[key]
+
+
+def _version(tensor: torch.Tensor) -> int | None:
+    """The in-place write counter (inference tensors keep none; transformers makes its masks and beam
+    indices afresh for every step)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return None
 
 
 def _expand_rows(tensor: torch.Tensor, batch: int) -> torch.Tensor:
@@ -238,6 +256,7 @@ def _all_visible(mask: torch.Tensor, part: torch.Tensor, key: tuple[int, int, in
     if known is None:
         known = {}
         mask.llemma_visible = known
+    key = (*key, _version(mask))
     if key not in known:
         known[key] = bool(part.all())
     return known[key]
