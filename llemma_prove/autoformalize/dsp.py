@@ -26,12 +26,12 @@ from ..interfaces import ProverSession
 from ..search import best_first_search
 from ..types import GoalState, Language, OutcomeKind, StepOutcome, Theorem, Verdict, Verification
 from .config import AutoformalizeConfig, Paper, Parts
-from .holes import Hole, Sketch, lean_every_goal_text, parse_sketch
+from .holes import Hole, Sketch, every_goal_steps, parse_sketch
 from .oracles import oracle_use, oracle_words, rejected_only_for_oracles
 from .paper import DSP_MAX_PROMPT_CHARS, DSP_STOP, check_context, dsp_prompt
 from .problems import InformalProblem
 from .prompts import cut, draft_prompt, sketch_prompt
-from .protocols import HammerSession, HoleGoal, SketchSession, closes_goal
+from .protocols import HammerSession, HoleGoal, SketchSession, proof_found_before
 from .selection import examples_for
 from .target import problem_theorem
 from .statement import StatementOutcome, autoformalize_statement
@@ -233,12 +233,8 @@ async def close_every_goal(
     proofs = [first.steps]
     attempts = first.attempts
     for k, state in enumerate(states[1:], start=2):
-        reused = None
-        for proof in dict.fromkeys(proofs):
-            attempts += 1
-            if await closes_goal(session, state, proof):
-                reused = proof
-                break
+        reused, tried = await proof_found_before(session, state, proofs)
+        attempts += tried
         if reused is not None:
             proofs.append(reused)
             continue
@@ -248,9 +244,7 @@ async def close_every_goal(
             return HoleResult(hole.index, hole.line, states[0].text, False, None, (), attempts,
                               f"goal {k} of the {len(states)} this hole runs on stayed open: {result.message}"[:300])
         proofs.append(result.steps)
-    distinct = list(dict.fromkeys(proofs))
-    steps = distinct[0] if len(distinct) == 1 else (lean_every_goal_text(distinct),)
-    return HoleResult(hole.index, hole.line, states[0].text, True, first.method, steps, attempts)
+    return HoleResult(hole.index, hole.line, states[0].text, True, first.method, every_goal_steps(proofs), attempts)
 
 
 async def prove_sketch(

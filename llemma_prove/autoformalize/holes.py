@@ -279,6 +279,12 @@ def lean_every_goal_text(proofs: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def every_goal_steps(proofs: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    """The steps that replace a hole given one proof per goal it runs on (see `lean_every_goal_text`)."""
+    distinct = list(dict.fromkeys(proofs))
+    return distinct[0] if len(distinct) == 1 else (lean_every_goal_text(distinct),)
+
+
 def isabelle_fill_text(hole: Hole, steps: Sequence[str]) -> str:
     """Isabelle text for a hole: the closing method (`by auto`, Sledgehammer's `by (metis ...)`)."""
     if not steps:

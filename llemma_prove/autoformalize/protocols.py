@@ -71,6 +71,18 @@ async def closes_goal(session: SketchSession, state: GoalState, steps: Sequence[
     return False
 
 
+async def proof_found_before(session: SketchSession, state: GoalState, proofs: Sequence[tuple[str, ...]]
+                             ) -> tuple[tuple[str, ...] | None, int]:
+    """The first of the distinct `proofs` (found for earlier goals of the same hole) that closes `state`,
+    and how many were tried: a goal is searched only when none does."""
+    tried = 0
+    for proof in dict.fromkeys(proofs):
+        tried += 1
+        if await closes_goal(session, state, proof):
+            return proof, tried
+    return None, tried
+
+
 @runtime_checkable
 class SketchProver(Protocol):
     async def open_sketch(self, theorem: Theorem, sketch: Sketch) -> SketchSession:

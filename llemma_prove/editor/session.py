@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
-from ..autoformalize.holes import lean_every_goal_text, parse_sketch
-from ..autoformalize.protocols import HoleGoal, SketchProver, SketchSession, closes_goal
+from ..autoformalize.holes import every_goal_steps, parse_sketch
+from ..autoformalize.protocols import HoleGoal, SketchProver, SketchSession, proof_found_before
 from ..errors import ProposerError, ProverError
 from ..interfaces import Proposer, Prover, ProverSession
 from ..search import SearchResult, best_first_search, prove_theorem
@@ -321,11 +321,7 @@ async def search_hole(session: SketchSession, theorem: Theorem, goal: HoleGoal, 
     proofs: list[tuple[str, ...]] = []
     spent = 0
     for k, state in enumerate(states):
-        reused = None
-        for proof in dict.fromkeys(proofs):
-            if await closes_goal(session, state, proof):
-                reused = proof
-                break
+        reused, _ = await proof_found_before(session, state, proofs)
         if reused is not None:
             proofs.append(reused)
             continue
@@ -344,10 +340,10 @@ async def search_hole(session: SketchSession, theorem: Theorem, goal: HoleGoal, 
                 reason = f"this sorry runs on {len(states)} goals; goal {k + 1} ({label}): {reason}{proved}"
             return HoleSearch(None, result.status.value, reason, spent, best_partial_path(result))
         proofs.append(tuple(result.proof.tactics))
-    distinct = list(dict.fromkeys(proofs))
-    steps = distinct[0] if len(distinct) == 1 else (lean_every_goal_text(distinct),)
+    steps = every_goal_steps(proofs)
     if len(states) > 1:
-        log.info("%s: one sorry on %d goals closed by %d distinct proof(s)", theorem.name, len(states), len(distinct))
+        log.info("%s: one sorry on %d goals closed by %d distinct proof(s)", theorem.name, len(states),
+                 len(set(proofs)))
     return HoleSearch(steps, PROVED, "", spent)
 
 
