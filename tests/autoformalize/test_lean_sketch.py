@@ -118,6 +118,16 @@ async def test_a_sketch_with_an_error_reports_it_at_the_sketch_position(tmp_path
     assert goal.error == "the sketch does not elaborate (sketch line 4, column 8): unknown identifier 'bogus'"
 
 
+async def dsp_on_the_sum_problem(parts, prover):
+    """DSP on the two-amounts problem with `parts`; the prover is closed afterwards."""
+    problem = InformalProblem("t", "Two amounts add up to 35.", "b = 25, a = 10.", STATEMENT, header="")
+    try:
+        return await draft_sketch_prove(problem, AutoformalizeConfig(target=Language.LEAN4, mode=Mode.DSP), parts)
+    finally:
+        await prover.close()
+
+
+
 async def test_dsp_end_to_end_on_the_stand_in_repl(tmp_path, no_leftover_children):
     command, _ = sketch_command(theorem(), BODY)
     script = write_script(tmp_path / "script.json", [({"cmd": command}, sketch_response(command))])
@@ -135,11 +145,7 @@ async def test_dsp_end_to_end_on_the_stand_in_repl(tmp_path, no_leftover_childre
 
     parts = Parts(model=model, prover=prover, target=ListFails(), prompts=default_prompts(Language.LEAN4),
                   sketcher=LeanSketchProver(prover), proposer=proposer)
-    problem = InformalProblem("t", "Two amounts add up to 35.", "b = 25, a = 10.", STATEMENT, header="")
-    try:
-        outcome = await draft_sketch_prove(problem, AutoformalizeConfig(target=Language.LEAN4, mode=Mode.DSP), parts)
-    finally:
-        await prover.close()
+    outcome = await dsp_on_the_sum_problem(parts, prover)
     (sketch,) = outcome.sketches
     # every hole: the tactic list fails, the search finds `intro_x` then `close_it`
     assert [h.method for h in sketch.holes] == ["search", "search", "search"]
@@ -247,11 +253,7 @@ async def test_dsp_closes_every_goal_of_a_sorry_on_two_goals(tmp_path, no_leftov
 
     parts = Parts(model=model, prover=prover, target=PerGoal(), prompts=default_prompts(Language.LEAN4),
                   sketcher=LeanSketchProver(prover))
-    problem = InformalProblem("t", "Two amounts add up to 35.", "b = 25, a = 10.", STATEMENT, header="")
-    try:
-        outcome = await draft_sketch_prove(problem, AutoformalizeConfig(target=Language.LEAN4, mode=Mode.DSP), parts)
-    finally:
-        await prover.close()
+    outcome = await dsp_on_the_sum_problem(parts, prover)
     (sketch,) = outcome.sketches
     (hole,) = sketch.holes
     assert hole.closed and hole.steps == ("first | (focus close_if left; done) | (focus close_if right; done)",)

@@ -359,6 +359,23 @@ async def test_language_server_proves_all_sorrys_of_a_declaration_together(tmp_p
         await client.close()
 
 
+def pending_proofs(client, uri: str) -> list:
+    """The diagnostics that hold found proofs (with their quick fix)."""
+    return [d for d in client.diagnostics.get(uri, []) if d.code == "llemma-proof"]
+
+
+async def code_actions_at(client, uri: str, text: str, offset: int):
+    position = utf16_position(text, offset)
+    return await client.code_actions(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), range=lsp.Range(position, position),
+        context=lsp.CodeActionContext(diagnostics=[])))
+
+
+async def run_action(client, action):
+    return await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+        command=action.command.command, arguments=action.command.arguments)), 30)
+
+
 async def test_language_server_keeps_the_proofs_of_a_declaration_that_cannot_go_in(tmp_path):
     """Both sorrys proved, but the edit is refused: the proofs stay (a message, and a diagnostic on the
     declaration with a quick fix). The quick fix re-locates the pieces in the text as it is then,
@@ -368,19 +385,6 @@ async def test_language_server_keeps_the_proofs_of_a_declaration_that_cannot_go_
     client = EditorClient()
     await client.start("llemma_prove.editor.lsp_server")
 
-    def pending():
-        return [d for d in client.diagnostics.get(doc.uri, []) if d.code == "llemma-proof"]
-
-    async def actions_at(text: str, offset: int):
-        position = utf16_position(text, offset)
-        return await client.code_actions(lsp.CodeActionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=lsp.Range(position, position),
-            context=lsp.CodeActionContext(diagnostics=[])))
-
-    async def run(action):
-        return await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
-            command=action.command.command, arguments=action.command.arguments)), 30)
-
     def verified():
         return [d for _, e, d in read_events(log) if e == "verify-sketch"]
 
@@ -389,14 +393,14 @@ async def test_language_server_keeps_the_proofs_of_a_declaration_that_cannot_go_
                                  "expansions": 10}, tmp_path)
         doc = client.open(tmp_path / "Two.lean", TWO)
         client.refuse_edits = "the buffer is read-only"
-        (action, _suggest) = await actions_at(TWO, TWO.index("sorry"))
-        result = await run(action)
+        (action, _suggest) = await code_actions_at(client, doc.uri, TWO, TWO.index("sorry"))
+        result = await run_action(client, action)
         assert result["status"] == "proved" and result["applied"] is False
         assert result["reason"] == "the buffer is read-only" and doc.text == TWO
         assert result["proofs"] == ["exact h.symm", "exact h"]
         proofs = "line 2: exact h.symm, line 4: exact h"
         assert any(proofs in m.message for m in client.messages)  # nothing lost
-        (diagnostic,) = await client.wait_for(pending)
+        (diagnostic,) = await client.wait_for(lambda: pending_proofs(client, doc.uri))
         head = TWO.split("\n")[0]
         assert diagnostic.range == lsp.Range(lsp.Position(0, 0), utf16_position(head, len(head)))
         assert proofs in diagnostic.message and "Insert LLEMMA proofs of two" in diagnostic.message
@@ -405,10 +409,10 @@ async def test_language_server_keeps_the_proofs_of_a_declaration_that_cannot_go_
         # The text before the declaration changes: the diagnostic follows the declaration.
         moved = "def pad : ℕ := 1\n\n" + TWO
         client.change(doc, moved)
-        await client.wait_for(lambda: [d for d in pending() if d.range.start.line == 2])
+        await client.wait_for(lambda: [d for d in pending_proofs(client, doc.uri) if d.range.start.line == 2])
         # Inside the declaration but not on a sorry: the quick fix is offered there too.
         inside = moved.index("exact ⟨h', h''⟩")
-        actions = await actions_at(moved, inside)
+        actions = await code_actions_at(client, doc.uri, moved, inside)
         (insert,) = [a for a in actions if a.title == "Insert LLEMMA proofs of two (2 sorrys)"]
         client.refuse_edits = ""
 
@@ -417,22 +421,22 @@ async def test_language_server_keeps_the_proofs_of_a_declaration_that_cannot_go_
         edited = moved.replace("exact ⟨h', h''⟩", "exact (⟨h', h''⟩)")
         client.change(doc, edited)
         applied_before = len(client.applied)
-        refused = await run(insert)
+        refused = await run_action(client, insert)
         assert refused["applied"] is False and "does not check in it now" in refused["reason"]
         assert len(client.applied) == applied_before and doc.text == edited
         assert len(verified()) == 2
-        await client.wait_for(lambda: [d for d in pending() if "does not check" in d.message])
+        await client.wait_for(lambda: [d for d in pending_proofs(client, doc.uri) if "does not check" in d.message])
 
         # Back to a text where they hold: re-located, checked again (the text before the declaration is
         # not what the search saw), then applied as one edit.
         client.change(doc, moved)
-        result = await run(insert)
+        result = await run_action(client, insert)
         assert result == {"status": "proved", "applied": True, "reason": None}
         assert doc.text == moved.replace("by sorry", "by exact h.symm").replace("    sorry", "    exact h")
         assert len(client.applied) == applied_before + 1
         checks = verified()
         assert len(checks) == 3 and checks[2] == checks[0]
-        await client.wait_for(lambda: not pending())
+        await client.wait_for(lambda: not pending_proofs(client, doc.uri))
     finally:
         await client.close()
 
@@ -446,19 +450,6 @@ async def test_language_server_keeps_a_partial_result_as_a_quick_fix(tmp_path):
     client = EditorClient()
     await client.start("llemma_prove.editor.lsp_server")
 
-    def pending():
-        return [d for d in client.diagnostics.get(doc.uri, []) if d.code == "llemma-proof"]
-
-    async def actions_at(text: str, offset: int):
-        position = utf16_position(text, offset)
-        return await client.code_actions(lsp.CodeActionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=lsp.Range(position, position),
-            context=lsp.CodeActionContext(diagnostics=[])))
-
-    async def run(action):
-        return await asyncio.wait_for(client.workspace_execute_command_async(lsp.ExecuteCommandParams(
-            command=action.command.command, arguments=action.command.arguments)), 30)
-
     def events(kind: str):
         return [d for _, e, d in read_events(log) if e == kind]
 
@@ -467,12 +458,12 @@ async def test_language_server_keeps_a_partial_result_as_a_quick_fix(tmp_path):
         await client.initialize({"backends": "test-lsp-two", "expansions": 10,
                                  "backendOptions": {"log": str(log), "secondProvable": False}}, tmp_path)
         doc = client.open(tmp_path / "Two.lean", TWO)
-        (action, _suggest) = await actions_at(TWO, TWO.index("sorry"))
-        result = await run(action)
+        (action, _suggest) = await code_actions_at(client, doc.uri, TWO, TWO.index("sorry"))
+        result = await run_action(client, action)
         assert result["status"] == "partial" and result["partial"] == [{"line": 2, "steps": ["exact h.symm"]}]
         assert doc.text == TWO and client.applied == []  # a partial result is not applied unasked
         assert any("line 2: exact h.symm" in m.message and title in m.message for m in client.messages)
-        (diagnostic,) = await client.wait_for(pending)
+        (diagnostic,) = await client.wait_for(lambda: pending_proofs(client, doc.uri))
         head = TWO.split("\n")[0]
         assert diagnostic.range == lsp.Range(lsp.Position(0, 0), utf16_position(head, len(head)))
         assert diagnostic.message.startswith("LLEMMA proved 1 of the 2 sorrys of two")
@@ -486,29 +477,29 @@ async def test_language_server_keeps_a_partial_result_as_a_quick_fix(tmp_path):
         # Text added above the declaration: the diagnostic follows it, the quick fix is offered inside it.
         moved = "def pad : ℕ := 1\n\n" + TWO
         client.change(doc, moved)
-        await client.wait_for(lambda: [d for d in pending() if d.range.start.line == 2])
-        (insert,) = [a for a in await actions_at(moved, moved.index("exact ⟨h', h''⟩")) if a.title == title]
+        await client.wait_for(lambda: [d for d in pending_proofs(client, doc.uri) if d.range.start.line == 2])
+        (insert,) = [a for a in await code_actions_at(client, doc.uri, moved, moved.index("exact ⟨h', h''⟩")) if a.title == title]
 
         # The declaration itself changed: the piece is found again, but Lean does not elaborate the
         # declaration as it stands now with it, so nothing is applied.
         edited = moved.replace("exact ⟨h', h''⟩", "exact (⟨h', h''⟩)")
         client.change(doc, edited)
-        refused = await run(insert)
+        refused = await run_action(client, insert)
         assert refused["status"] == "partial" and refused["applied"] is False
         assert "does not check in it now" in refused["reason"] and "does not elaborate" in refused["reason"]
         assert client.applied == [] and doc.text == edited
         assert len(events("open-sketch")) == 3
-        await client.wait_for(lambda: [d for d in pending() if "does not check" in d.message])
+        await client.wait_for(lambda: [d for d in pending_proofs(client, doc.uri) if "does not check" in d.message])
 
         # Back to a text where it holds: found again, checked again (the text before the declaration is
         # not what the search saw), and only the proved piece goes in; the other sorry stays.
         client.change(doc, moved)
-        result = await run(insert)
+        result = await run_action(client, insert)
         assert result == {"status": "partial", "applied": True, "reason": None}
         assert doc.text == moved.replace("by sorry", "by exact h.symm") and "    sorry\n" in doc.text
         assert len(client.applied) == 1
         assert len(events("open-sketch")) == 4 and events("verify-sketch") == []
-        await client.wait_for(lambda: not pending())
+        await client.wait_for(lambda: not pending_proofs(client, doc.uri))
     finally:
         await client.close()
 

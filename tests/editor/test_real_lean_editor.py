@@ -67,6 +67,15 @@ theorem alts (n : Nat) : n + 0 = n := by
 """
 
 
+async def prove_on_real_lean(path, table):
+    """`prove FILE --write` on real Lean with scripted tactic candidates."""
+    backends = RealBackends(table)
+    try:
+        return await prove_file(path, CONFIG, write=True, backends=backends)
+    finally:
+        await backends.close()
+
+
 async def test_two_sorrys_and_an_alternative_on_real_lean(tmp_path):
     _require_lean()
     path = tmp_path / "Real.lean"
@@ -76,11 +85,7 @@ async def test_two_sorrys_and_an_alternative_on_real_lean(tmp_path):
         "⊢ a = b": [("exact h", -0.1)],
         "⊢ m + 1 + 0 = m + 1": [("rfl", -0.1)],
     }
-    backends = RealBackends(table)
-    try:
-        report = await prove_file(path, CONFIG, write=True, backends=backends)
-    finally:
-        await backends.close()
+    report = await prove_on_real_lean(path, table)
     assert [o.status for o in report.outcomes] == ["proved"] * 3, [o.reason for o in report.outcomes]
     assert report.written
     text = path.read_text(encoding="utf-8")
@@ -105,11 +110,7 @@ async def test_a_sorry_on_two_goals_on_real_lean(tmp_path):
     path = tmp_path / "Goals.lean"
     path.write_text(GOALS_TEXT, encoding="utf-8")
     table = {"⊢ p": [("exact hq", -0.1), ("exact hp", -0.2)], "⊢ q": [("exact hq", -0.1)]}
-    backends = RealBackends(table)
-    try:
-        report = await prove_file(path, CONFIG, write=True, backends=backends)
-    finally:
-        await backends.close()
+    report = await prove_on_real_lean(path, table)
     assert [o.status for o in report.outcomes] == ["proved"] * 2, [o.reason for o in report.outcomes]
     text = path.read_text(encoding="utf-8")
     assert "  constructor <;> first | (focus exact hp; done) | (focus exact hq; done)\n" in text
