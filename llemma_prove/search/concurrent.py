@@ -30,10 +30,11 @@ as the checks' wall time; only a wait on generation alone is generation time (`e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Optional, Sequence
 
 from ..types import Candidate, OutcomeKind, Proof, ProposalRequest, SearchStatus, StepOutcome
 
@@ -220,13 +221,19 @@ class Pipeline:
 
     async def _check(self, plan: _Plan, index: int) -> tuple[StepOutcome, float]:
         t0 = self.search.clock()
-        outcome = await self.search.session.step(plan.node.state, plan.candidates[index].tactic)  # type: ignore[index]
+        async with _call(self.search):
+            outcome = await self.search.session.step(plan.node.state, plan.candidates[index].tactic)  # type: ignore[index]
         return outcome, self.search.clock() - t0
 
     def _generate(self, plan: _Plan) -> None:
         s = self.search
         request = ProposalRequest(s.theorem, plan.node.state, plan.node.steps)
-        plan.generation = asyncio.ensure_future(s.proposer.propose([request], s.config.sampling))
+
+        async def generate() -> Any:
+            async with _call(s):
+                return await s.proposer.propose([request], s.config.sampling)
+
+        plan.generation = asyncio.ensure_future(generate())
 
     def _take_candidates(self, plan: _Plan) -> None:
         assert plan.generation is not None and plan.generation.done()
@@ -280,8 +287,8 @@ class Pipeline:
 
     def _cancel_all(self, plans: Sequence[_Plan]) -> None:
         for plan in plans:
-            if plan.generation is not None and not plan.generation.done():
-                plan.generation.cancel()
+            if plan.generation is not None:
+                plan.generation.cancel()  # no-op when it is done
                 plan.generation.add_done_callback(_quiet)
         for task in self.running:
             task.cancel()
@@ -298,6 +305,16 @@ class Pipeline:
         node = proved.plan.node
         s._record_leaf(node, cand, OutcomeKind.PROVED, "", proved.elapsed)
         return s._result(SearchStatus.PROVED, Proof(node.steps + (cand.tactic,)))
+
+
+@contextlib.asynccontextmanager
+async def _call(search: "BestFirstSearch") -> AsyncIterator[None]:
+    """One call of the search in flight: queueing counts off the clock only while all calls queue."""
+    search.meter.call_started()
+    try:
+        yield
+    finally:
+        search.meter.call_ended()
 
 
 def _quiet(task: "asyncio.Future[Any]") -> None:

@@ -19,6 +19,7 @@ from llemma_prove.search.best_first import BestFirstSearch
 from llemma_prove.search.concurrent import pipelined
 from llemma_prove.search.config import Priority
 from llemma_prove.types import Candidate, GoalState, SamplingParams, SearchStatus, StepOutcome, Theorem
+from llemma_prove.waits import WaitMeter, current_meter
 from tests.search import test_paper_equivalence as worlds
 
 THM = Theorem("t", "theorem t : P := by sorry")
@@ -228,3 +229,70 @@ def test_the_pipeline_expands_the_same_states_in_the_same_order_on_random_worlds
             assert piped.status is one_by_one.status, seed
             assert (piped.expansions, piped.steps) == (one_by_one.expansions, one_by_one.steps), seed
             assert graph_data(piped) == graph_data(one_by_one), seed
+
+
+# -- the clock: queueing is off the clock only while every call of the search queues ------------------
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_wait_meter_counts_overlapping_waits_once_and_only_while_every_call_waits():
+    clock = Ticks()
+    meter = WaitMeter(clock)
+    a = meter.begin()
+    clock.now = 2.0
+    meter.end(a)  # one call at a time (nothing declared): a wait is queueing
+    b = meter.begin()
+    c = meter.begin()
+    clock.now = 5.0
+    meter.end(b)
+    clock.now = 6.0
+    meter.end(c)
+    assert meter.total() == pytest.approx(2.0 + 4.0)  # b and c overlapped: counted once, not 3 + 4
+    meter.call_started()
+    meter.call_started()
+    d = meter.begin()  # one of two calls waits, the other works: the search is not queued
+    clock.now = 10.0
+    assert meter.total() == pytest.approx(6.0)
+    e = meter.begin()  # now both wait
+    clock.now = 11.0
+    assert meter.total() == pytest.approx(7.0)
+    meter.end(d)
+    meter.end(e)
+    meter.call_ended()
+    meter.call_ended()
+    clock.now = 20.0
+    assert meter.total() == pytest.approx(7.0)
+
+
+async def test_a_check_queueing_while_another_runs_stays_on_the_clock():
+    # q queues for 100 virtual seconds at a shared resource while r is running: the search was working
+    # all along, so the 50 s clock runs out (with the queueing left off it, the search would end EXHAUSTED).
+    clock = Ticks()
+    released = asyncio.Event()
+
+    class QueueingSession(Session):
+        async def step(self, state, tactic):
+            if tactic == "r":
+                await released.wait()
+            elif tactic == "q":
+                await asyncio.sleep(0)  # r is in flight by now
+                meter = current_meter()
+                token = meter.begin()
+                clock.now += 100.0
+                await asyncio.sleep(0)
+                meter.end(token)
+                released.set()
+            return StepOutcome.error("tactic failed")
+
+    session = QueueingSession({}, parallelism=2)
+    proposer = Proposer({"A": [("r", -0.1), ("q", -0.2)]}, session)
+    config = SearchConfig.improved(max_expansions=5, time_limit_s=50.0)
+    result = await asyncio.wait_for(BestFirstSearch(THM, session, proposer, config, clock).run(), 10.0)
+    assert result.status is SearchStatus.TIMEOUT
