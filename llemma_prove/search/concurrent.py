@@ -66,6 +66,7 @@ class _Plan:
     node: "_Node"
     generation: "Optional[asyncio.Task[Any]]" = None
     candidates: Optional[list[Candidate]] = None
+    keys: list[tuple[Any, ...]] = field(default_factory=list)  # the queue key each candidate's state would get
     checks: list[Optional[Any]] = field(default_factory=list)  # one task per candidate once started
     launched: int = 0  # checks started, in candidate order
     recorded: int = 0  # outcomes recorded by the logical search, in candidate order
@@ -239,6 +240,7 @@ class Pipeline:
         assert plan.generation is not None and plan.generation.done()
         (raw,) = plan.generation.result()  # a ProposerError ends the search
         plan.candidates = self.search._order_candidates(raw)
+        plan.keys = [self.search._child_key(plan.node, cand) for cand in plan.candidates]
 
     def _plan_ahead(self) -> None:
         """Start generating for the next node once it is certain (one generation ahead at a time)."""
@@ -270,19 +272,19 @@ class Pipeline:
 
     def _lowest_possible_child(self, plans: Sequence[_Plan]) -> tuple[Any, ...] | None:
         """The best queue key any candidate not yet recorded could still add (None: none can)."""
-        s = self.search
         bound: tuple[Any, ...] | None = None
         for plan in plans:
-            assert plan.candidates is not None
-            for index in range(plan.recorded, len(plan.candidates)):
-                task = plan.checks[index] if index < len(plan.checks) else None
+            checks = plan.checks
+            for index in range(plan.recorded, len(plan.keys)):
+                key = plan.keys[index]
+                if bound is not None and not key < bound:
+                    continue
+                task = checks[index] if index < len(checks) else None
                 if task is not None and task.done() and not task.cancelled() and task.exception() is None:
                     outcome = task.result()[0]
                     if outcome.kind is not OutcomeKind.GOALS or outcome.state is None:
                         continue  # queues nothing (a proof ends the search)
-                key = s._child_key(plan.node, plan.candidates[index])
-                if bound is None or key < bound:
-                    bound = key
+                bound = key
         return bound
 
     def _cancel_all(self, plans: Sequence[_Plan]) -> None:
