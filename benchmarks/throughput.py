@@ -229,12 +229,16 @@ def phases(run: Measured, model_spans: Sequence[tuple[float, float]]) -> str:
     t0, t1 = run.started_at, run.started_at + run.seconds
     first_check = min(s for s, _ in run.prover_spans)
     last_generation = max(e for _, e in model_spans)
+
+    def busy(spans: Sequence[tuple[float, float]], lo: float, hi: float) -> float:
+        return sum(max(0.0, min(e, hi) - max(s, lo)) for s, e in spans)
+
     middle = max(1e-9, last_generation - first_check)
-    busy = sum(max(0.0, min(e, last_generation) - max(s, first_check)) for s, e in run.prover_spans)
-    model = sum(max(0.0, min(e, last_generation) - max(s, first_check)) for s, e in model_spans)
+    end = max(1e-9, t1 - last_generation)
     return (f"  timeline at {len(model_spans)} model calls: start {first_check - t0:.2f} s until the first check; "
-            f"middle {middle:.2f} s with the prover slots {busy / (WORKERS * middle):.0%} and the model {model / middle:.0%} "
-            f"busy; end {t1 - last_generation:.2f} s after the last generation")
+            f"middle {middle:.2f} s with the prover slots {busy(run.prover_spans, first_check, last_generation) / (WORKERS * middle):.0%} "
+            f"and the model {busy(model_spans, first_check, last_generation) / middle:.0%} busy; end {end:.2f} s after the "
+            f"last generation with the prover slots {busy(run.prover_spans, last_generation, t1) / (WORKERS * end):.0%} busy")
 
 
 def _row(m: Measured) -> str:
