@@ -34,17 +34,13 @@ from ..errors import ProposerError, ProverError
 from ..interfaces import Proposer, ProverSession
 from ..types import Candidate, GoalState, OutcomeKind, Proof, ProposalRequest, SearchStatus, StepOutcome, Theorem
 from ..waits import WaitMeter, install_meter, remove_meter
-from .concurrent import Pipeline, pipelined
+from .concurrent import Pipeline, _HardTimeout, pipelined
 from .config import Priority, SearchConfig
 from .result import MESSAGE_LIMIT, SearchResult
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class _HardTimeout(Exception):
-    """The theorem's clock ran out during (or before) a call."""
 
 
 @dataclass

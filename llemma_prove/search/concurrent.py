@@ -72,6 +72,10 @@ class _Plan:
     recorded: int = 0  # outcomes recorded by the logical search, in candidate order
 
 
+class _HardTimeout(Exception):
+    """The theorem's clock ran out during (or before) a call."""
+
+
 class _Proved(Exception):
     def __init__(self, plan: _Plan, index: int, elapsed: float) -> None:
         self.plan, self.index, self.elapsed = plan, index, elapsed
@@ -90,8 +94,6 @@ class Pipeline:
     # -- the logical search: the paper's loop over work started ahead of it ------------------------
 
     async def run(self) -> "SearchResult":
-        from .best_first import _HardTimeout
-
         s = self.search
         try:
             while True:
@@ -136,8 +138,6 @@ class Pipeline:
         try:
             await self._until(plan.generation)
             if s._late():
-                from .best_first import _HardTimeout
-
                 raise _HardTimeout()
         finally:
             s._end_generation()
@@ -160,8 +160,6 @@ class Pipeline:
     async def _until(self, target: "asyncio.Future[Any] | None") -> None:
         """Keep the work going until `target` is done (None: until anything finishes). A proof found
         by any check ends the search; so does the clock."""
-        from .best_first import _HardTimeout
-
         s = self.search
         while True:
             self._reap()
