@@ -296,3 +296,31 @@ async def test_a_check_queueing_while_another_runs_stays_on_the_clock():
     config = SearchConfig.improved(max_expansions=5, time_limit_s=50.0)
     result = await asyncio.wait_for(BestFirstSearch(THM, session, proposer, config, clock).run(), 10.0)
     assert result.status is SearchStatus.TIMEOUT
+
+
+async def test_failures_of_work_run_ahead_end_the_search_when_the_search_gets_there():
+    from llemma_prove.errors import ProposerError, ProverError
+
+    class FailingProposer(Proposer):
+        async def propose(self, requests, params):
+            if requests[0].state.text == "C":
+                raise ProposerError("the model server went away")
+            return await super().propose(requests, params)
+
+    # C's generation runs ahead (C is certain while B's checks run) and fails: ERROR once C is popped.
+    script = {"A": {"a1": ("goals", "B"), "a2": ("goals", "C")}, "B": {"b1": ("error", None)}}
+    table = {"A": [("a1", -0.1), ("a2", -5.0)], "B": [("b1", -9.0)], "C": [("c1", -1.0)]}
+    session = Session(script)
+    result = await asyncio.wait_for(BestFirstSearch(THM, session, FailingProposer(table, session), IMPROVED).run(), 10)
+    assert result.status is SearchStatus.ERROR and "model server went away" in result.error
+    assert result.expansions == 3
+
+    class BrokenSession(Session):
+        async def step(self, state, tactic):
+            if tactic == "b1":
+                raise ProverError("the REPL died")
+            return await super().step(state, tactic)
+
+    session = BrokenSession(script)
+    result = await asyncio.wait_for(BestFirstSearch(THM, session, Proposer(table, session), IMPROVED).run(), 10)
+    assert result.status is SearchStatus.ERROR and "REPL died" in result.error
