@@ -43,9 +43,11 @@ async def time_to_proofs(theorems, roots, proposer, config, workers: int) -> dic
     for theorem in theorems:
         start = time.perf_counter()
         result = await prove_theorem(theorem, prover, proposer, config)
-        out[theorem.name] = time.perf_counter() - start if result.proved else None
+        elapsed = time.perf_counter() - start
+        out[theorem.name] = elapsed if result.proved else None
         if result.proved:
-            splits.setdefault(workers, []).append((result.model_wait_s, result.prover_s, result.expansions, result.steps))
+            splits.setdefault(workers, []).append((result.model_wait_s, result.prover_s, result.expansions, result.steps,
+                                                   elapsed - result.elapsed_s))
     return out
 
 
@@ -82,9 +84,9 @@ async def main_async(args: argparse.Namespace) -> None:
         for n in both:
             print(f"  {n}: {times[1][n]:6.2f} s -> {times[args.workers][n]:6.2f} s")
         for w in (1, args.workers):
-            gen, checks, exp, steps = (sum(x[i] for x in splits.get(w, [])) for i in range(4))
-            print(f"  {w} worker(s), proved theorems: waiting for generation {gen:.2f} s, for checks {checks:.2f} s, "
-                  f"{exp} expansions, {steps} steps")
+            gen, checks, exp, steps, final = (sum(x[i] for x in splits.get(w, [])) for i in range(5))
+            print(f"  {w} worker(s), proved theorems: the search waiting for generation {gen:.2f} s, for checks "
+                  f"{checks:.2f} s ({exp} expansions, {steps} steps); the final check and closing {final:.2f} s")
         if not both:
             print("no theorem was proved in both modes; raise --theorems or --expansions")
             return

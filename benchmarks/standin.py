@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import math
 import statistics
+import time
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -43,6 +44,7 @@ class StandInStats:
     steps: int = 0  # step calls answered (what a real run would send to Lean)
     busy_s: float = 0.0  # worker-seconds occupied by steps and checks
     verifications: int = 0
+    spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each occupation, perf_counter
 
 
 def _uniforms(seed: int, state: str, tactic: str) -> tuple[float, float, float]:
@@ -136,8 +138,10 @@ class StandInProver:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.workers)
         async with self._slots:
+            start = time.perf_counter()
             await asyncio.sleep(seconds)
             self.stats.busy_s += seconds
+            self.stats.spans.append((start, time.perf_counter()))
 
     async def start(self) -> None:
         self._slots = asyncio.Semaphore(self.workers)

@@ -65,6 +65,7 @@ class RecordingProposer:
         self.requests: list = []
         self.params = None
         self.busy_s = 0.0  # time the model spent on these calls (one at a time)
+        self.spans: list[tuple[float, float]] = []  # (start, end) of each call, perf_counter
 
     async def propose(self, requests, params):
         self.requests.extend(requests)
@@ -74,6 +75,7 @@ class RecordingProposer:
             return await self.inner.propose(requests, params)
         finally:
             self.busy_s += time.perf_counter() - start
+            self.spans.append((start, time.perf_counter()))
 
     async def close(self) -> None:
         return None
@@ -93,6 +95,8 @@ class Measured:
     prover_s: float = 0.0  # summed over searches: time waiting for step outcomes
     prover_busy_s: float = 0.0  # worker-seconds the stand-in's slots were occupied
     prover_by_theorem: dict[str, float] = field(default_factory=dict)  # baseline: each search's prover wait
+    started_at: float = 0.0  # perf_counter when the run began
+    prover_spans: list[tuple[float, float]] = field(default_factory=list)  # the stand-in's occupations
 
     @property
     def per_minute(self) -> float:
@@ -145,7 +149,7 @@ async def engine(theorems: Sequence[Theorem], roots: dict, proposer: Proposer, s
     steps = {r.name: r.steps for r in records}
     return Measured(f"engine, {concurrency} searches", len(theorems), seconds, sum(r.proved for r in records),
                     prover.stats.steps, proofs, steps, batching.stats.mean_batch_size,
-                    prover_busy_s=prover.stats.busy_s)
+                    prover_busy_s=prover.stats.busy_s, started_at=start, prover_spans=list(prover.stats.spans))
 
 
 async def perfect_batching_s(proposer: Proposer, recorder: RecordingProposer, batch: int) -> float:
@@ -203,6 +207,7 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"  in that run the model was busy {recorder.busy_s:.2f} s ({recorder.busy_s / last.seconds:.0%} of the "
               f"wall time) and the prover slots {last.prover_busy_s / (WORKERS * last.seconds):.0%}; the longest "
               f"single search's own chain of prover steps (one after another in paper mode) is {chain:.2f} s")
+        print(phases(last, recorder.spans))
         same = all(m.proofs == runs[0].proofs for m in runs[1:])
         print(f"same proofs in every mode: {same}")
         differ = sorted({n for m in runs[1:] for n in m.steps_by_theorem
@@ -213,6 +218,27 @@ async def main_async(args: argparse.Namespace) -> None:
         for measured, c in zip(runs[1:], args.concurrency):
             print(f"speedup_{c}: {measured.per_minute / base:.2f}")
         print(f"limit_ratio: {last.seconds / floor:.2f}")
+
+
+def phases(run: Measured, model_spans: Sequence[tuple[float, float]]) -> str:
+    """Where the distance to the floor comes from: the start (every search waits for its first candidates,
+    no prover slot busy), the middle (model and prover both at work), the end (the last generation is
+    done and the last searches check their candidates one after another, paper mode)."""
+    if not model_spans or not run.prover_spans:
+        return "  (no timeline)"
+    t0, t1 = run.started_at, run.started_at + run.seconds
+    first_check = min(s for s, _ in run.prover_spans)
+    last_generation = max(e for _, e in model_spans)
+
+    def busy(spans: Sequence[tuple[float, float]], lo: float, hi: float) -> float:
+        return sum(max(0.0, min(e, hi) - max(s, lo)) for s, e in spans)
+
+    middle = max(1e-9, last_generation - first_check)
+    end = max(1e-9, t1 - last_generation)
+    return (f"  timeline at {len(model_spans)} model calls: start {first_check - t0:.2f} s until the first check; "
+            f"middle {middle:.2f} s with the prover slots {busy(run.prover_spans, first_check, last_generation) / (WORKERS * middle):.0%} "
+            f"and the model {busy(model_spans, first_check, last_generation) / middle:.0%} busy; end {end:.2f} s after the "
+            f"last generation with the prover slots {busy(run.prover_spans, last_generation, t1) / (WORKERS * end):.0%} busy")
 
 
 def _row(m: Measured) -> str:

@@ -32,19 +32,15 @@ import networkx as nx
 
 from ..errors import ProposerError, ProverError
 from ..interfaces import Proposer, ProverSession
-from ..types import Candidate, GoalState, OutcomeKind, Proof, ProposalRequest, SearchStatus, Theorem
+from ..types import Candidate, GoalState, OutcomeKind, Proof, ProposalRequest, SearchStatus, StepOutcome, Theorem
 from ..waits import WaitMeter, install_meter, remove_meter
-from .concurrent import check_concurrently, check_width, drop_prefetched, take_prefetched
+from .concurrent import Pipeline, _HardTimeout, pipelined
 from .config import Priority, SearchConfig
 from .result import MESSAGE_LIMIT, SearchResult
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class _HardTimeout(Exception):
-    """The theorem's clock ran out during (or before) a call."""
 
 
 @dataclass
@@ -113,7 +109,6 @@ class BestFirstSearch:
         self.model_wait_s = 0.0
         self.expansions = 0
         self.steps = 0
-        self.prefetched: dict[int, Any] = {}  # node id -> generation started early (search/concurrent.py)
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -161,6 +156,10 @@ class BestFirstSearch:
     def _queue_key(self, node: _Node) -> tuple[Any, ...]:
         """Heap order: priority, then the tactic path (Python compared the harness's tuples so)."""
         return (self._priority(node), list(node.steps))
+
+    def _child_key(self, parent: _Node, cand: Candidate) -> tuple[Any, ...]:
+        """The queue key the state reached by `cand` from `parent` would get, before it is checked."""
+        return self._queue_key(_Node(-1, parent.state, parent.steps + (cand.tactic,), parent.cost - cand.score))
 
     def _priority(self, node: _Node) -> float:
         if self.config.priority is Priority.DEPTH_NORMALISED and node.depth > 0:
@@ -237,6 +236,8 @@ class BestFirstSearch:
         self.graph.graph["root"] = root.id
         self._push(root)
         try:
+            if pipelined(self.config):  # improved mode: checks at once, generation overlapping them
+                return await Pipeline(self).run()
             return await self._loop()
         except _HardTimeout:
             return self._timeout()
@@ -244,14 +245,13 @@ class BestFirstSearch:
             return self._result(SearchStatus.ERROR, error=f"prover failed: {exc}")
         except ProposerError as exc:
             return self._result(SearchStatus.ERROR, error=f"proposer failed: {exc}")
-        finally:
-            drop_prefetched(self)  # generation started early for a node never reached
 
     def _timeout(self) -> SearchResult:
         self._generating_since = None
         return self._result(SearchStatus.TIMEOUT, error=f"the {self.config.time_limit_s:g} s clock ran out")
 
     async def _loop(self) -> SearchResult:
+        """One expansion after another, each candidate checked in turn (the paper's harness)."""
         cfg = self.config
         while True:
             if not self._queue:
@@ -260,31 +260,14 @@ class BestFirstSearch:
                 return self._result(SearchStatus.BUDGET)
             if self._out_of_time():
                 raise _HardTimeout()
-            node = heapq.heappop(self._queue)[-1]
-            self._visited.add(node.state.text)
-            self.graph.nodes[node.id]["expanded_at"] = self.expansions
-            self.expansions += 1
-
+            node = self._pop()
             request = ProposalRequest(self.theorem, node.state, node.steps)
-            t0 = self._generating_since = self.clock()
-            self._queued_at_generation = self.meter.total()
+            self._begin_generation()
             try:
-                raw = await self._timed(take_prefetched(self, node)) if self.prefetched else None
-                if raw is None:
-                    (raw,) = await self._timed(self.proposer.propose([request], cfg.sampling))
+                (raw,) = await self._timed(self.proposer.propose([request], cfg.sampling))
             finally:
-                self._generating_since = None
-                self.model_wait_s += self.clock() - t0
-                self._generation_s += (self.clock() - t0) - (self.meter.total() - self._queued_at_generation)
-            candidates = self._order_candidates(raw)
-            width = check_width(self)
-            if width > 1:  # improved mode: the candidates checked at once over the prover's workers
-                ended = await check_concurrently(self, node, candidates, width)
-                if ended is not None:
-                    return ended
-                continue
-
-            for cand in candidates:
+                self._end_generation()
+            for cand in self._order_candidates(raw):
                 if self._out_of_time():
                     raise _HardTimeout()
                 t0 = self.clock()
@@ -292,21 +275,47 @@ class BestFirstSearch:
                     outcome = await self._timed(self.session.step(node.state, cand.tactic))
                 finally:
                     self.prover_s += self.clock() - t0
-                elapsed = self.clock() - t0
                 self.steps += 1
-                if outcome.kind is OutcomeKind.PROVED:
-                    self._record_leaf(node, cand, outcome.kind, outcome.message, elapsed)
-                    return self._result(SearchStatus.PROVED, Proof(node.steps + (cand.tactic,)))
-                if outcome.kind is OutcomeKind.ERROR and outcome.crashed and not cfg.replay_after_crash:
-                    self._record_leaf(node, cand, outcome.kind, outcome.message, elapsed)
-                    return self._result(SearchStatus.ERROR, error=f"the prover crashed: {outcome.message}")
-                if outcome.kind is not OutcomeKind.GOALS or outcome.state is None:
-                    self._record_leaf(node, cand, outcome.kind, outcome.message, elapsed)
-                    continue
-                if outcome.introduces_sorry and self._prunes_sorry():
-                    self._record_leaf(node, cand, OutcomeKind.ERROR, "pruned: the step uses `sorry`", elapsed)
-                    continue
-                self._on_new_state(node, cand, outcome.state, elapsed)
+                ended = self._commit(node, cand, outcome, self.clock() - t0)
+                if ended is not None:
+                    return ended
+
+    def _pop(self) -> _Node:
+        """Take the queue's best node and count it as expanded."""
+        node = heapq.heappop(self._queue)[-1]
+        self._visited.add(node.state.text)
+        self.graph.nodes[node.id]["expanded_at"] = self.expansions
+        self.expansions += 1
+        return node
+
+    def _begin_generation(self) -> None:
+        self._generating_since = self.clock()
+        self._queued_at_generation = self.meter.total()
+
+    def _end_generation(self) -> None:
+        """Close the generation interval opened by `_begin_generation` (its queueing is metered)."""
+        if self._generating_since is None:
+            return
+        spent = self.clock() - self._generating_since
+        self.model_wait_s += spent
+        self._generation_s += spent - (self.meter.total() - self._queued_at_generation)
+        self._generating_since = None
+
+    def _commit(self, node: _Node, cand: Candidate, outcome: StepOutcome, elapsed: float) -> SearchResult | None:
+        """Record one checked candidate; the search's result if this outcome ends it."""
+        if outcome.kind is OutcomeKind.PROVED:
+            self._record_leaf(node, cand, outcome.kind, outcome.message, elapsed)
+            return self._result(SearchStatus.PROVED, Proof(node.steps + (cand.tactic,)))
+        if outcome.kind is OutcomeKind.ERROR and outcome.crashed and not self.config.replay_after_crash:
+            self._record_leaf(node, cand, outcome.kind, outcome.message, elapsed)
+            return self._result(SearchStatus.ERROR, error=f"the prover crashed: {outcome.message}")
+        if outcome.kind is not OutcomeKind.GOALS or outcome.state is None:
+            self._record_leaf(node, cand, outcome.kind, outcome.message, elapsed)
+        elif outcome.introduces_sorry and self._prunes_sorry():
+            self._record_leaf(node, cand, OutcomeKind.ERROR, "pruned: the step uses `sorry`", elapsed)
+        else:
+            self._on_new_state(node, cand, outcome.state, elapsed)
+        return None
 
     def _on_new_state(self, parent: _Node, cand: Candidate, state: GoalState, elapsed: float) -> None:
         edge = dict(tactic=cand.tactic, score=cand.score, outcome=OutcomeKind.GOALS.value, elapsed_s=elapsed)

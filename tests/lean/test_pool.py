@@ -170,3 +170,28 @@ async def test_one_session_steps_on_several_workers_at_once(no_leftover_children
         assert all(d.kind is OutcomeKind.PROVED for d in deeper)
     finally:
         await prover.close()
+
+
+async def test_a_worker_whose_process_was_killed_is_the_last_idle_choice(no_leftover_children) -> None:
+    """A check cancelled mid-request (another check found the proof) kills its REPL; the final check,
+    which takes an idle worker, must not land there and wait for a restart while a live one is idle."""
+    prover = LeanReplProver(fake_options("--synthetic", "--delay-on", "slow=30", header=HEADER, workers=2,
+                                         rebalance=False))
+    await prover.start()
+    try:
+        session = await prover.open(theorem(0))
+        root = await session.initial_state()
+        killed = session.worker
+        assert killed is prover.pool.workers[0]
+        slow = asyncio.ensure_future(session.step(root, "slow"))
+        while not killed.busy:
+            await asyncio.sleep(0.01)
+        slow.cancel()
+        await asyncio.gather(slow, return_exceptions=True)
+        while not killed.idle:
+            await asyncio.sleep(0.01)
+        assert killed.repl.needs_restart and not prover.pool.workers[1].repl.needs_restart
+        assert prover.pool.idle_worker() is prover.pool.workers[1]
+        assert prover.pool.idle_worker(exclude=prover.pool.workers[1]) is killed  # still used when alone
+    finally:
+        await prover.close()

@@ -148,10 +148,10 @@ class ReplPool:
         worker.sessions = max(0, worker.sessions - 1)
 
     def idle_worker(self, exclude: Worker | None = None) -> Worker | None:
-        for worker in self.workers:
-            if worker is not exclude and worker.idle:
-                return worker
-        return None
+        """An idle worker, one whose REPL is running first: a step cancelled mid-request (a proof found
+        by another check, a hard clock) kills its process, and the next job there waits for a restart."""
+        idle = [w for w in self.workers if w is not exclude and w.idle]
+        return min(idle, key=lambda w: (w.repl.needs_restart, w.index), default=None)
 
     def move(self, source: Worker, target: Worker) -> None:
         self.release(source)
