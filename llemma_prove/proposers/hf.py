@@ -258,6 +258,8 @@ class TransformersModel:
             **decoding_kwargs(params, self.length_penalty),
             **cache_kwargs,
         )
+        if cancel is not None and cancel.is_set():  # stopped early: the caller gave up, skip the scoring
+            raise ProposerError("generation was cancelled")
         generated = sequences[:, prompt_width:].tolist()
         if len(generated) != len(prompts) * per_prompt:
             raise ProposerError(f"expected {len(prompts) * per_prompt} sequences from generate, got {len(generated)}")
