@@ -132,10 +132,7 @@ def _within_groups(beam_idx: torch.Tensor, group: int) -> bool:
 def _version(tensor: torch.Tensor) -> int | None:
     """The in-place write counter (inference tensors keep none; transformers makes its masks and beam
     indices afresh for every step)."""
-    try:
-        return tensor._version
-    except RuntimeError:
-        return None
+    return None if tensor.is_inference() else tensor._version
 
 
 def _expand_rows(tensor: torch.Tensor, batch: int) -> torch.Tensor:
