@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from llemma_prove.errors import ModelLoadError
 from llemma_prove.interfaces import LanguageModel
-from llemma_prove.proposers.hf import TransformersModel
+from llemma_prove.proposers.hf import StopStringCriteria, TransformersModel
 from llemma_prove.proposers.prompts import default_lean4_template
 from llemma_prove.types import DecodingMethod, SamplingParams
 
@@ -285,3 +285,14 @@ async def test_an_interrupted_caller_stops_the_decoding_and_the_model_is_free_af
         hook.remove()
     (group,) = await tiny_model.generate(prompts[:1], SamplingParams(n=1, method=GREEDY, max_new_tokens=4, stop=()))
     assert len(group) == 1
+
+
+def test_the_stop_check_decodes_exactly_as_batch_decode(tiny_model):
+    """The stop check decodes through the fast tokenizer's own batch decoder; the text must be what
+    `batch_decode` gives, special tokens skipped, for any ids."""
+    tok = tiny_model.tokenizer
+    assert tok.is_fast and not tok.clean_up_tokenization_spaces  # the backend's decoder is the one used
+    criteria = StopStringCriteria(tok, 0, ("---",))
+    gen = torch.Generator().manual_seed(0)
+    rows = torch.randint(0, len(tok), (64, criteria.window), generator=gen).tolist()
+    assert criteria._decode_batch(rows) == tok.batch_decode(rows, skip_special_tokens=True)
