@@ -204,7 +204,9 @@ def shared_prompt_attention(
     if mask is not None and mask.dtype != torch.bool:
         mask = mask > torch.finfo(mask.dtype).min / 2  # an additive mask: very negative means hidden
     # queries as [batch, kv_heads, per_kv * q_len, dim]: each key head serves its query heads at once
-    q = (query * scale).reshape(batch, kv_heads, per_kv * q_len, dim)
+    # Scores, softmax and the weighted sum in float32 whatever the model's dtype, as SDPA's kernels
+    # accumulate: a bfloat16 product of weights and values would round each segment's share apart.
+    q = (query.float() * scale).reshape(batch, kv_heads, per_kv * q_len, dim)
     scores: list[torch.Tensor] = []  # per segment, in the layout of that segment's rows
     start = 0
     for keys, _ in segments:
@@ -212,8 +214,7 @@ def shared_prompt_attention(
         share = batch // rows
         stacked = q.reshape(rows, share, kv_heads, per_kv * q_len, dim).transpose(1, 2).reshape(
             rows, kv_heads, share * per_kv * q_len, dim)
-        s = torch.matmul(stacked, keys.transpose(-1, -2))
-        s = s if s.dtype == torch.float32 else s.float()
+        s = torch.matmul(stacked, keys.transpose(-1, -2).float())
         if mask is not None:
             m = mask[..., start : start + length]
             m = m[::share] if m.shape[0] == batch else m  # sequences sharing a segment share its mask
@@ -240,7 +241,7 @@ def shared_prompt_attention(
         rows = s.shape[0]
         weights = s.sub_(to_rows(peak, rows)[..., None]).exp_()  # the scores are not needed any more
         total_weight += to_batch(weights.sum(-1), rows)
-        out += to_batch(torch.matmul(weights.to(values.dtype), values).float(), rows)
+        out += to_batch(torch.matmul(weights, values.float()), rows)
     out = out / total_weight.clamp_min(torch.finfo(torch.float32).tiny)[..., None]
     out = out.reshape(batch, heads, q_len, dim).to(query.dtype)
     return out.transpose(1, 2).contiguous(), None
