@@ -250,16 +250,23 @@ class BestFirstSearch:
         self._generating_since = None
         return self._result(SearchStatus.TIMEOUT, error=f"the {self.config.time_limit_s:g} s clock ran out")
 
+    def _ended(self) -> SearchResult | None:
+        """The result when the search stops before its next expansion, else None (out of time raises)."""
+        if not self._queue:
+            return self._result(SearchStatus.EXHAUSTED)
+        if self._budget_spent():
+            return self._result(SearchStatus.BUDGET)
+        if self._out_of_time():
+            raise _HardTimeout()
+        return None
+
     async def _loop(self) -> SearchResult:
         """One expansion after another, each candidate checked in turn (the paper's harness)."""
         cfg = self.config
         while True:
-            if not self._queue:
-                return self._result(SearchStatus.EXHAUSTED)
-            if self._budget_spent():
-                return self._result(SearchStatus.BUDGET)
-            if self._out_of_time():
-                raise _HardTimeout()
+            ended = self._ended()
+            if ended is not None:
+                return ended
             node = self._pop()
             request = ProposalRequest(self.theorem, node.state, node.steps)
             self._begin_generation()

@@ -97,12 +97,9 @@ class Pipeline:
         s = self.search
         try:
             while True:
-                if not s._queue:
-                    return s._result(SearchStatus.EXHAUSTED)
-                if s._budget_spent():
-                    return s._result(SearchStatus.BUDGET)
-                if s._out_of_time():
-                    raise _HardTimeout()
+                ended = s._ended()
+                if ended is not None:
+                    return ended
                 node = s._pop()
                 plan = self.ahead.pop(0) if self.ahead else None
                 if plan is not None and plan.node is not node:  # cannot happen: planned nodes are certain
