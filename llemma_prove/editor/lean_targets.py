@@ -5,6 +5,7 @@ shared with Isabelle and the selection and writing helpers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 from ..types import Language, Theorem
 from .errors import UnsupportedSource
@@ -230,38 +231,39 @@ _OPENERS = ("(", "[", "{", "⟨", "⦃", "⟦", "@[", "‹")
 _CLOSERS = (")", "]", "}", "⟩", "⦄", "⟧", "›")
 
 
-def _find_assign(toks: list[Token], start: int) -> int | None:
-    """Index of the declaration's own `:=` (depth 0, not one belonging to a `let`/`have` in the type)."""
+def _top_level(toks: list[Token], start: int) -> Iterator[tuple[int, Token]]:
+    """The tokens from `start` on that are outside every bracket (brackets themselves left out)."""
     depth = 0
-    pending = 0
     for k in range(start, len(toks)):
         tok = toks[k]
         if tok.kind is Kind.SYMBOL and tok.text in _OPENERS:
             depth += 1
         elif tok.kind is Kind.SYMBOL and tok.text in _CLOSERS:
             depth = max(0, depth - 1)
-        elif depth == 0 and tok.kind is Kind.IDENT and tok.text in ("let", "have", "haveI", "letI"):
+        elif depth == 0:
+            yield k, tok
+
+
+def _find_assign(toks: list[Token], start: int) -> int | None:
+    """Index of the declaration's own `:=` (depth 0, not one belonging to a `let`/`have` in the type)."""
+    pending = 0
+    for k, tok in _top_level(toks, start):
+        if tok.kind is Kind.IDENT and tok.text in ("let", "have", "haveI", "letI"):
             pending += 1
-        elif depth == 0 and tok.text == ":=":
+        elif tok.text == ":=":
             if pending:
                 pending -= 1
             else:
                 return k
-        elif depth == 0 and (tok.text == "where" or (tok.text == "|" and tok.first_on_line)):
+        elif tok.text == "where" or (tok.text == "|" and tok.first_on_line):
             return None  # defined by pattern-matching alternatives / a structure-instance `where`
     return None
 
 
 def _find_suffix(toks: list[Token], start: int) -> int:
     """Index of the first `where`/`termination_by`/`decreasing_by` at depth 0 (len(toks) if none)."""
-    depth = 0
-    for k in range(start, len(toks)):
-        tok = toks[k]
-        if tok.kind is Kind.SYMBOL and tok.text in _OPENERS:
-            depth += 1
-        elif tok.kind is Kind.SYMBOL and tok.text in _CLOSERS:
-            depth = max(0, depth - 1)
-        elif depth == 0 and tok.kind is Kind.IDENT and tok.text in LEAN_DECL_SUFFIXES:
+    for k, tok in _top_level(toks, start):
+        if tok.kind is Kind.IDENT and tok.text in LEAN_DECL_SUFFIXES:
             return k
     return len(toks)
 
