@@ -32,6 +32,18 @@ def require_shared(relative: str) -> Path:
     return path
 
 
+def require_built_lean() -> None:
+    """Skip the test unless Lean is installed and the bundled Lake project is built."""
+    from llemma_prove.provers.lean import lean_health
+    from llemma_prove.provers.lean.project import default_project_dir, find_tool
+
+    if find_tool("lake") is None:
+        pytest.skip("Lean is not installed (`lake` not on PATH or in ~/.elan/bin)")
+    missing = [f"{c.name}: {c.detail}" for c in lean_health(default_project_dir()) if not c.ok]
+    if missing:
+        pytest.skip("the Lake project is not built (run `llemma-prove setup lean`): " + "; ".join(missing))
+
+
 HARNESS_PROMPT_COPY = "prompts/llemma_formal2formal_lean4_fewshot.json"
 
 

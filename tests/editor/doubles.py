@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from llemma_prove.plugins import EditorBackendsPlugin
 from llemma_prove.editor.backends import EditorConfig
+from llemma_prove.provers.lean import LeanReplProver
 from llemma_prove.types import GoalState, Language, OutcomeKind, Proof, StepOutcome, Theorem, Verification
 from tests.doubles.scripted import Edge, ScriptedProposer, ScriptedProver, ScriptedSession, fails, goes_to, proves
 
@@ -463,3 +464,22 @@ def use_backends(monkeypatch, factory) -> None:
         factory = getattr(importlib.import_module(module), name)
     monkeypatch.setitem(plugins._registered[plugins.EDITOR_BACKENDS], "default",
                         EditorBackendsPlugin("default", factory, "test stand-in"))
+
+
+class LeanReplBackends:
+    """`Backends` with the real `LeanReplProver` (on the stand-in REPL, a test double, or on real Lean)
+    and a scripted proposer: the sketch capability comes from `provers/lean/sketch.py`."""
+
+    def __init__(self, prover: LeanReplProver, proposer: ScriptedProposer) -> None:
+        self.lean = prover
+        self.proposer_double = proposer
+
+    async def prover(self, theorem: Theorem) -> LeanReplProver:
+        await self.lean.start()
+        return self.lean
+
+    async def proposer(self, language: Language) -> ScriptedProposer:
+        return self.proposer_double
+
+    async def close(self) -> None:
+        await self.lean.close()

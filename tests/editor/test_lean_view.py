@@ -18,8 +18,8 @@ from llemma_prove.provers.lean import LeanReplProver
 from llemma_prove.provers.lean.messages import CommandResponse
 from llemma_prove.types import Language
 from tests.doubles.scripted import ScriptedProposer
-from tests.editor.test_nested import FakeReplBackends
 from tests.lean.conftest import fake_options
+from tests.editor.doubles import LeanReplBackends
 
 CONFIG = EditorConfig(expansions=10, candidates=4, time_limit_s=30)
 
@@ -37,9 +37,9 @@ CASES = {
 }
 
 
-def lean_backends(*extra: str, proposer: ScriptedProposer | None = None) -> FakeReplBackends:
+def lean_backends(*extra: str, proposer: ScriptedProposer | None = None) -> LeanReplBackends:
     prover = LeanReplProver(fake_options("--synthetic", *extra))
-    return FakeReplBackends(prover, proposer or ScriptedProposer({}))
+    return LeanReplBackends(prover, proposer or ScriptedProposer({}))
 
 
 async def view_of(text: str, *extra: str) -> LeanView:
@@ -197,7 +197,7 @@ async def test_a_file_lean_cannot_take_falls_back_to_the_scanner(no_leftover_chi
 # ------------------------------------------------------------------------------- language server
 
 
-def lsp_lean_backends(config: EditorConfig) -> FakeReplBackends:
+def lsp_lean_backends(config: EditorConfig) -> LeanReplBackends:
     """For the language server (its own process): the real REPL prover on the stand-in REPL."""
     return lean_backends(proposer=ScriptedProposer({"⊢ first_alt": [("close_it", -0.1)]}))
 

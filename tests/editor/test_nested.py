@@ -21,10 +21,12 @@ from llemma_prove.editor.session import UNSUPPORTED, prove_target
 from llemma_prove.editor.targets import HoleKind, locate
 from llemma_prove.provers.lean import LeanReplProver
 from llemma_prove.provers.lean.sketch import sketch_command
-from llemma_prove.types import Language, Theorem
+from llemma_prove.types import Language
 from tests.doubles.scripted import ScriptedProposer
 from tests.doubles.scripted import proves
-from tests.editor.doubles import NESTED_LEAN, nested_backends, read_events, sample_backends, use_backends
+from tests.editor.doubles import (
+    NESTED_LEAN, LeanReplBackends, nested_backends, read_events, sample_backends, use_backends,
+)
 from tests.editor.lsp_client import EditorClient, utf16_position
 from tests.lean.conftest import fake_options, write_script
 
@@ -211,25 +213,6 @@ async def test_a_prover_without_sketches_reports_why():
 # --------------------------------------------------------------- the real Lean adapter, stand-in REPL
 
 
-class FakeReplBackends:
-    """`Backends` with the real `LeanReplProver` on the stand-in REPL (a test double) and a scripted
-    proposer: the sketch capability comes from `provers/lean/sketch.py`."""
-
-    def __init__(self, prover: LeanReplProver, proposer: ScriptedProposer) -> None:
-        self.lean = prover
-        self.proposer_double = proposer
-
-    async def prover(self, theorem: Theorem) -> LeanReplProver:
-        await self.lean.start()
-        return self.lean
-
-    async def proposer(self, language: Language) -> ScriptedProposer:
-        return self.proposer_double
-
-    async def close(self) -> None:
-        await self.lean.close()
-
-
 async def test_real_sketch_adapter_on_the_stand_in_repl(tmp_path, no_leftover_children):
     text = "theorem t (a : ℕ) : a = a ∧ True := by\n  constructor\n  · sorry\n  · trivial\n"
     (target,) = lean(text).targets
@@ -245,7 +228,7 @@ async def test_real_sketch_adapter_on_the_stand_in_repl(tmp_path, no_leftover_ch
     prover = LeanReplProver(fake_options("--script", str(script), "--fallback", "synthetic", "--log", str(log)))
     # the stand-in's world: `close...` completes a goal, another tactic turns `g` into `g ▸ tactic`
     proposer = ScriptedProposer({goal: [("fail_rfl", -0.1), ("intro_x", -0.2)], goal + " ▸ intro_x": [("close_it", -0.1)]})
-    backends = FakeReplBackends(prover, proposer)
+    backends = LeanReplBackends(prover, proposer)
     try:
         outcome = await prove_target(target, backends, CONFIG)
     finally:
@@ -280,7 +263,7 @@ async def test_real_sketch_adapter_two_holes_from_lean_positions(tmp_path, no_le
     log = tmp_path / "requests.jsonl"
     prover = LeanReplProver(fake_options("--script", str(script), "--fallback", "synthetic", "--log", str(log)))
     proposer = ScriptedProposer({first: [("close_a", -0.1)], second: [("close_b", -0.1)]})
-    backends = FakeReplBackends(prover, proposer)
+    backends = LeanReplBackends(prover, proposer)
     try:
         outcomes = await prove_declaration(targets, backends, CONFIG)
     finally:

@@ -8,22 +8,14 @@ import pytest
 
 from llemma_prove.editor.backends import EditorConfig
 from llemma_prove.editor.prove_file import prove_file
-from llemma_prove.provers.lean import LeanOptions, LeanReplProver, lean_health
-from llemma_prove.provers.lean.project import default_project_dir, find_tool
-from llemma_prove.types import Language, Theorem
+from llemma_prove.provers.lean import LeanOptions, LeanReplProver
+from tests.conftest import require_built_lean
 from tests.doubles.scripted import ScriptedProposer
+from tests.editor.doubles import LeanReplBackends
 
 pytestmark = [pytest.mark.lean, pytest.mark.timeout(900)]
 
 CONFIG = EditorConfig(expansions=5, candidates=4, time_limit_s=300)
-
-
-def _require_lean() -> None:
-    if find_tool("lake") is None:
-        pytest.skip("Lean is not installed (`lake` not on PATH or in ~/.elan/bin)")
-    missing = [f"{c.name}: {c.detail}" for c in lean_health(default_project_dir()) if not c.ok]
-    if missing:
-        pytest.skip("the Lake project is not built (run `llemma-prove setup lean`): " + "; ".join(missing))
 
 
 class GoalTable(dict):
@@ -33,24 +25,6 @@ class GoalTable(dict):
     def get(self, key, default=None):
         conclusion = key.strip().splitlines()[-1] if key.strip() else key
         return super().get(conclusion, default)
-
-
-class RealBackends:
-    """The real Lean REPL prover with a scripted proposer (a test double for the model)."""
-
-    def __init__(self, table) -> None:
-        self.lean = LeanReplProver(LeanOptions(workers=1, header=""))
-        self.proposer_double = ScriptedProposer(GoalTable(table))
-
-    async def prover(self, theorem: Theorem) -> LeanReplProver:
-        await self.lean.start()
-        return self.lean
-
-    async def proposer(self, language: Language) -> ScriptedProposer:
-        return self.proposer_double
-
-    async def close(self) -> None:
-        await self.lean.close()
 
 
 TEXT = """theorem two (a b : Nat) (h : a = b) : b = a ∧ a = b := by
@@ -69,7 +43,7 @@ theorem alts (n : Nat) : n + 0 = n := by
 
 async def prove_on_real_lean(path, table):
     """`prove FILE --write` on real Lean with scripted tactic candidates."""
-    backends = RealBackends(table)
+    backends = LeanReplBackends(LeanReplProver(LeanOptions(workers=1, header="")), ScriptedProposer(GoalTable(table)))
     try:
         return await prove_file(path, CONFIG, write=True, backends=backends)
     finally:
@@ -77,7 +51,7 @@ async def prove_on_real_lean(path, table):
 
 
 async def test_two_sorrys_and_an_alternative_on_real_lean(tmp_path):
-    _require_lean()
+    require_built_lean()
     path = tmp_path / "Real.lean"
     path.write_text(TEXT, encoding="utf-8")
     table = {
@@ -106,7 +80,7 @@ async def test_a_sorry_on_two_goals_on_real_lean(tmp_path):
     """One `sorry` Lean runs on two goals: each goal searched from the REPL's own entry for it; distinct
     proofs go in as `first | (focus P1; done) | (focus P2; done)`, one proof for both as it is, and
     the final check of the file as written accepts both (the layout is Lean's to judge, not ours)."""
-    _require_lean()
+    require_built_lean()
     path = tmp_path / "Goals.lean"
     path.write_text(GOALS_TEXT, encoding="utf-8")
     table = {"⊢ p": [("exact hq", -0.1), ("exact hp", -0.2)], "⊢ q": [("exact hq", -0.1)]}

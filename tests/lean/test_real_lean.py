@@ -10,27 +10,18 @@ import json
 import pytest
 import pytest_asyncio
 
-from llemma_prove.provers.lean import LeanOptions, LeanReplProver, lean_health
+from llemma_prove.provers.lean import LeanOptions, LeanReplProver
 from llemma_prove.provers.lean.options import MINIF2F_HEADER
-from llemma_prove.provers.lean.project import default_project_dir, find_tool
 from llemma_prove.provers.lean.render import split_tactics
 from llemma_prove.types import OutcomeKind, Proof, Theorem, Verdict
-from tests.conftest import require_shared
+from tests.conftest import require_built_lean, require_shared
 
 pytestmark = [pytest.mark.lean, pytest.mark.timeout(900), pytest.mark.asyncio(loop_scope="module")]
 
 
-def _require_lean() -> None:
-    if find_tool("lake") is None:
-        pytest.skip("Lean is not installed (`lake` not on PATH or in ~/.elan/bin)")
-    missing = [f"{c.name}: {c.detail}" for c in lean_health(default_project_dir()) if not c.ok]
-    if missing:
-        pytest.skip("the Lake project is not built (run `llemma-prove setup lean`): " + "; ".join(missing))
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def prover():
-    _require_lean()
+    require_built_lean()
     lean = LeanReplProver(LeanOptions(workers=1, step_timeout_s=120, check_timeout_s=300))
     await lean.start()
     yield lean
