@@ -26,7 +26,7 @@ from ..errors import ModelLoadError, ProposerError
 from ..types import Completion, DecodingMethod, SamplingParams
 from ..waits import queued_for
 from .model_ids import DEFAULT_MODEL_ID, load_error
-from .kv_cache import length_buckets, segmented_cache, stack_rows, supports_segments, use_shared_prompt_attention
+from .kv_cache import length_buckets, run_in_groups, segmented_cache, supports_segments, use_shared_prompt_attention
 from .prefix_cache import PrefixCache
 from .stops import Ending, find_ending
 
@@ -305,13 +305,8 @@ class TransformersModel:
         buckets = length_buckets(lengths)
         if not self._segments or len(buckets) == 1 or ids.shape[1] == 0:
             return self._prefill(ids, mask)
-        parts = []
-        for bucket in buckets:
-            span = max(lengths[i] for i in bucket)
-            if span:
-                rows = torch.tensor(bucket, device=ids.device)
-                parts.append((bucket, self._prefill(ids[rows][:, -span:], mask[rows][:, -span:])))
-        return stack_rows(parts, ids.shape[0], ids.shape[1])
+        return run_in_groups(lengths, ids.shape[1], lambda rows, span: self._prefill(
+            ids[rows.to(ids.device)][:, -span:], mask[rows.to(ids.device)][:, -span:]))
 
     def _sequence_cache(self, prompt_cache: Any, start: int, stop: int, per_prompt: int, room: int, keep: bool
                         ) -> Any:

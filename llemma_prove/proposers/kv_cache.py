@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from transformers.cache_utils import DynamicLayer
@@ -302,6 +302,19 @@ def length_buckets(lengths: list[int], slack: float = 1.25) -> list[list[int]]:
     if current:
         buckets.append(current)
     return buckets
+
+
+def run_in_groups(lengths: list[int], length: int, run: Callable[[torch.Tensor, int], Any],
+                  prompt_cache: Any = None) -> Any:
+    """One cache for rows of `lengths` own tokens (right-aligned in `length` positions), computed by
+    `run(rows, span)` for each group of rows of similar length (`length_buckets`) over their last
+    `span` positions, and stacked (`stack_rows`, on top of `prompt_cache` when given)."""
+    parts = []
+    for bucket in length_buckets(lengths):
+        span = max(lengths[i] for i in bucket)
+        if span:
+            parts.append((bucket, run(torch.tensor(bucket), span)))
+    return stack_rows(parts, len(lengths), length, prompt_cache)
 
 
 def stack_rows(parts: list[tuple[list[int], Any]], batch: int, length: int, prompt_cache: Any = None) -> Any:

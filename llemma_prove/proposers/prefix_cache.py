@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .kv_cache import length_buckets, segmented_cache, stack_rows, supports_segments
+from .kv_cache import run_in_groups, segmented_cache, supports_segments
 
 # Fewer shared tokens than this are not worth a cache copy (and mean the prefix does not apply).
 MIN_SHARED_TOKENS = 8
@@ -128,17 +128,13 @@ class PrefixCache:
             cache = extend(cache, input_ids[:, k : k + width - 1], mask[:, : k + width - 1],
                            positions[:, k : k + width - 1])
         elif width > 1:  # the same, in groups of similar length (little padding), stacked afterwards
-            parts = []
-            for bucket in length_buckets([len(r) - 1 for r in rests]):
-                span = max(len(rests[i]) for i in bucket) - 1  # the group's rows fit in the last `span` columns
-                if span == 0:
-                    continue
-                rows = torch.tensor(bucket, device=device)
-                cols = slice(k + width - 1 - span, k + width - 1)
-                part = extend(segmented_cache(prefix_cache, len(bucket), span), input_ids[rows][:, cols],
+
+            def run(rows: torch.Tensor, span: int) -> Any:  # the group's rows fit in the last `span` columns
+                rows, cols = rows.to(device), slice(k + width - 1 - span, k + width - 1)
+                return extend(segmented_cache(prefix_cache, len(rows), span), input_ids[rows][:, cols],
                               torch.cat([mask[rows][:, :k], mask[rows][:, cols]], dim=1), positions[rows][:, cols])
-                parts.append((bucket, part))
-            cache = stack_rows(parts, batch, width - 1, prompt_cache=prefix_cache)
+
+            cache = run_in_groups([len(r) - 1 for r in rests], width - 1, run, prompt_cache=prefix_cache)
         elif shared:
             cache = segmented_cache(prefix_cache, batch, 1)
         self.stats.passes += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from llemma_prove.proposers import hf, kv_cache, prefix_cache
+from llemma_prove.proposers import kv_cache
 from llemma_prove.proposers.hf import TransformersModel
 from llemma_prove.proposers.kv_cache import (SHARED_PROMPT_ATTENTION, SegmentedLayer, length_buckets,
                                              shared_prompt_attention)
@@ -120,8 +120,7 @@ def test_prompts_of_very_different_lengths_are_prefilled_in_groups_with_the_same
         stacked.append(len(parts))
         return real_stack(parts, batch, length, prompt_cache)
 
-    monkeypatch.setattr(hf, "stack_rows", spy)
-    monkeypatch.setattr(prefix_cache, "stack_rows", spy)
+    monkeypatch.setattr(kv_cache, "stack_rows", spy)  # what run_in_groups stacks with, for both paths
     template = default_lean4_template()
     long_state = "\n".join(f"h{i} : x{i} + {i} = {2 * i}" for i in range(60)) + "\n⊢ x0 = 0"
     states = ["⊢ True", long_state, "n : ℕ\n⊢ n + 0 = n"]
