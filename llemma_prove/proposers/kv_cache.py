@@ -36,9 +36,9 @@ class SegmentedLayer(DynamicLayer):
 
     def __init__(self, shared: list[tuple[torch.Tensor, torch.Tensor]], batch: int, room: int) -> None:
         super().__init__()
-        first = shared[0][0] if shared else None
-        if first is None:
+        if not shared:
             raise ValueError("a segmented layer needs at least one shared segment")
+        first = shared[0][0]
         for keys, _ in shared:
             if batch % keys.shape[0]:
                 raise ValueError(f"a segment of {keys.shape[0]} rows cannot be shared by {batch} sequences")
@@ -66,9 +66,8 @@ class SegmentedLayer(DynamicLayer):
         self._values[:, :, self.length : self.length + count] = value_states
         self.length += count
         self._expose()
-        keys, values = self._keys[:, :, : self.length], self._values[:, :, : self.length]
-        keys.llemma_shared = self.shared  # a fresh view each call: read by shared_prompt_attention
-        return keys, values
+        self.keys.llemma_shared = self.shared  # a fresh view each call: read by shared_prompt_attention
+        return self.keys, self.values
 
     def _resize(self, size: int) -> None:
         for name in ("_keys", "_values"):
@@ -116,17 +115,12 @@ class SegmentedLayer(DynamicLayer):
 
 
 def _within_groups(beam_idx: torch.Tensor, group: int) -> bool:
-    """Whether every sequence's new parent shares its `group`; answered once per reorder (every layer
-    gets the same index tensor, and on a GPU the answer costs a synchronisation)."""
-    known = getattr(beam_idx, "llemma_within", None)
-    if known is None:
-        known = {}
-        beam_idx.llemma_within = known
-    key = (group, _version(beam_idx))  # an index tensor written in place is asked again
-    if key not in known:
+    """Whether every sequence's new parent shares its `group` (asked once per reorder)."""
+    def answer() -> bool:
         rows = torch.arange(beam_idx.shape[0], device=beam_idx.device)
-        known[key] = torch.equal(beam_idx // group, rows // group)
-    return known[key]
+        return torch.equal(beam_idx // group, rows // group)
+
+    return _asked_once(beam_idx, ("within", group), answer)
 
 
 def _version(tensor: torch.Tensor) -> int | None:
@@ -249,14 +243,20 @@ def shared_prompt_attention(
 
 def _all_visible(mask: torch.Tensor, part: torch.Tensor, key: tuple[int, int, int]) -> bool:
     """Whether `part` of `mask` hides nothing (the few-shot prefix never does), asked once per forward
-    pass: every layer gets the same mask object, and on a GPU the answer costs a synchronisation."""
-    known = getattr(mask, "llemma_visible", None)
+    pass: every layer gets the same mask object."""
+    return _asked_once(mask, ("visible", *key), lambda: bool(part.all()))
+
+
+def _asked_once(tensor: torch.Tensor, key: tuple, answer: Callable[[], bool]) -> bool:
+    """`answer()`, remembered on `tensor` (asked again if the tensor is written in place): every layer
+    asks the same question of the same tensor, and on a GPU each answer costs a synchronisation."""
+    known = getattr(tensor, "llemma_answers", None)
     if known is None:
         known = {}
-        mask.llemma_visible = known
-    key = (*key, _version(mask))
+        tensor.llemma_answers = known
+    key = (*key, _version(tensor))
     if key not in known:
-        known[key] = bool(part.all())
+        known[key] = answer()
     return known[key]
 
 
